@@ -1,0 +1,149 @@
+// Gateway configuration: the YAML schema, its validation, and the
+// no-config-file mode that detects providers from the environment.
+//
+// Guarantees: every validation error names `file:line: what is wrong` and is
+// raised before the server starts (ConfigError). Secrets are only ever given as
+// environment-variable references (`api_key: ${OPENAI_API_KEY}`); the resolved
+// value lives in ProviderConfig::apiKey and nothing in this module prints it.
+//
+//   server:   { host: 127.0.0.1, port: 8080, threads: 2, max_body_bytes: 33554432 }
+//   providers:
+//     openai: { kind: openai, base_url: https://api.openai.com/v1, api_key: "${OPENAI_API_KEY}" }
+//   models:
+//     gpt-4o-mini:
+//       - provider: openai
+//         model: gpt-4o-mini-2024-07-18
+//         price: { input: 0.15, output: 0.60, cached_input: 0.075 }   # $ per million tokens
+//         context_window: 128000
+//
+// Keys: server {host, port (0: any free port), threads (0: one per core),
+// max_header_bytes, max_body_bytes, read_timeout_ms, keep_alive_timeout_ms};
+// providers.<name> {kind (required: openai|anthropic), base_url, api_key,
+// headers, proxy, timeouts {connect_ms, first_byte_ms, idle_ms, total_ms},
+// simulated}; models.<public name>: one deployment or a list of them, each
+// {provider, model, price {input, output, cached_input, cache_write},
+// context_window}. Unknown or repeated keys are errors; an empty file is the
+// default config.
+//
+// api_key is `${NAME}` or `os.environ/NAME` (LiteLLM style); the variable must
+// be set. base_url, proxy and header values may contain ${NAME} references.
+// Inside { } or [ ] YAML needs them quoted: { api_key: "${NAME}" }.
+//
+// base_url convention (the same here and in configFromEnvironment):
+//   kind openai:    includes the version, e.g. https://api.openai.com/v1; the
+//                   provider appends /chat/completions.
+//   kind anthropic: the host root as the Anthropic SDK takes it, e.g.
+//                   https://api.anthropic.com (a trailing /v1 is removed); the
+//                   provider appends /v1/messages.
+// Trailing slashes are removed. Default base_url: anthropic for kind anthropic;
+// for kind openai only a known provider name (openai, groq, together,
+// deepinfra, fireworks, openrouter, mistral) has one, others must give it
+// (unless simulated).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace arbitra::config {
+
+// A validation failure; what() is "file:line: message".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Timeouts {
+  int64_t connectMs = 5'000;
+  int64_t firstByteMs = 120'000;  // request sent -> first response byte
+  int64_t idleMs = 60'000;        // between two body chunks
+  int64_t totalMs = 600'000;      // whole exchange
+};
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  int threads = 0;                         // 0: one per core
+  int64_t maxHeaderBytes = 16 * 1024;
+  int64_t maxBodyBytes = 32 * 1024 * 1024;
+  int64_t readTimeoutMs = 30'000;          // a client must send its whole request within this
+  int64_t keepAliveTimeoutMs = 75'000;     // idle keep-alive connections are closed after this
+  bool allowPublicWithoutKeys = false;     // --allow-public: bind non-loopback without client keys
+};
+
+struct ProviderConfig {
+  std::string name;       // the key under `providers:`
+  std::string kind;       // registered provider kind: "openai" or "anthropic"
+  std::string baseUrl;    // https://api.openai.com/v1, https://api.anthropic.com (see above)
+  std::string apiKeyEnv;  // the environment variable the key came from ("" if none)
+  std::string apiKey;     // the secret itself: never log, never echo
+  std::map<std::string, std::string> headers;  // extra headers sent upstream
+  std::string proxy;      // optional http://host:port egress proxy
+  Timeouts timeouts;
+  bool simulated = false;  // served by the built-in provider simulator
+  int line = 0;            // where it was declared, for later errors
+};
+
+// Prices in micro-dollars per million tokens, which is the same number as
+// pico-dollars per token: exact integers, no floating point. In the file a
+// price needs input and output; cached_input and cache_write default to the
+// input price (no discount is assumed).
+struct Price {
+  int64_t inputPerMillion = 0;
+  int64_t outputPerMillion = 0;
+  int64_t cachedInputPerMillion = 0;
+  int64_t cacheWritePerMillion = 0;
+  bool known = false;  // false: no price configured for this deployment
+};
+
+struct DeploymentConfig {
+  std::string provider;       // a ProviderConfig::name
+  std::string upstreamModel;  // the model id sent upstream
+  Price price;
+  int64_t contextWindow = 0;  // 0: unknown
+  int line = 0;
+};
+
+struct ModelConfig {
+  std::string name;  // public model name
+  std::vector<DeploymentConfig> deployments;
+};
+
+struct Config {
+  std::string sourceFile;  // "" when built from the environment
+  ServerConfig server;
+  std::vector<ProviderConfig> providers;
+  std::vector<ModelConfig> models;
+  // Providers whose models are addressed as "<provider>/<upstream id>" without a
+  // models: entry (LiteLLM-style), e.g. "openai/gpt-4o-mini".
+  bool prefixRouting = true;
+
+  const ProviderConfig* findProvider(const std::string& name) const;
+  const ModelConfig* findModel(const std::string& name) const;
+};
+
+// Reads and validates a YAML file. Throws ConfigError ("file:line: ...").
+// `getenv` resolves ${VAR} references (defaults to std::getenv).
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+Config loadConfigFile(const std::string& path, const EnvLookup& getenv = {});
+// Same, from text; `name` stands for the file name in errors.
+Config parseConfig(const std::string& yaml, const std::string& name, const EnvLookup& getenv = {});
+
+// No config file: providers from the environment as the official SDKs read it
+// (OPENAI_API_KEY/OPENAI_BASE_URL, ANTHROPIC_API_KEY/ANTHROPIC_BASE_URL, and
+// GROQ_, TOGETHER_, DEEPINFRA_, FIREWORKS_, OPENROUTER_, MISTRAL_ API keys).
+// A *_BASE_URL without its key (a local vLLM or Ollama) also makes a provider,
+// with an empty key. Empty variables count as unset. Returns a config with no
+// providers when none is found; a malformed *_BASE_URL throws ConfigError.
+Config configFromEnvironment(const EnvLookup& getenv = {});
+
+// "0.15" -> 150000 (micro-dollars per million tokens). Exact decimal parsing;
+// nullopt for anything that is not a non-negative decimal with <= 6 fraction digits
+// (no sign, no exponent, no leading or trailing dot), or that overflows int64.
+std::optional<int64_t> parseMicroDollars(const std::string& text);
+
+}  // namespace arbitra::config

@@ -1,0 +1,71 @@
+// Public model name -> candidate deployments (see deployments.h).
+#include "gateway/deployments.h"
+
+namespace arbitra::gateway {
+
+DeploymentTable::DeploymentTable(const config::Config& config, const providers::Registry& registry)
+    : models_(config.models), prefixRouting_(config.prefixRouting) {
+  for (const auto& provider : config.providers) {
+    providers_.push_back(registry.create(provider));
+    if (provider.simulated) simulated_ = true;
+  }
+}
+
+const providers::Provider* DeploymentTable::findProvider(const std::string& name) const {
+  for (const auto& provider : providers_) {
+    if (provider->config().name == name) return provider.get();
+  }
+  return nullptr;
+}
+
+core::Result<std::vector<Deployment>> DeploymentTable::resolve(const std::string& model) const {
+  std::vector<Deployment> candidates;
+  for (const auto& entry : models_) {
+    if (entry.name != model) continue;
+    for (const auto& d : entry.deployments) {
+      const auto* provider = findProvider(d.provider);
+      if (!provider) continue;  // config validation rejects this; belt and braces
+      candidates.push_back(Deployment{provider, d.upstreamModel, d.price, d.contextWindow,
+                                      d.provider + "/" + d.upstreamModel});
+    }
+    return candidates;
+  }
+  if (auto slash = model.find('/'); prefixRouting_ && slash != std::string::npos && slash + 1 < model.size()) {
+    std::string providerName = model.substr(0, slash);
+    std::string upstream = model.substr(slash + 1);
+    const auto* provider = findProvider(providerName);
+    if (!provider && simulated_) {  // "openai/x" and "anthropic/x" work offline too
+      provider = findProvider(providerName == "anthropic" ? "simulated-anthropic" : "simulated");
+    }
+    if (provider) {
+      candidates.push_back(Deployment{provider, upstream, {}, 0, provider->config().name + "/" + upstream});
+      return candidates;
+    }
+  }
+  if (simulated_) {
+    bool claude = model.rfind("claude", 0) == 0;
+    const auto* provider = findProvider(claude ? "simulated-anthropic" : "simulated");
+    if (provider) {
+      candidates.push_back(Deployment{provider, model, {}, 0, provider->config().name + "/" + model});
+      return candidates;
+    }
+  }
+  std::string known;
+  for (const auto& name : publicModels()) known += (known.empty() ? "" : ", ") + name;
+  std::string prefixes;
+  if (prefixRouting_) {
+    for (const auto& provider : providers_) prefixes += (prefixes.empty() ? "" : ", ") + provider->config().name + "/<model>";
+  }
+  std::string message = "model '" + model + "' not found. Known models: " + (known.empty() ? "(none)" : known);
+  if (!prefixes.empty()) message += "; or address a provider directly: " + prefixes;
+  return core::makeError(core::ErrorKind::NotFound, message, "model");
+}
+
+std::vector<std::string> DeploymentTable::publicModels() const {
+  std::vector<std::string> names;
+  for (const auto& entry : models_) names.push_back(entry.name);
+  if (simulated_ && names.empty()) names = {"gpt-4o-mini", "claude-3-5-haiku-latest"};
+  return names;
+}
+
+}  // namespace arbitra::gateway

@@ -1,0 +1,50 @@
+// The deployment table: which upstreams can serve a public model name.
+//
+// Built once from config at start. A name resolves, in order, to: its entry
+// under `models:` (deployments in the order written: the first is preferred,
+// the rest are fallbacks); a "<provider>/<upstream id>" name for a configured
+// provider (LiteLLM style, "openai/gpt-4o-mini"); or, when serving from the
+// simulator, the simulator (names starting "claude" get its Anthropic side).
+// Anything else is NotFound, listing the names that would work.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "core/error.h"
+#include "providers/provider.h"
+
+namespace arbitra::gateway {
+
+struct Deployment {
+  const providers::Provider* provider = nullptr;
+  std::string upstreamModel;
+  config::Price price;
+  int64_t contextWindow = 0;
+  std::string label;  // "provider/upstream-model", for headers and logs
+};
+
+class DeploymentTable {
+ public:
+  // Throws std::invalid_argument for an unknown provider kind.
+  DeploymentTable(const config::Config& config, const providers::Registry& registry);
+
+  // The candidates for `model`, best first; NotFound when none.
+  core::Result<std::vector<Deployment>> resolve(const std::string& model) const;
+  // Public names for /v1/models: configured models, then simulator examples.
+  std::vector<std::string> publicModels() const;
+  bool simulated() const { return simulated_; }
+  const std::vector<std::unique_ptr<providers::Provider>>& providers() const { return providers_; }
+
+ private:
+  const providers::Provider* findProvider(const std::string& name) const;
+
+  std::vector<std::unique_ptr<providers::Provider>> providers_;
+  std::vector<config::ModelConfig> models_;
+  bool prefixRouting_ = true;
+  bool simulated_ = false;
+};
+
+}  // namespace arbitra::gateway

@@ -1,0 +1,501 @@
+// The gateway's routes and the chat request's walk (see gateway.h).
+#include "gateway/gateway.h"
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <random>
+
+#include <boost/json.hpp>
+
+#include "api/codec.h"
+#include "core/log.h"
+#include "gateway/deployments.h"
+#include "http/sse.h"
+
+namespace arbitra::gateway {
+namespace {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+using core::WireFormat;
+using http::Task;
+
+constexpr size_t kMaxAnswerBytes = 64 * 1024 * 1024;
+constexpr size_t kMaxUpstreamErrorBytes = 1024 * 1024;
+
+// What the log line (and, later, the ledger) needs to know about one request.
+struct Exchange {
+  std::string id;
+  WireFormat format = WireFormat::OpenAI;
+  Clock::time_point start = Clock::now();
+  std::optional<Clock::time_point> firstToken;
+  std::string model;
+  std::string deployment;
+  int status = 0;
+  int attempts = 0;
+  bool stream = false;
+  bool simulated = false;
+  std::optional<core::Usage> usage;
+  std::string note;  // what went wrong, if anything
+};
+
+bool retryable(const core::Error& error) {
+  switch (error.kind) {
+    case core::ErrorKind::UpstreamError:
+    case core::ErrorKind::UpstreamTimeout:
+    case core::ErrorKind::Overloaded:
+    case core::ErrorKind::RateLimited:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Upstream messages can echo what they were sent; never let a key through.
+std::string redact(std::string message, const std::string& secret) {
+  if (secret.size() < 4) return message;
+  for (size_t at = message.find(secret); at != std::string::npos; at = message.find(secret, at)) {
+    message.replace(at, secret.size(), "[redacted]");
+  }
+  return message;
+}
+
+void observe(Exchange& exchange, const core::StreamEvent& event) {
+  using Kind = core::StreamEvent::Kind;
+  if (!exchange.firstToken && (event.kind == Kind::TextDelta || event.kind == Kind::ToolStart)) {
+    exchange.firstToken = Clock::now();
+  }
+  if (event.kind == Kind::Usage) exchange.usage = event.usage;
+}
+
+bool onlyUsage(const std::vector<core::StreamEvent>& events) {
+  if (events.empty()) return false;
+  for (const auto& e : events) {
+    if (e.kind != core::StreamEvent::Kind::Usage) return false;
+  }
+  return true;
+}
+
+double millisSince(Clock::time_point start, Clock::time_point end = Clock::now()) {
+  return std::chrono::duration<double, std::milli>(end - start).count();
+}
+
+}  // namespace
+
+struct Gateway::Impl {
+  Impl(const config::Config& config, const providers::Registry& registry) : table(config, registry) {
+    std::random_device device;
+    idBase = (static_cast<uint64_t>(device()) << 32) ^ device();
+  }
+
+  DeploymentTable table;
+  http::HttpClient client;
+  uint64_t idBase = 0;
+  std::atomic<uint64_t> counter{0};
+
+  // ---- routes ---------------------------------------------------------------
+
+  Task<void> handle(http::Request& request, http::ResponseWriter& out) {
+    auto path = request.path();
+    if (path == "/v1/chat/completions" || path == "/chat/completions") {
+      if (co_await requireMethod(request, out, "POST", WireFormat::OpenAI)) co_await chat(request, out, WireFormat::OpenAI);
+    } else if (path == "/v1/messages") {
+      if (co_await requireMethod(request, out, "POST", WireFormat::Anthropic)) co_await chat(request, out, WireFormat::Anthropic);
+    } else if (path == "/v1/embeddings" || path == "/embeddings") {
+      if (co_await requireMethod(request, out, "POST", WireFormat::OpenAI)) co_await embeddings(request, out);
+    } else if (path == "/v1/models" || path == "/models") {
+      if (co_await requireMethod(request, out, "GET", WireFormat::OpenAI)) co_await models(request, out);
+    } else if (path == "/healthz") {
+      co_await out.send(200, http::jsonHeaders(), R"({"status":"ok"})");
+    } else if (path == "/readyz") {
+      json::object body{{"status", "ready"},
+                        {"providers", table.providers().size()},
+                        {"simulated", table.simulated()}};
+      co_await out.send(200, http::jsonHeaders(), json::serialize(body));
+    } else {
+      Exchange exchange = begin(WireFormat::OpenAI);
+      co_await fail(out, exchange, core::makeError(core::ErrorKind::NotFound, "no route for " + request.method + " " + std::string(path)));
+    }
+  }
+
+  Task<bool> requireMethod(const http::Request& request, http::ResponseWriter& out, const char* method, WireFormat format) {
+    if (request.method == method) co_return true;
+    Exchange exchange = begin(format);
+    auto error = core::makeError(core::ErrorKind::InvalidRequest, std::string(request.path()) + " accepts " + method + " only");
+    error.status = 405;
+    co_await fail(out, exchange, error);
+    co_return false;
+  }
+
+  // ---- the chat walk --------------------------------------------------------
+
+  Task<void> chat(http::Request& caller, http::ResponseWriter& out, WireFormat format) {
+    Exchange exchange = begin(format);
+    const auto& codec = api::codecFor(format);
+    auto request = codec.parseRequest(caller.body);
+    if (!request) {
+      co_await fail(out, exchange, request.error());
+      co_return;
+    }
+    exchange.model = request->model;
+    exchange.stream = request->stream;
+    auto candidates = table.resolve(request->model);
+    if (!candidates) {
+      co_await fail(out, exchange, candidates.error());
+      co_return;
+    }
+    auto lastError = core::makeError(core::ErrorKind::UpstreamError, "no deployment could serve the request");
+    for (const auto& deployment : *candidates) {
+      exchange.deployment = deployment.label;
+      exchange.simulated = deployment.provider->config().simulated;
+      exchange.attempts++;
+      auto upstream = co_await send(*request, deployment, caller);
+      std::optional<core::Error> failure;
+      if (!upstream) {
+        failure = upstream.error();
+      } else if (request->stream) {
+        failure = co_await relayStream(*request, deployment, **upstream, out, exchange);
+      } else {
+        failure = co_await relayAnswer(*request, deployment, **upstream, out, exchange);
+      }
+      if (!failure) {
+        finish(exchange);
+        co_return;
+      }
+      lastError = *failure;
+      if (out.clientGone()) break;
+      core::log(core::LogLevel::Warn, "attempt failed id=" + exchange.id + " deployment=" + deployment.label +
+                                          " error=" + lastError.message);
+      if (!retryable(lastError)) break;
+    }
+    co_await fail(out, exchange, lastError);
+  }
+
+  // Sends the request to one deployment and waits for a 2xx answer's headers;
+  // anything else becomes an Error in our taxonomy (4xx passed through).
+  Task<core::Result<std::unique_ptr<http::ClientResponse>>> send(const core::ChatRequest& request,
+                                                                 const Deployment& deployment,
+                                                                 const http::Request& caller) {
+    const auto& provider = *deployment.provider;
+    auto upstreamRequest = provider.chatRequest(request, deployment.upstreamModel);
+    if (request.format == WireFormat::Anthropic && provider.format() == WireFormat::Anthropic) {
+      if (auto beta = caller.header("anthropic-beta"); !beta.empty()) {
+        upstreamRequest.headers.push_back({"anthropic-beta", std::string(beta)});
+      }
+    }
+    auto response = co_await client.send(std::move(upstreamRequest), provider.clientOptions());
+    if (!response) {
+      auto error = response.error();
+      error.message = deployment.label + ": " + redact(error.message, provider.config().apiKey);
+      co_return error;
+    }
+    int status = (*response)->status;
+    if (status / 100 == 2) co_return response;
+
+    auto body = co_await (*response)->readAll(kMaxUpstreamErrorBytes);
+    std::string detail = body ? provider.codec().parseErrorMessage(*body) : body.error().message;
+    detail = redact(detail, provider.config().apiKey);
+    core::Error error;
+    error.kind = core::kindForStatus(status);
+    if (status >= 500) {
+      error.kind = core::ErrorKind::UpstreamError;
+      error.message = "upstream " + deployment.label + " answered " + std::to_string(status) + ": " + detail;
+    } else {
+      error.status = status;  // 4xx: the caller sees the upstream's status and message
+      error.message = detail;
+    }
+    if (status == 429) {
+      auto retryAfter = (*response)->header("retry-after");
+      if (!retryAfter.empty()) error.retryAfterSeconds = std::atoi(std::string(retryAfter).c_str());
+    }
+    co_return error;
+  }
+
+  // A whole answer: same-format bodies pass through byte for byte; the other
+  // format is translated. Returns an error only when nothing was sent yet.
+  Task<std::optional<core::Error>> relayAnswer(const core::ChatRequest& request, const Deployment& deployment,
+                                               http::ClientResponse& upstream, http::ResponseWriter& out,
+                                               Exchange& exchange) {
+    auto body = co_await upstream.readAll(kMaxAnswerBytes);
+    if (!body) co_return withLabel(body.error(), deployment);
+    const auto& provider = *deployment.provider;
+    auto answer = provider.codec().parseResponse(*body);
+    if (!answer) {
+      co_return core::makeError(core::ErrorKind::UpstreamError,
+                                "upstream " + deployment.label + " sent an invalid answer: " + answer.error().message);
+    }
+    exchange.usage = answer->usage;
+    exchange.firstToken = Clock::now();
+    std::string payload;
+    if (provider.format() == request.format) {
+      payload = std::move(*body);
+    } else {
+      answer->model = request.model;
+      payload = api::codecFor(request.format).encodeResponse(*answer);
+    }
+    auto headers = responseHeaders(exchange, deployment);
+    headers.push_back({"content-type", "application/json"});
+    exchange.status = 200;
+    if (!co_await out.send(200, std::move(headers), std::move(payload))) exchange.status = 499;
+    co_return std::nullopt;
+  }
+
+  // A streamed answer, relayed event by event as it arrives. Before the first
+  // byte reaches the caller a failure is returned (the next candidate may
+  // serve); after it, failures become an in-stream error event, never a retry
+  // that would duplicate output.
+  Task<std::optional<core::Error>> relayStream(const core::ChatRequest& request, const Deployment& deployment,
+                                               http::ClientResponse& upstream, http::ResponseWriter& out,
+                                               Exchange& exchange) {
+    auto first = co_await upstream.read();
+    if (!first) co_return withLabel(first.error(), deployment);
+    if (first->empty()) {
+      co_return core::makeError(core::ErrorKind::UpstreamError, "upstream " + deployment.label + " sent an empty stream");
+    }
+    auto headers = responseHeaders(exchange, deployment);
+    headers.push_back({"content-type", "text/event-stream"});
+    headers.push_back({"cache-control", "no-cache"});
+    exchange.status = 200;
+    if (!co_await out.startStream(200, std::move(headers))) {
+      exchange.status = 499;
+      co_return std::nullopt;
+    }
+
+    const auto& provider = *deployment.provider;
+    bool passthrough = provider.format() == request.format;
+    auto decoder = provider.codec().makeStreamDecoder();
+    auto encoder = api::codecFor(request.format).makeStreamEncoder(request);
+    http::SseParser parser;
+    std::vector<http::SseEvent> events;
+    std::string chunk = std::move(*first);
+    std::string bytes;
+    std::optional<core::Error> streamError;
+    for (;;) {
+      events.clear();
+      bytes.clear();
+      if (!parser.feed(chunk, events)) {
+        streamError = core::makeError(core::ErrorKind::UpstreamError, "upstream sent an oversized stream event");
+      }
+      for (const auto& event : events) {
+        if (streamError || decoder->finished()) break;
+        auto decoded = decoder->decode(event.event, event.data);
+        if (!decoded) {
+          streamError = decoded.error();
+          break;
+        }
+        for (const auto& e : *decoded) observe(exchange, e);
+        if (passthrough) {
+          // We always ask OpenAI upstreams for usage; drop that chunk when the caller did not.
+          bool forcedUsage = request.format == WireFormat::OpenAI && !request.includeUsage && onlyUsage(*decoded);
+          if (!forcedUsage) http::appendSseEvent(bytes, event.event, event.data);
+        } else {
+          for (const auto& e : *decoded) encoder->encode(e, bytes);
+        }
+      }
+      if (streamError) break;
+      if (decoder->finished()) {
+        if (!passthrough) encoder->finish(bytes);
+        if (!co_await out.write(bytes)) exchange.status = 499;
+        break;
+      }
+      if (!bytes.empty() && !co_await out.write(bytes)) {
+        exchange.status = 499;  // the caller left; dropping `upstream` closes its connection
+        co_return std::nullopt;
+      }
+      auto next = co_await upstream.read();
+      if (!next) {
+        streamError = next.error();
+        break;
+      }
+      if (next->empty()) {
+        streamError = core::makeError(core::ErrorKind::UpstreamError, "upstream closed the stream before it finished");
+        break;
+      }
+      chunk = std::move(*next);
+    }
+    if (streamError) {
+      streamError->message = "upstream " + deployment.label + " failed mid-stream: " +
+                             redact(streamError->message, provider.config().apiKey);
+      exchange.note = streamError->message;
+      bytes.clear();
+      encoder->error(*streamError, bytes);
+      co_await out.write(bytes);
+    }
+    co_await out.endStream();
+    co_return std::nullopt;
+  }
+
+  // ---- embeddings and models ------------------------------------------------
+
+  Task<void> embeddings(http::Request& caller, http::ResponseWriter& out) {
+    Exchange exchange = begin(WireFormat::OpenAI);
+    json::error_code ec;
+    auto body = json::parse(caller.body, ec);
+    if (ec || !body.is_object()) {
+      co_await fail(out, exchange, core::makeError(core::ErrorKind::InvalidRequest, "invalid JSON body"));
+      co_return;
+    }
+    core::EmbeddingRequest request;
+    request.raw = body.as_object();
+    auto* model = request.raw.if_contains("model");
+    auto* input = request.raw.if_contains("input");
+    if (!model || !model->is_string()) {
+      co_await fail(out, exchange, core::makeError(core::ErrorKind::InvalidRequest, "model: expected a string", "model"));
+      co_return;
+    }
+    if (!input || !(input->is_string() || input->is_array())) {
+      co_await fail(out, exchange, core::makeError(core::ErrorKind::InvalidRequest, "input: expected a string or an array", "input"));
+      co_return;
+    }
+    request.model = std::string(model->as_string());
+    exchange.model = request.model;
+    auto candidates = table.resolve(request.model);
+    if (!candidates) {
+      co_await fail(out, exchange, candidates.error());
+      co_return;
+    }
+    auto lastError = core::makeError(core::ErrorKind::InvalidRequest,
+                                     "model '" + request.model + "' has no deployment that serves embeddings", "model");
+    for (const auto& deployment : *candidates) {
+      const auto& provider = *deployment.provider;
+      if (!provider.supportsEmbeddings()) continue;
+      exchange.deployment = deployment.label;
+      exchange.simulated = provider.config().simulated;
+      auto response = co_await client.send(provider.embeddingsRequest(request, deployment.upstreamModel), provider.clientOptions());
+      if (!response) {
+        lastError = withLabel(response.error(), deployment);
+        if (retryable(lastError)) continue;
+        break;
+      }
+      auto answer = co_await (*response)->readAll(kMaxAnswerBytes);
+      if (!answer) {
+        lastError = withLabel(answer.error(), deployment);
+        continue;
+      }
+      int status = (*response)->status;
+      if (status / 100 != 2) {
+        lastError = core::makeError(core::kindForStatus(status), redact(provider.codec().parseErrorMessage(*answer), provider.config().apiKey));
+        if (status >= 500) {
+          lastError.kind = core::ErrorKind::UpstreamError;
+          lastError.message = "upstream " + deployment.label + " answered " + std::to_string(status) + ": " + lastError.message;
+          continue;
+        }
+        lastError.status = status;
+        break;
+      }
+      auto headers = responseHeaders(exchange, deployment);
+      headers.push_back({"content-type", "application/json"});
+      exchange.status = 200;
+      co_await out.send(200, std::move(headers), std::move(*answer));
+      finish(exchange);
+      co_return;
+    }
+    co_await fail(out, exchange, lastError);
+  }
+
+  Task<void> models(http::Request& caller, http::ResponseWriter& out) {
+    auto names = table.publicModels();
+    json::object body;
+    if (!caller.header("anthropic-version").empty()) {
+      json::array data;
+      for (const auto& name : names) {
+        data.push_back(json::object{{"type", "model"}, {"id", name}, {"display_name", name},
+                                    {"created_at", "1970-01-01T00:00:00Z"}});
+      }
+      body["data"] = std::move(data);
+      body["has_more"] = false;
+      body["first_id"] = names.empty() ? json::value(nullptr) : json::value(names.front());
+      body["last_id"] = names.empty() ? json::value(nullptr) : json::value(names.back());
+    } else {
+      json::array data;
+      for (const auto& name : names) {
+        data.push_back(json::object{{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "arbitra"}});
+      }
+      body["object"] = "list";
+      body["data"] = std::move(data);
+    }
+    http::Headers headers = http::jsonHeaders();
+    if (table.simulated()) headers.push_back({"x-arbitra-simulated", "true"});
+    co_await out.send(200, std::move(headers), json::serialize(body));
+  }
+
+  // ---- shared steps ---------------------------------------------------------
+
+  Exchange begin(WireFormat format) {
+    Exchange exchange;
+    exchange.format = format;
+    char id[32];
+    std::snprintf(id, sizeof id, "arb-%016llx",
+                  static_cast<unsigned long long>(idBase + counter.fetch_add(1, std::memory_order_relaxed)));
+    exchange.id = id;
+    return exchange;
+  }
+
+  http::Headers responseHeaders(const Exchange& exchange, const Deployment& deployment) const {
+    http::Headers headers{{"x-arbitra-request-id", exchange.id},
+                          {"x-arbitra-deployment", deployment.label},
+                          {"x-arbitra-provider", deployment.provider->config().name}};
+    if (deployment.provider->config().simulated) headers.push_back({"x-arbitra-simulated", "true"});
+    return headers;
+  }
+
+  static core::Error withLabel(core::Error error, const Deployment& deployment) {
+    error.message = deployment.label + ": " + redact(error.message, deployment.provider->config().apiKey);
+    return error;
+  }
+
+  Task<void> fail(http::ResponseWriter& out, Exchange& exchange, const core::Error& error) {
+    exchange.status = error.httpStatus();
+    exchange.note = error.message;
+    if (out.started() || out.clientGone()) {
+      if (out.clientGone()) exchange.status = 499;
+      finish(exchange);
+      co_return;
+    }
+    http::Headers headers{{"content-type", "application/json"}, {"x-arbitra-request-id", exchange.id}};
+    if (table.simulated()) headers.push_back({"x-arbitra-simulated", "true"});
+    if (error.retryAfterSeconds) headers.push_back({"retry-after", std::to_string(*error.retryAfterSeconds)});
+    co_await out.send(exchange.status, std::move(headers), api::codecFor(exchange.format).encodeError(error));
+    finish(exchange);
+  }
+
+  void finish(const Exchange& exchange) {
+    if (!core::logEnabled(core::LogLevel::Info)) return;
+    std::string line = "request id=" + exchange.id + " format=" + core::toString(exchange.format) +
+                       " model=" + (exchange.model.empty() ? "-" : exchange.model) +
+                       " deployment=" + (exchange.deployment.empty() ? "-" : exchange.deployment) +
+                       " status=" + std::to_string(exchange.status) + " stream=" + (exchange.stream ? "1" : "0");
+    char numbers[96];
+    std::snprintf(numbers, sizeof numbers, " ms=%.2f ttft_ms=%.2f attempts=%d", millisSince(exchange.start),
+                  exchange.firstToken ? millisSince(exchange.start, *exchange.firstToken) : 0.0, exchange.attempts);
+    line += numbers;
+    if (exchange.usage) {
+      line += " in=" + std::to_string(exchange.usage->inputTokens) + " out=" + std::to_string(exchange.usage->outputTokens) +
+              " cached=" + std::to_string(exchange.usage->cachedReadTokens) +
+              " reasoning=" + std::to_string(exchange.usage->reasoningTokens);
+    }
+    if (!exchange.note.empty()) line += " error=\"" + exchange.note + "\"";
+    if (exchange.simulated || table.simulated()) line += " simulated";
+    core::log(exchange.status >= 500 ? core::LogLevel::Warn : core::LogLevel::Info, line);
+  }
+};
+
+Gateway::Gateway(const config::Config& config, const providers::Registry& registry)
+    : impl_(std::make_unique<Impl>(config, registry)) {}
+Gateway::~Gateway() = default;
+
+http::Task<void> Gateway::handle(http::Request& request, http::ResponseWriter& out) {
+  return impl_->handle(request, out);
+}
+
+bool Gateway::simulated() const { return impl_->table.simulated(); }
+
+std::string Gateway::protocolErrorBody(int status, const std::string& message, std::string_view target) {
+  auto format = target.rfind("/v1/messages", 0) == 0 ? WireFormat::Anthropic : WireFormat::OpenAI;
+  auto error = core::makeError(core::kindForStatus(status), message);
+  error.status = status;
+  return api::codecFor(format).encodeError(error);
+}
+
+}  // namespace arbitra::gateway

@@ -1,0 +1,45 @@
+// The gateway: the HTTP routes and the walk each chat request takes.
+//
+//   POST /v1/chat/completions   OpenAI format in
+//   POST /v1/messages           Anthropic format in
+//   POST /v1/embeddings         OpenAI format, OpenAI-compatible upstreams
+//   GET  /v1/models             OpenAI list (Anthropic shape with anthropic-version)
+//   GET  /healthz, /readyz
+//
+// A chat request's walk (gateway.cpp, one function per step):
+//   parse (caller's codec) -> resolve deployments -> for each candidate:
+//   build upstream request (provider) -> send (http client) -> on failure
+//   before the first byte, next candidate -> relay the answer, translated to
+//   the caller's format when the upstream speaks the other one -> log.
+//
+// Every response carries x-arbitra-request-id, x-arbitra-deployment and
+// x-arbitra-provider; answers from the simulator carry x-arbitra-simulated.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "providers/provider.h"
+
+namespace arbitra::gateway {
+
+class Gateway {
+ public:
+  // Throws std::invalid_argument when a provider kind is unknown.
+  Gateway(const config::Config& config, const providers::Registry& registry);
+  ~Gateway();
+
+  http::Task<void> handle(http::Request& request, http::ResponseWriter& out);
+  // An error body for protocol-level failures, in the format the path implies.
+  static std::string protocolErrorBody(int status, const std::string& message, std::string_view target);
+  bool simulated() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace arbitra::gateway

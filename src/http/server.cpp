@@ -1,0 +1,357 @@
+// Beast/Asio implementation of http::Server (see server.h for the contract).
+#include "http/server.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <thread>
+
+#include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace arbitra::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr auto kWriteTimeout = std::chrono::seconds(60);
+
+// One client connection: reads requests in order, answers each through the
+// ResponseWriter interface it implements, and watches for the client leaving.
+class Connection : public ResponseWriter, public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, const ServerOptions& options, const Handler& handler,
+             const ErrorBody& errorBody)
+      : stream_(std::move(socket)), options_(options), handler_(handler), errorBody_(errorBody) {}
+
+  Task<void> run() {
+    beast::error_code ignored;
+    auto endpoint = stream_.socket().remote_endpoint(ignored);
+    remote_ = ignored ? std::string() : endpoint.address().to_string();
+    for (bool first = true;; first = false) {
+      if (!co_await waitForRequestStart(first)) break;
+      bhttp::request_parser<bhttp::string_body> parser;
+      parser.header_limit(static_cast<uint32_t>(options_.maxHeaderBytes));
+      parser.body_limit(static_cast<uint64_t>(options_.maxBodyBytes));
+      stream_.expires_after(std::chrono::milliseconds(options_.readTimeoutMs));
+      auto [ec, bytes] = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
+      stream_.expires_never();
+      if (ec) {
+        std::string target = parser.is_header_done() ? std::string(parser.get().target()) : std::string();
+        co_await answerReadError(ec, target);
+        break;
+      }
+      auto& message = parser.get();
+      Request request;
+      request.method = std::string(message.method_string());
+      request.target = std::string(message.target());
+      for (const auto& field : message) {
+        request.headers.push_back(Header{std::string(field.name_string()), std::string(field.value())});
+      }
+      request.body = std::move(message.body());
+      request.remoteAddress = remote_;
+      version_ = message.version();
+      keepAlive_ = message.keep_alive();
+      started_ = ended_ = false;
+
+      co_await (runHandler(request) || watchClient());
+      if (gone_ || !keepAlive_ || (started_ && !ended_)) break;
+    }
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  Task<bool> send(int status, Headers headers, std::string body) override {
+    if (gone_ || started_) co_return false;
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), version_};
+    res.set(bhttp::field::server, options_.serverName);
+    for (auto& h : headers) res.insert(h.name, h.value);
+    res.body() = std::move(body);
+    res.keep_alive(keepAlive_);
+    res.prepare_payload();
+    started_ = true;
+    stream_.expires_after(kWriteTimeout);
+    auto [ec, n] = co_await bhttp::async_write(stream_, res, kNoThrow);
+    stream_.expires_never();
+    ended_ = true;
+    if (ec) gone_ = true;
+    co_return !gone_;
+  }
+
+  Task<bool> startStream(int status, Headers headers) override {
+    if (gone_ || started_) co_return false;
+    bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), version_};
+    res.set(bhttp::field::server, options_.serverName);
+    for (auto& h : headers) res.insert(h.name, h.value);
+    if (version_ >= 11) {
+      res.chunked(true);
+    } else {
+      keepAlive_ = false;  // HTTP/1.0: no chunking, the body ends at close
+    }
+    res.keep_alive(keepAlive_);
+    started_ = true;
+    bhttp::response_serializer<bhttp::empty_body> serializer{res};
+    stream_.expires_after(kWriteTimeout);
+    auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kNoThrow);
+    stream_.expires_never();
+    if (ec) gone_ = true;
+    co_return !gone_;
+  }
+
+  Task<bool> write(std::string_view data) override {
+    if (gone_ || !started_ || ended_) co_return false;
+    if (data.empty()) co_return true;
+    stream_.expires_after(kWriteTimeout);
+    beast::error_code ec;
+    if (version_ >= 11) {
+      std::tie(ec, std::ignore) =
+          co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(data)), kNoThrow);
+    } else {
+      std::tie(ec, std::ignore) = co_await asio::async_write(stream_, asio::buffer(data), kNoThrow);
+    }
+    stream_.expires_never();
+    if (ec) gone_ = true;
+    co_return !gone_;
+  }
+
+  Task<bool> endStream() override {
+    if (gone_ || !started_ || ended_) co_return false;
+    ended_ = true;
+    if (version_ < 11) co_return true;
+    stream_.expires_after(kWriteTimeout);
+    auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk_last(), kNoThrow);
+    stream_.expires_never();
+    if (ec) gone_ = true;
+    co_return !gone_;
+  }
+
+  void abort() override {
+    gone_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  bool clientGone() const override { return gone_; }
+  bool started() const override { return started_; }
+
+ private:
+  // Waits (up to the keep-alive timeout) until the next request's first byte is
+  // buffered. False when the client closed or stayed idle too long.
+  Task<bool> waitForRequestStart(bool first) {
+    if (buffer_.size() > 0) co_return true;
+    auto limit = first ? options_.readTimeoutMs : options_.keepAliveTimeoutMs;
+    stream_.expires_after(std::chrono::milliseconds(limit));
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kNoThrow);
+    stream_.expires_never();
+    if (ec) co_return false;
+    buffer_.commit(n);
+    co_return true;
+  }
+
+  Task<void> runHandler(Request& request) {
+    try {
+      co_await handler_(request, *this);
+    } catch (const std::exception& e) {
+      if (!gone_) std::fprintf(stderr, "arbitra: handler failed: %s\n", e.what());
+    }
+    if (gone_) co_return;
+    if (!started_) {
+      co_await send(500, jsonHeaders(),
+                    errorBody_(500, "internal error", request.target));
+    } else if (!ended_) {
+      co_await endStream();
+    }
+  }
+
+  // Reads while the handler runs: EOF or an error means the client left, which
+  // ends this branch and so cancels the handler. Pipelined bytes are kept.
+  Task<void> watchClient() {
+    for (;;) {
+      if (buffer_.size() >= static_cast<size_t>(options_.maxHeaderBytes + options_.maxBodyBytes)) {
+        asio::steady_timer forever(co_await asio::this_coro::executor,
+                                   asio::steady_timer::time_point::max());
+        co_await forever.async_wait(kNoThrow);
+        co_return;
+      }
+      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kNoThrow);
+      if (ec == asio::error::operation_aborted) co_return;
+      if (ec) {
+        gone_ = true;
+        co_return;
+      }
+      buffer_.commit(n);
+    }
+  }
+
+  Task<void> answerReadError(const beast::error_code& ec, const std::string& target) {
+    int status = 0;
+    std::string message;
+    if (ec == bhttp::error::body_limit) {
+      status = 413;
+      message = "request body exceeds the limit of " + std::to_string(options_.maxBodyBytes) + " bytes";
+    } else if (ec == bhttp::error::header_limit) {
+      status = 431;
+      message = "request headers exceed the limit of " + std::to_string(options_.maxHeaderBytes) + " bytes";
+    } else if (ec == beast::error::timeout) {
+      if (buffer_.size() == 0) co_return;  // idle keep-alive connection: just close
+      status = 408;
+      message = "request not received within " + std::to_string(options_.readTimeoutMs) + " ms";
+    } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+               ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+      status = 400;
+      message = "malformed HTTP request: " + ec.message();
+    } else {
+      co_return;  // the client closed or reset: nobody to answer
+    }
+    keepAlive_ = false;
+    Headers closing{{"content-type", "application/json"}, {"connection", "close"}};
+    co_await send(status, std::move(closing), errorBody_(status, message, target));
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  const ServerOptions& options_;
+  const Handler& handler_;
+  const ErrorBody& errorBody_;
+  std::string remote_;
+  unsigned version_ = 11;
+  bool keepAlive_ = true;
+  bool started_ = false;
+  bool ended_ = false;
+  bool gone_ = false;
+};
+
+Task<void> serveConnection(std::shared_ptr<Connection> connection) { co_await connection->run(); }
+
+}  // namespace
+
+std::string_view Request::path() const {
+  std::string_view t(target);
+  return t.substr(0, t.find('?'));
+}
+
+// One io_context per thread, each run by exactly one thread: a connection and
+// every upstream connection it uses live on one thread, so nothing a request
+// touches needs a lock or a strand (the upstream pools are per thread too).
+struct Server::Impl {
+  ServerOptions options;
+  Handler handler;
+  ErrorBody errorBody;
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::signal_set> signals;
+  std::vector<std::thread> threads;
+  std::atomic<uint16_t> port{0};
+  size_t nextContext = 0;
+
+  Task<void> acceptLoop() {
+    for (;;) {
+      auto& context = *contexts[nextContext++ % contexts.size()];
+      auto [ec, socket] = co_await acceptor->async_accept(context.get_executor(), kNoThrow);
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+      if (ec) continue;  // e.g. EMFILE: keep serving the connections we have
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto connection = std::make_shared<Connection>(std::move(socket), options, handler, errorBody);
+      asio::co_spawn(context, serveConnection(std::move(connection)), asio::detached);
+    }
+  }
+
+  void joinThreads() {
+    for (auto& t : threads) {
+      if (t.joinable()) t.join();
+    }
+    threads.clear();
+  }
+};
+
+Server::Server(ServerOptions options, Handler handler, ErrorBody errorBody) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  impl_->handler = std::move(handler);
+  impl_->errorBody = std::move(errorBody);
+  int count = std::max(1, impl_->options.threads);
+  for (int i = 0; i < count; ++i) impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
+  impl_->acceptor = std::make_unique<tcp::acceptor>(*impl_->contexts[0]);
+  impl_->signals = std::make_unique<asio::signal_set>(*impl_->contexts[0]);
+}
+
+Server::~Server() {
+  stop();
+  impl_->joinThreads();
+  // Connections hold references into impl_: destroy them (with their
+  // io_contexts) before the handler they call.
+  impl_->signals.reset();
+  impl_->acceptor.reset();
+  impl_->contexts.clear();
+}
+
+void Server::start() {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(impl_->options.host, ec);
+  if (ec) throw std::runtime_error("invalid listen address '" + impl_->options.host + "'");
+  tcp::endpoint endpoint{address, impl_->options.port};
+  auto& acceptor = *impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + impl_->options.host + ":" +
+                             std::to_string(impl_->options.port) + ": " + ec.message());
+  }
+  impl_->port = acceptor.local_endpoint().port();
+  asio::co_spawn(*impl_->contexts[0], impl_->acceptLoop(), asio::detached);
+}
+
+uint16_t Server::port() const { return impl_->port; }
+
+void Server::run() {
+  for (size_t i = 1; i < impl_->contexts.size(); ++i) {
+    impl_->threads.emplace_back([context = impl_->contexts[i].get()] {
+      auto guard = asio::make_work_guard(*context);
+      context->run();
+    });
+  }
+  impl_->contexts[0]->run();
+  impl_->joinThreads();
+}
+
+void Server::runInBackground() {
+  for (auto& context : impl_->contexts) {
+    impl_->threads.emplace_back([context = context.get()] {
+      auto guard = asio::make_work_guard(*context);
+      context->run();
+    });
+  }
+}
+
+void Server::stop() {
+  if (impl_->contexts.empty()) return;
+  asio::post(*impl_->contexts[0], [impl = impl_.get()] {
+    beast::error_code ec;
+    if (impl->acceptor) impl->acceptor->close(ec);
+    if (impl->signals) impl->signals->cancel(ec);
+    for (auto& context : impl->contexts) context->stop();
+  });
+}
+
+void Server::stopOnSignals(std::function<void()> onSignal) {
+  impl_->signals->add(SIGINT);
+  impl_->signals->add(SIGTERM);
+  impl_->signals->async_wait([this, onSignal = std::move(onSignal)](const beast::error_code& ec, int) {
+    if (ec) return;
+    if (onSignal) onSignal();
+    stop();
+  });
+}
+
+}  // namespace arbitra::http

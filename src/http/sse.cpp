@@ -1,0 +1,69 @@
+// Incremental SSE parsing (see sse.h for the rules followed).
+#include "http/sse.h"
+
+namespace arbitra::http {
+
+bool SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
+  for (char c : bytes) {
+    if (!started_) {
+      started_ = true;
+      // A UTF-8 BOM (EF BB BF) may open the stream; drop it byte by byte.
+      if (static_cast<unsigned char>(c) == 0xEF) { bomLeft_ = 2; continue; }
+    }
+    if (bomLeft_ > 0) { --bomLeft_; continue; }
+    if (c == '\n' && sawCR_) {  // the \n of a \r\n pair: the line already ended
+      sawCR_ = false;
+      continue;
+    }
+    sawCR_ = false;
+    if (c == '\r' || c == '\n') {
+      sawCR_ = (c == '\r');
+      processLine(out);
+      line_.clear();
+      continue;
+    }
+    line_.push_back(c);
+    if (line_.size() + data_.size() > maxEventBytes_) return false;
+  }
+  return true;
+}
+
+void SseParser::processLine(std::vector<SseEvent>& out) {
+  if (line_.empty()) {  // blank line: dispatch
+    if (hasData_) out.push_back(SseEvent{std::move(event_), std::move(data_)});
+    event_.clear();
+    data_.clear();
+    hasData_ = false;
+    return;
+  }
+  if (line_[0] == ':') return;  // comment
+  std::string_view line(line_);
+  std::string_view field = line;
+  std::string_view value;
+  if (auto colon = line.find(':'); colon != std::string_view::npos) {
+    field = line.substr(0, colon);
+    value = line.substr(colon + 1);
+    if (!value.empty() && value[0] == ' ') value.remove_prefix(1);
+  }
+  if (field == "data") {
+    if (hasData_) data_.push_back('\n');
+    data_.append(value);
+    hasData_ = true;
+  } else if (field == "event") {
+    event_.assign(value);
+  }
+  // "id" and "retry" mean nothing for LLM streams; ignored.
+}
+
+void appendSseEvent(std::string& out, std::string_view event, std::string_view data) {
+  if (!event.empty()) {
+    out.append("event: ");
+    out.append(event);
+    out.push_back('\n');
+  }
+  out.append("data: ");
+  out.append(data);
+  out.append("\n\n");
+}
+
+}  // namespace arbitra::http

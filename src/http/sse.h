@@ -1,0 +1,51 @@
+// Server-sent events: an incremental parser for upstream streams and the
+// framing helper for our own. Pure code, no I/O, so it is fuzzed on its own.
+//
+// The parser follows the WHATWG event-stream rules that matter for LLM APIs:
+// lines end in \n, \r\n or \r; "event:" names the event, "data:" lines join
+// with \n; a blank line dispatches; ":" lines are comments; a BOM at the start
+// is skipped. Bytes may arrive split anywhere, including inside a CRLF.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace arbitra::http {
+
+struct SseEvent {
+  std::string event;  // "" when the event had no event: line
+  std::string data;
+};
+
+class SseParser {
+ public:
+  // Bounds one event's size; past it feed() reports an error (garbage upstream).
+  explicit SseParser(size_t maxEventBytes = 8 * 1024 * 1024) : maxEventBytes_(maxEventBytes) {}
+
+  // Consumes `bytes`, appending complete events to `out`. Returns false if an
+  // event grew past the bound; the parser is then unusable.
+  bool feed(std::string_view bytes, std::vector<SseEvent>& out);
+
+  // True when a partial event is buffered (the stream ended mid-event).
+  bool hasPartial() const { return !line_.empty() || !data_.empty() || !event_.empty(); }
+
+ private:
+  void processLine(std::vector<SseEvent>& out);
+
+  size_t maxEventBytes_;
+  std::string line_;
+  std::string event_;
+  std::string data_;
+  bool hasData_ = false;
+  bool sawCR_ = false;
+  bool started_ = false;
+  int bomLeft_ = 0;
+};
+
+// Appends one framed event: "event: NAME\n" (when named) and "data: DATA\n\n".
+// `data` must not contain newlines (JSON on one line).
+void appendSseEvent(std::string& out, std::string_view event, std::string_view data);
+
+}  // namespace arbitra::http

@@ -1,0 +1,47 @@
+// `anthropic` provider kind: x-api-key and anthropic-version headers,
+// {base_url}/v1/messages (base_url as the Anthropic SDK takes it, without /v1;
+// a trailing /v1 is tolerated). Bodies go through the Anthropic codec.
+#include "providers/anthropic/anthropic_provider.h"
+
+namespace arbitra::providers {
+namespace {
+
+constexpr const char* kAnthropicVersion = "2023-06-01";
+
+std::string messagesUrl(std::string base) {
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  if (base.size() >= 3 && base.compare(base.size() - 3, 3, "/v1") == 0) return base + "/messages";
+  return base + "/v1/messages";
+}
+
+class AnthropicProvider final : public Provider {
+ public:
+  explicit AnthropicProvider(config::ProviderConfig config) : Provider(std::move(config)) {}
+  core::WireFormat format() const override { return core::WireFormat::Anthropic; }
+
+  http::ClientRequest chatRequest(const core::ChatRequest& request, const std::string& upstreamModel) const override {
+    http::ClientRequest out;
+    out.url = messagesUrl(config_.baseUrl);
+    out.headers = {{"content-type", "application/json"}, {"anthropic-version", kAnthropicVersion}};
+    if (!config_.apiKey.empty()) out.headers.push_back({"x-api-key", config_.apiKey});
+    if (request.stream) out.headers.push_back({"accept", "text/event-stream"});
+    // A same-format caller's anthropic-beta header is forwarded by the gateway
+    // through config headers or request passthrough; the version is ours.
+    for (const auto& [name, value] : config_.headers) out.headers.push_back({name, value});
+    out.body = codec().encodeRequest(request, upstreamModel);
+    return out;
+  }
+
+  bool supportsEmbeddings() const override { return false; }
+  http::ClientRequest embeddingsRequest(const core::EmbeddingRequest&, const std::string&) const override {
+    return {};
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> makeAnthropicProvider(const config::ProviderConfig& config) {
+  return std::make_unique<AnthropicProvider>(config);
+}
+
+}  // namespace arbitra::providers

@@ -1,0 +1,57 @@
+// `openai` provider kind: Bearer auth, {base_url}/chat/completions and
+// {base_url}/embeddings. Bodies go through the OpenAI codec.
+#include "providers/openai/openai_provider.h"
+
+#include <boost/json.hpp>
+
+namespace arbitra::providers {
+namespace {
+
+std::string joinUrl(const std::string& base, const char* path) {
+  if (!base.empty() && base.back() == '/') return base.substr(0, base.size() - 1) + path;
+  return base + path;
+}
+
+class OpenAIProvider final : public Provider {
+ public:
+  explicit OpenAIProvider(config::ProviderConfig config) : Provider(std::move(config)) {}
+  core::WireFormat format() const override { return core::WireFormat::OpenAI; }
+
+  http::ClientRequest chatRequest(const core::ChatRequest& request, const std::string& upstreamModel) const override {
+    http::ClientRequest out;
+    out.url = joinUrl(config_.baseUrl, "/chat/completions");
+    out.headers = baseHeaders();
+    if (request.stream) out.headers.push_back({"accept", "text/event-stream"});
+    out.body = codec().encodeRequest(request, upstreamModel);
+    return out;
+  }
+
+  bool supportsEmbeddings() const override { return true; }
+
+  http::ClientRequest embeddingsRequest(const core::EmbeddingRequest& request,
+                                        const std::string& upstreamModel) const override {
+    http::ClientRequest out;
+    out.url = joinUrl(config_.baseUrl, "/embeddings");
+    out.headers = baseHeaders();
+    boost::json::object body = request.raw;
+    body["model"] = upstreamModel;
+    out.body = boost::json::serialize(body);
+    return out;
+  }
+
+ private:
+  http::Headers baseHeaders() const {
+    http::Headers headers{{"content-type", "application/json"}};
+    if (!config_.apiKey.empty()) headers.push_back({"authorization", "Bearer " + config_.apiKey});
+    for (const auto& [name, value] : config_.headers) headers.push_back({name, value});
+    return headers;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Provider> makeOpenAIProvider(const config::ProviderConfig& config) {
+  return std::make_unique<OpenAIProvider>(config);
+}
+
+}  // namespace arbitra::providers

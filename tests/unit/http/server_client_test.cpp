@@ -1,0 +1,263 @@
+// The HTTP server and client against each other on loopback: round trips,
+// chunk-by-chunk streaming, connection reuse, limits, timeouts, and a client
+// disconnect cancelling the handler.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include <boost/asio.hpp>
+
+#include "http/client.h"
+#include "http/server.h"
+
+namespace arbitra::http {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+const ClientOptions kDefaults{};
+
+std::string errorBody(int status, const std::string& message, std::string_view) {
+  return "{\"status\":" + std::to_string(status) + ",\"message\":\"" + message + "\"}";
+}
+
+Task<void> sleepMs(int ms) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(ms));
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+struct TestServer {
+  std::atomic<int> cancelled{0};
+  std::atomic<int> handled{0};
+  std::unique_ptr<Server> server;
+
+  explicit TestServer(ServerOptions options = {}) {
+    server = std::make_unique<Server>(
+        options, [this](Request& r, ResponseWriter& w) { return handle(r, w); }, errorBody);
+    server->start();
+    server->runInBackground();
+  }
+  ~TestServer() { server->stop(); }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(server->port()) + path; }
+
+  Task<void> handle(Request& request, ResponseWriter& out) {
+    handled++;
+    if (request.path() == "/echo") {
+      Headers echoed{{"x-method", request.method}, {"x-test", std::string(request.header("X-Test"))}};
+      co_await out.send(200, std::move(echoed), request.body);
+    } else if (request.path() == "/stream") {
+      Headers sse{{"content-type", "text/event-stream"}};
+      co_await out.startStream(200, std::move(sse));
+      for (int i = 0; i < 3; ++i) {
+        co_await out.write("data: " + std::to_string(i) + "\n\n");
+        co_await sleepMs(30);
+      }
+      co_await out.endStream();
+    } else if (request.path() == "/slow") {
+      try {
+        co_await sleepMs(3000);
+      } catch (const std::exception&) {
+        cancelled++;
+        throw;
+      }
+      co_await out.send(200, {}, "late");
+    } else {
+      co_await out.send(404, {}, "none");
+    }
+  }
+};
+
+// Runs one client coroutine to completion on its own io_context.
+template <typename T>
+T runClient(std::function<Task<T>()> body) {
+  asio::io_context ioc;
+  auto future = asio::co_spawn(ioc, body(), asio::use_future);
+  ioc.run();
+  return future.get();
+}
+
+TEST(HttpServerClient, RoundTrip) {
+  TestServer server;
+  HttpClient client;
+  auto [status, method, test, body] = runClient<std::tuple<int, std::string, std::string, std::string>>([&]() -> Task<std::tuple<int, std::string, std::string, std::string>> {
+    ClientRequest request{"POST", server.url("/echo"), {{"x-test", "yes"}}, "hello body"};
+    auto response = co_await client.send(std::move(request), kDefaults);
+    EXPECT_TRUE(response.ok());
+    auto all = co_await (*response)->readAll(1 << 20);
+    co_return std::make_tuple((*response)->status, std::string((*response)->header("x-method")),
+                              std::string((*response)->header("x-test")), *all);
+  });
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(method, "POST");
+  EXPECT_EQ(test, "yes");
+  EXPECT_EQ(body, "hello body");
+}
+
+TEST(HttpServerClient, StreamsChunksAsTheyArrive) {
+  TestServer server;
+  HttpClient client;
+  auto pieces = runClient<std::vector<std::string>>([&]() -> Task<std::vector<std::string>> {
+    std::vector<std::string> out;
+    ClientRequest request{"GET", server.url("/stream"), {}, ""};
+    auto response = co_await client.send(std::move(request), kDefaults);
+    EXPECT_TRUE(response.ok());
+    for (;;) {
+      auto piece = co_await (*response)->read();
+      EXPECT_TRUE(piece.ok());
+      if (!piece.ok() || piece->empty()) break;
+      out.push_back(*piece);
+    }
+    co_return out;
+  });
+  // Three writes 30 ms apart arrive as three reads, in order.
+  ASSERT_EQ(pieces.size(), 3u);
+  EXPECT_EQ(pieces[0], "data: 0\n\n");
+  EXPECT_EQ(pieces[2], "data: 2\n\n");
+}
+
+TEST(HttpServerClient, ReusesPooledConnection) {
+  TestServer server;
+  HttpClient client;
+  auto idle = runClient<std::vector<size_t>>([&]() -> Task<std::vector<size_t>> {
+    std::vector<size_t> counts;
+    for (int i = 0; i < 3; ++i) {
+      ClientRequest request{"POST", server.url("/echo"), {}, "x"};
+      auto response = co_await client.send(std::move(request), kDefaults);
+      EXPECT_TRUE(response.ok());
+      co_await (*response)->readAll(1024);
+      response = core::makeError(core::ErrorKind::Internal, "drop");  // releases the connection
+      counts.push_back(client.idleConnections());
+    }
+    co_return counts;
+  });
+  EXPECT_EQ(idle, (std::vector<size_t>{1, 1, 1}));
+}
+
+TEST(HttpServerClient, ResponseDroppedEarlyIsNotPooled) {
+  TestServer server;
+  HttpClient client;
+  auto idle = runClient<size_t>([&]() -> Task<size_t> {
+    {
+      ClientRequest request{"GET", server.url("/stream"), {}, ""};
+      auto response = co_await client.send(std::move(request), kDefaults);
+      EXPECT_TRUE(response.ok());
+      co_await (*response)->read();  // first piece only, then drop
+    }
+    co_return client.idleConnections();
+  });
+  EXPECT_EQ(idle, 0u);
+}
+
+TEST(HttpServerClient, FirstByteTimeout) {
+  TestServer server;
+  HttpClient client;
+  auto error = runClient<core::Error>([&]() -> Task<core::Error> {
+    ClientOptions options;
+    options.firstByteMs = 100;
+    ClientRequest request{"GET", server.url("/slow"), {}, ""};
+    auto response = co_await client.send(std::move(request), options);
+    EXPECT_FALSE(response.ok());
+    co_return response.ok() ? core::Error{} : response.error();
+  });
+  EXPECT_EQ(error.kind, core::ErrorKind::UpstreamTimeout);
+  EXPECT_NE(error.message.find("first byte"), std::string::npos) << error.message;
+}
+
+TEST(HttpServerClient, ConnectionRefused) {
+  uint16_t port;
+  {
+    TestServer server;
+    port = server.server->port();
+  }
+  HttpClient client;
+  auto error = runClient<core::Error>([&]() -> Task<core::Error> {
+    ClientRequest request{"GET", "http://127.0.0.1:" + std::to_string(port) + "/", {}, ""};
+    auto response = co_await client.send(std::move(request), kDefaults);
+    co_return response.ok() ? core::Error{} : response.error();
+  });
+  EXPECT_EQ(error.kind, core::ErrorKind::UpstreamError);
+}
+
+TEST(HttpServer, RejectsOversizedBodyWith413) {
+  ServerOptions options;
+  options.maxBodyBytes = 16;
+  TestServer server(options);
+  HttpClient client;
+  auto [status, body] = runClient<std::pair<int, std::string>>([&]() -> Task<std::pair<int, std::string>> {
+    ClientRequest request{"POST", server.url("/echo"), {}, std::string(1000, 'x')};
+    auto response = co_await client.send(std::move(request), kDefaults);
+    EXPECT_TRUE(response.ok());
+    auto all = co_await (*response)->readAll(1 << 20);
+    co_return std::make_pair((*response)->status, all.ok() ? *all : std::string());
+  });
+  EXPECT_EQ(status, 413);
+  EXPECT_NE(body.find("exceeds the limit of 16 bytes"), std::string::npos) << body;
+  EXPECT_EQ(server.handled, 0);
+}
+
+TEST(HttpServer, ClientDisconnectCancelsHandler) {
+  TestServer server;
+  {
+    asio::io_context ioc;
+    asio::ip::tcp::socket socket(ioc);
+    socket.connect({asio::ip::make_address("127.0.0.1"), server.server->port()});
+    std::string request = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+    asio::write(socket, asio::buffer(request));
+    std::this_thread::sleep_for(100ms);
+    socket.close();  // leave while the handler waits
+  }
+  for (int i = 0; i < 100 && server.cancelled == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(server.cancelled, 1);
+}
+
+TEST(HttpServer, AnswersPipelinedRequestsInOrder) {
+  TestServer server;
+  asio::io_context ioc;
+  asio::ip::tcp::socket socket(ioc);
+  socket.connect({asio::ip::make_address("127.0.0.1"), server.server->port()});
+  std::string requests =
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nsecond"
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nthird";
+  asio::write(socket, asio::buffer(requests));
+  std::string all;
+  boost::system::error_code ec;
+  char buf[4096];
+  for (;;) {
+    size_t n = socket.read_some(asio::buffer(buf), ec);
+    if (ec) break;
+    all.append(buf, n);
+  }
+  auto first = all.find("first");
+  auto second = all.find("second");
+  auto third = all.find("third");
+  ASSERT_NE(first, std::string::npos) << all;
+  ASSERT_NE(second, std::string::npos) << all;
+  ASSERT_NE(third, std::string::npos) << all;
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+}
+
+TEST(HttpServer, MalformedRequestGets400) {
+  TestServer server;
+  asio::io_context ioc;
+  asio::ip::tcp::socket socket(ioc);
+  socket.connect({asio::ip::make_address("127.0.0.1"), server.server->port()});
+  asio::write(socket, asio::buffer(std::string("BLAH / HTTP/9.9 nonsense\r\n\r\n")));
+  std::string all;
+  boost::system::error_code ec;
+  char buf[4096];
+  for (;;) {
+    size_t n = socket.read_some(asio::buffer(buf), ec);
+    if (ec) break;
+    all.append(buf, n);
+  }
+  EXPECT_EQ(all.rfind("HTTP/1.1 400", 0), 0u) << all;
+}
+
+}  // namespace
+}  // namespace arbitra::http

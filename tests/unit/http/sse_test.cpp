@@ -1,0 +1,89 @@
+// SSE parsing: events split at every byte boundary, CRLF and CR endings,
+// comments, multi-line data, the BOM, and the size bound.
+#include <gtest/gtest.h>
+
+#include "http/sse.h"
+
+namespace arbitra::http {
+namespace {
+
+std::vector<SseEvent> parseAll(std::string_view text) {
+  SseParser parser;
+  std::vector<SseEvent> events;
+  EXPECT_TRUE(parser.feed(text, events));
+  return events;
+}
+
+TEST(SseParser, ParsesNamedAndUnnamedEvents) {
+  auto events = parseAll("event: message_start\ndata: {\"a\":1}\n\ndata: [DONE]\n\n");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].event, "message_start");
+  EXPECT_EQ(events[0].data, "{\"a\":1}");
+  EXPECT_EQ(events[1].event, "");
+  EXPECT_EQ(events[1].data, "[DONE]");
+}
+
+TEST(SseParser, SameEventsWhateverTheSplit) {
+  const std::string text = "event: a\r\ndata: one\r\ndata: two\r\n\r\n: comment\n\ndata:three\r\rdata: 4\n\n";
+  auto whole = parseAll(text);
+  ASSERT_EQ(whole.size(), 3u);
+  EXPECT_EQ(whole[0].data, "one\ntwo");
+  EXPECT_EQ(whole[1].data, "three");
+  EXPECT_EQ(whole[2].data, "4");
+  for (size_t cut = 1; cut < text.size(); ++cut) {
+    SseParser parser;
+    std::vector<SseEvent> events;
+    ASSERT_TRUE(parser.feed(std::string_view(text).substr(0, cut), events));
+    ASSERT_TRUE(parser.feed(std::string_view(text).substr(cut), events));
+    ASSERT_EQ(events.size(), whole.size()) << "split at " << cut;
+    for (size_t i = 0; i < events.size(); ++i) {
+      EXPECT_EQ(events[i].event, whole[i].event) << "split at " << cut;
+      EXPECT_EQ(events[i].data, whole[i].data) << "split at " << cut;
+    }
+  }
+}
+
+TEST(SseParser, ByteByByte) {
+  const std::string text = "event: x\ndata: hello\n\n";
+  SseParser parser;
+  std::vector<SseEvent> events;
+  for (char c : text) ASSERT_TRUE(parser.feed(std::string_view(&c, 1), events));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].data, "hello");
+  EXPECT_FALSE(parser.hasPartial());
+}
+
+TEST(SseParser, SkipsLeadingBom) {
+  auto events = parseAll("\xEF\xBB\xBF" "data: x\n\n");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].data, "x");
+}
+
+TEST(SseParser, EventWithoutDataIsNotDispatched) {
+  auto events = parseAll("event: ping\n\n");
+  EXPECT_TRUE(events.empty());
+}
+
+TEST(SseParser, ReportsPartialEventAtEnd) {
+  SseParser parser;
+  std::vector<SseEvent> events;
+  ASSERT_TRUE(parser.feed("data: {\"half\":", events));
+  EXPECT_TRUE(events.empty());
+  EXPECT_TRUE(parser.hasPartial());
+}
+
+TEST(SseParser, RefusesOversizedEvent) {
+  SseParser parser(64);
+  std::vector<SseEvent> events;
+  EXPECT_FALSE(parser.feed("data: " + std::string(100, 'x'), events));
+}
+
+TEST(SseFraming, AppendsNamedAndUnnamed) {
+  std::string out;
+  appendSseEvent(out, "message_stop", "{}");
+  appendSseEvent(out, "", "[DONE]");
+  EXPECT_EQ(out, "event: message_stop\ndata: {}\n\ndata: [DONE]\n\n");
+}
+
+}  // namespace
+}  // namespace arbitra::http

@@ -1,0 +1,427 @@
+// Provider simulator: answers chat requests in the caller's wire format using
+// the project's own codecs (which the official SDKs check on the gateway side),
+// paced by per-model timing, with seeded failures. See simulator.h.
+#include "simulator.h"
+
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+
+#include <boost/asio.hpp>
+#include <boost/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "api/codec.h"
+#include "http/server.h"
+#include "http/sse.h"
+
+namespace arbitra::sim {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using core::WireFormat;
+using http::Task;
+
+constexpr const char* kWords[] = {
+    "the", "quick", "answer", "is", "that", "routing", "saves", "money", "when", "latency",
+    "allows", "and", "cheap", "models", "serve", "most", "requests", "well", "enough", "today",
+    "tokens", "flow", "through", "one", "gateway", "with", "care", "for", "every", "cent"};
+
+uint64_t fnv1a(std::string_view text, uint64_t seed) {
+  uint64_t hash = 1469598103934665603ULL ^ seed;
+  for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
+  return hash;
+}
+
+int64_t estimateInputTokens(const core::ChatRequest& request) {
+  size_t chars = request.system.size();
+  for (const auto& message : request.messages) {
+    for (const auto& part : message.content) chars += part.text.size();
+    for (const auto& call : message.toolCalls) chars += call.name.size() + call.arguments.size();
+  }
+  for (const auto& tool : request.tools) chars += tool.name.size() + tool.description.size();
+  return std::max<int64_t>(1, static_cast<int64_t>((chars + 3) / 4));
+}
+
+Task<void> sleepFor(std::chrono::microseconds duration) {
+  if (duration.count() <= 0) co_return;
+  asio::steady_timer timer(co_await asio::this_coro::executor, duration);
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+// What one request will get: drawn once, up front, from the seeded generator.
+struct Plan {
+  core::ChatResponse response;
+  std::vector<std::string> tokens;  // text pieces, one per output token
+  bool toolCall = false;
+};
+
+}  // namespace
+
+struct Simulator::Impl {
+  SimOptions options;
+  std::unique_ptr<http::Server> server;
+  mutable std::mutex statsMutex;
+  SimStats totals;
+  std::atomic<uint64_t> sequence{0};
+
+  const ModelBehavior& behaviorFor(const std::string& model) const {
+    static const ModelBehavior kDefault;
+    const ModelBehavior* wildcard = nullptr;
+    for (const auto& behavior : options.models) {
+      if (behavior.name == model) return behavior;
+      if (behavior.name == "*" && !wildcard) wildcard = &behavior;
+    }
+    return wildcard ? *wildcard : kDefault;
+  }
+
+  void bill(const core::Usage& usage, bool error) {
+    std::lock_guard lock(statsMutex);
+    totals.requests++;
+    if (error) {
+      totals.errors++;
+      return;
+    }
+    totals.inputTokens += usage.inputTokens;
+    totals.outputTokens += usage.outputTokens;
+    totals.cachedReadTokens += usage.cachedReadTokens;
+    totals.cacheWriteTokens += usage.cacheWriteTokens;
+    totals.reasoningTokens += usage.reasoningTokens;
+  }
+
+  Plan plan(const core::ChatRequest& request, const ModelBehavior& behavior, std::mt19937_64& rng) {
+    Plan plan;
+    auto& response = plan.response;
+    response.id = (request.format == WireFormat::OpenAI ? "chatcmpl-sim" : "msg_sim") +
+                  std::to_string(sequence.fetch_add(1));
+    response.model = request.model;
+    response.created = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count();
+    bool answeredTool = !request.messages.empty() && request.messages.back().role == core::Role::Tool;
+    bool toolsOff = request.toolChoice && request.toolChoice->kind == core::ToolChoice::Kind::None;
+    int64_t budget = behavior.outputTokens;
+    if (request.maxTokens && *request.maxTokens < budget) budget = std::max<int64_t>(0, *request.maxTokens);
+    if (!request.tools.empty() && !answeredTool && !toolsOff) {
+      plan.toolCall = true;
+      const core::Tool* tool = &request.tools.front();
+      if (request.toolChoice && request.toolChoice->kind == core::ToolChoice::Kind::Named) {
+        for (const auto& t : request.tools) {
+          if (t.name == request.toolChoice->name) tool = &t;
+        }
+      }
+      std::string word = kWords[rng() % std::size(kWords)];
+      response.toolCalls.push_back(core::ToolCall{"call_sim" + std::to_string(rng() % 1000000), tool->name,
+                                                  R"({"query":")" + word + R"(","limit":3})"});
+      response.finish = core::FinishReason::ToolCalls;
+    } else {
+      for (int64_t i = 0; i < budget; ++i) {
+        std::string piece = (i == 0 ? "" : " ") + std::string(kWords[rng() % std::size(kWords)]);
+        response.text += piece;
+        plan.tokens.push_back(std::move(piece));
+      }
+      response.finish = budget < behavior.outputTokens ? core::FinishReason::Length : core::FinishReason::Stop;
+    }
+    core::Usage usage;
+    usage.inputTokens = estimateInputTokens(request) + behavior.cacheWriteTokens;
+    usage.cachedReadTokens = static_cast<int64_t>(static_cast<double>(usage.inputTokens - behavior.cacheWriteTokens) *
+                                                  behavior.cachedFraction);
+    usage.cacheWriteTokens = behavior.cacheWriteTokens;
+    int64_t visible = plan.toolCall ? 12 : static_cast<int64_t>(plan.tokens.size());
+    usage.reasoningTokens = behavior.reasoningTokens;
+    usage.outputTokens = visible + behavior.reasoningTokens;
+    response.usage = usage;
+    return plan;
+  }
+
+  Task<void> handle(http::Request& request, http::ResponseWriter& out) {
+    auto path = request.path();
+    if (request.method == "GET" && path == "/sim/stats") {
+      co_await out.send(200, http::jsonHeaders(), statsJson());
+      co_return;
+    }
+    if (request.method == "GET" && path == "/v1/models") {
+      json::array data;
+      for (const auto& behavior : options.models) {
+        if (behavior.name != "*") data.push_back(json::object{{"id", behavior.name}, {"object", "model"}, {"owned_by", "simulator"}});
+      }
+      co_await out.send(200, http::jsonHeaders(),
+                        json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
+      co_return;
+    }
+    if (request.method == "POST" && path == "/v1/embeddings") {
+      co_await embeddings(request, out);
+      co_return;
+    }
+    WireFormat format;
+    if (request.method == "POST" && path == "/v1/chat/completions") {
+      format = WireFormat::OpenAI;
+    } else if (request.method == "POST" && path == "/v1/messages") {
+      format = WireFormat::Anthropic;
+    } else {
+      co_await out.send(404, http::jsonHeaders(),
+                        api::codecFor(WireFormat::OpenAI).encodeError(core::makeError(core::ErrorKind::NotFound, "no such route")));
+      co_return;
+    }
+    co_await chat(request, out, format);
+  }
+
+  Task<void> chat(http::Request& request, http::ResponseWriter& out, WireFormat format) {
+    const auto& codec = api::codecFor(format);
+    auto parsed = codec.parseRequest(request.body);
+    if (!parsed) {
+      bill({}, true);
+      co_await out.send(400, http::jsonHeaders(), codec.encodeError(parsed.error()));
+      co_return;
+    }
+    const auto& behavior = behaviorFor(parsed->model);
+    std::mt19937_64 rng(fnv1a(request.body, options.seed));
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    double draw = unit(rng);
+
+    if (behavior.failure == "hang") {
+      co_await sleepFor(std::chrono::hours(1));
+      co_return;
+    }
+    if (behavior.failure.rfind("status:", 0) == 0 || draw < behavior.errorRate) {
+      int status = behavior.failure.empty() ? 500 : std::atoi(behavior.failure.c_str() + 7);
+      auto error = core::makeError(core::kindForStatus(status), "simulated upstream failure");
+      error.status = status;
+      bill({}, true);
+      co_await out.send(status, http::jsonHeaders(), codec.encodeError(error));
+      co_return;
+    }
+    if (draw < behavior.errorRate + behavior.rateLimitRate) {
+      auto error = core::makeError(core::ErrorKind::RateLimited, "simulated rate limit");
+      bill({}, true);
+      http::Headers headers{{"content-type", "application/json"},
+                            {"retry-after", std::to_string(behavior.retryAfterSeconds)}};
+      co_await out.send(429, std::move(headers), codec.encodeError(error));
+      co_return;
+    }
+
+    Plan plan = this->plan(*parsed, behavior, rng);
+    auto usage = *plan.response.usage;
+    auto perToken = std::chrono::microseconds(
+        behavior.tokensPerSecond > 0 ? static_cast<int64_t>(1e6 / behavior.tokensPerSecond) : 0);
+    http::Headers headers{{"x-sim-request", plan.response.id}};
+
+    if (!parsed->stream) {
+      co_await sleepFor(std::chrono::milliseconds(behavior.ttftMs) +
+                        perToken * static_cast<int64_t>(plan.tokens.size()));
+      if (behavior.failure == "garbage") {
+        bill(usage, false);
+        co_await out.send(200, http::jsonHeaders(), "{\"id\": \"garbage\", \"choices\": [tru");
+        co_return;
+      }
+      if (behavior.failure == "disconnect") {
+        out.abort();
+        co_return;
+      }
+      if (!behavior.reportUsage) plan.response.usage.reset();
+      bill(usage, false);
+      headers.push_back({"content-type", "application/json"});
+      co_await out.send(200, std::move(headers), codec.encodeResponse(plan.response));
+      co_return;
+    }
+
+    headers.push_back({"content-type", "text/event-stream"});
+    headers.push_back({"cache-control", "no-cache"});
+    if (!co_await out.startStream(200, std::move(headers))) co_return;
+    bill(usage, false);
+    auto encoder = codec.makeStreamEncoder(*parsed);
+    std::string bytes;
+    core::StreamEvent start;
+    start.kind = core::StreamEvent::Kind::Start;
+    start.id = plan.response.id;
+    start.model = parsed->model;
+    start.usage.inputTokens = usage.inputTokens;
+    start.usage.cachedReadTokens = usage.cachedReadTokens;
+    start.usage.cacheWriteTokens = usage.cacheWriteTokens;
+    if (!behavior.reportUsage) start.usage = {};
+    encoder->encode(start, bytes);
+    if (behavior.failure == "garbage") bytes += "data: {\"choices\": [{\"delta\": {\"content\": tru\n\n";
+    if (!co_await out.write(bytes)) co_return;
+    co_await sleepFor(std::chrono::milliseconds(behavior.ttftMs));
+
+    if (plan.toolCall) {
+      const auto& call = plan.response.toolCalls.front();
+      bytes.clear();
+      core::StreamEvent toolStart;
+      toolStart.kind = core::StreamEvent::Kind::ToolStart;
+      toolStart.toolId = call.id;
+      toolStart.toolName = call.name;
+      encoder->encode(toolStart, bytes);
+      for (size_t at = 0; at < call.arguments.size(); at += 7) {  // arguments in fragments, in order
+        core::StreamEvent args;
+        args.kind = core::StreamEvent::Kind::ToolArgs;
+        args.text = call.arguments.substr(at, 7);
+        encoder->encode(args, bytes);
+      }
+      if (!co_await out.write(bytes)) co_return;
+    }
+    for (size_t i = 0; i < plan.tokens.size(); ++i) {
+      if (i > 0) co_await sleepFor(perToken);
+      if (behavior.failure == "disconnect" && i == plan.tokens.size() / 2) {
+        out.abort();
+        co_return;
+      }
+      bytes.clear();
+      core::StreamEvent delta;
+      delta.kind = core::StreamEvent::Kind::TextDelta;
+      delta.text = plan.tokens[i];
+      encoder->encode(delta, bytes);
+      if (!co_await out.write(bytes)) co_return;
+    }
+    bytes.clear();
+    core::StreamEvent finish;
+    finish.kind = core::StreamEvent::Kind::Finish;
+    finish.finish = plan.response.finish;
+    encoder->encode(finish, bytes);
+    if (behavior.reportUsage) {
+      core::StreamEvent final;
+      final.kind = core::StreamEvent::Kind::Usage;
+      final.usage = usage;
+      encoder->encode(final, bytes);
+    }
+    encoder->finish(bytes);
+    if (co_await out.write(bytes)) co_await out.endStream();
+  }
+
+  // Deterministic 8-dimensional vectors from a hash of each input.
+  Task<void> embeddings(http::Request& request, http::ResponseWriter& out) {
+    json::error_code ec;
+    auto body = json::parse(request.body, ec);
+    const auto& codec = api::codecFor(WireFormat::OpenAI);
+    std::vector<std::string> inputs;
+    if (!ec && body.is_object() && body.as_object().contains("input")) {
+      const auto& input = body.as_object().at("input");
+      if (input.is_string()) inputs.emplace_back(input.as_string());
+      if (input.is_array()) {
+        for (const auto& item : input.as_array()) {
+          if (item.is_string()) inputs.emplace_back(item.as_string());
+        }
+      }
+    }
+    if (inputs.empty()) {
+      co_await out.send(400, http::jsonHeaders(),
+                        codec.encodeError(core::makeError(core::ErrorKind::InvalidRequest, "input must be a string or an array of strings", "input")));
+      co_return;
+    }
+    json::array data;
+    int64_t tokens = 0;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      json::array vector;
+      uint64_t h = fnv1a(inputs[i], options.seed);
+      for (int d = 0; d < 8; ++d) {
+        h = h * 6364136223846793005ULL + 1442695040888963407ULL;
+        vector.push_back(static_cast<double>(static_cast<int64_t>(h >> 40) % 2000 - 1000) / 1000.0);
+      }
+      tokens += std::max<int64_t>(1, static_cast<int64_t>((inputs[i].size() + 3) / 4));
+      data.push_back(json::object{{"object", "embedding"}, {"index", i}, {"embedding", std::move(vector)}});
+    }
+    core::Usage usage;
+    usage.inputTokens = tokens;
+    bill(usage, false);
+    json::object response{{"object", "list"}, {"data", std::move(data)},
+                          {"model", body.as_object().contains("model") ? body.at("model") : json::value("sim-embed")},
+                          {"usage", json::object{{"prompt_tokens", tokens}, {"total_tokens", tokens}}}};
+    co_await out.send(200, http::jsonHeaders(), json::serialize(response));
+  }
+
+  std::string statsJson() const {
+    std::lock_guard lock(statsMutex);
+    return json::serialize(json::object{{"requests", totals.requests},
+                                        {"errors", totals.errors},
+                                        {"input_tokens", totals.inputTokens},
+                                        {"output_tokens", totals.outputTokens},
+                                        {"cached_read_tokens", totals.cachedReadTokens},
+                                        {"cache_write_tokens", totals.cacheWriteTokens},
+                                        {"reasoning_tokens", totals.reasoningTokens}});
+  }
+};
+
+Simulator::Simulator(SimOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  http::ServerOptions serverOptions;
+  serverOptions.host = impl_->options.host;
+  serverOptions.port = impl_->options.port;
+  serverOptions.threads = impl_->options.threads;
+  serverOptions.serverName = "arbitra-sim";
+  impl_->server = std::make_unique<http::Server>(
+      serverOptions, [impl = impl_.get()](http::Request& r, http::ResponseWriter& w) { return impl->handle(r, w); },
+      [](int status, const std::string& message, std::string_view target) {
+        auto format = target.rfind("/v1/messages", 0) == 0 ? WireFormat::Anthropic : WireFormat::OpenAI;
+        auto error = core::makeError(core::kindForStatus(status), message);
+        error.status = status;
+        return api::codecFor(format).encodeError(error);
+      });
+}
+
+Simulator::~Simulator() { impl_->server.reset(); }
+void Simulator::start() { impl_->server->start(); }
+uint16_t Simulator::port() const { return impl_->server->port(); }
+void Simulator::run() {
+  impl_->server->stopOnSignals();
+  impl_->server->run();
+}
+void Simulator::runInBackground() { impl_->server->runInBackground(); }
+void Simulator::stop() { impl_->server->stop(); }
+SimStats Simulator::stats() const {
+  std::lock_guard lock(impl_->statsMutex);
+  return impl_->totals;
+}
+
+SimOptions loadSimOptions(const std::string& path) {
+  SimOptions options;
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw std::runtime_error(path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  auto fail = [&](const YAML::Node& node, const std::string& what) {
+    throw std::runtime_error(path + ":" + std::to_string(node.Mark().line + 1) + ": " + what);
+  };
+  try {
+    if (!root || root.IsNull()) return options;
+    if (!root.IsMap()) fail(root, "expected a map with seed, threads and models");
+    for (const auto& entry : root) {
+      auto key = entry.first.as<std::string>();
+      if (key == "seed") options.seed = entry.second.as<uint64_t>();
+      else if (key == "threads") options.threads = entry.second.as<int>();
+      else if (key == "models") {
+        if (!entry.second.IsSequence()) fail(entry.second, "models: expected a list");
+        for (const auto& m : entry.second) {
+          ModelBehavior b;
+          for (const auto& field : m) {
+            auto name = field.first.as<std::string>();
+            const auto& v = field.second;
+            if (name == "name") b.name = v.as<std::string>();
+            else if (name == "ttft_ms") b.ttftMs = v.as<int64_t>();
+            else if (name == "tokens_per_second") b.tokensPerSecond = v.as<double>();
+            else if (name == "output_tokens") b.outputTokens = v.as<int64_t>();
+            else if (name == "cached_fraction") b.cachedFraction = v.as<double>();
+            else if (name == "cache_write_tokens") b.cacheWriteTokens = v.as<int64_t>();
+            else if (name == "reasoning_tokens") b.reasoningTokens = v.as<int64_t>();
+            else if (name == "error_rate") b.errorRate = v.as<double>();
+            else if (name == "rate_limit_rate") b.rateLimitRate = v.as<double>();
+            else if (name == "retry_after_seconds") b.retryAfterSeconds = v.as<int>();
+            else if (name == "report_usage") b.reportUsage = v.as<bool>();
+            else if (name == "failure") b.failure = v.as<std::string>();
+            else fail(field.first, "unknown model setting '" + name + "'");
+          }
+          options.models.push_back(std::move(b));
+        }
+      } else {
+        fail(entry.first, "unknown key '" + key + "' (expected seed, threads, models)");
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    throw std::runtime_error(path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  return options;
+}
+
+}  // namespace arbitra::sim
