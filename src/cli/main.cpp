@@ -124,7 +124,7 @@ int serve(int argc, char** argv) {
     addSimulatedProviders(config, simulator->port());
     core::log(core::LogLevel::Warn,
               "no provider configured or found in the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...): "
-              "serving from the built-in provider simulator simulated");
+              "serving from the built-in provider simulator (simulated)");
   }
   for (const auto& provider : config.providers) {
     // Names and URLs only: the key is never printed.

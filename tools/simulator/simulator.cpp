@@ -146,8 +146,8 @@ struct Simulator::Impl {
       for (const auto& behavior : options.models) {
         if (behavior.name != "*") data.push_back(json::object{{"id", behavior.name}, {"object", "model"}, {"owned_by", "simulator"}});
       }
-      co_await out.send(200, http::jsonHeaders(),
-                        json::serialize(json::object{{"object", "list"}, {"data", std::move(data)}}));
+      json::object body{{"object", "list"}, {"data", std::move(data)}};
+      co_await out.send(200, http::jsonHeaders(), json::serialize(body));
       co_return;
     }
     if (request.method == "POST" && path == "/v1/embeddings") {
