@@ -107,12 +107,12 @@ struct Gateway::Impl {
     } else if (path == "/v1/models" || path == "/models") {
       if (co_await requireMethod(request, out, "GET", WireFormat::OpenAI)) co_await models(request, out);
     } else if (path == "/healthz") {
-      co_await out.send(200, http::jsonHeaders(), R"({"status":"ok"})");
+      co_await out.send(200, labelled(http::jsonHeaders()), R"({"status":"ok"})");
     } else if (path == "/readyz") {
       json::object body{{"status", "ready"},
                         {"providers", table.providers().size()},
                         {"simulated", table.simulated()}};
-      co_await out.send(200, http::jsonHeaders(), json::serialize(body));
+      co_await out.send(200, labelled(http::jsonHeaders()), json::serialize(body));
     } else {
       Exchange exchange = begin(WireFormat::OpenAI);
       co_await fail(out, exchange, core::makeError(core::ErrorKind::NotFound, "no route for " + request.method + " " + std::string(path)));
@@ -415,12 +415,16 @@ struct Gateway::Impl {
       body["object"] = "list";
       body["data"] = std::move(data);
     }
-    http::Headers headers = http::jsonHeaders();
-    if (table.simulated()) headers.push_back({"x-arbitra-simulated", "true"});
-    co_await out.send(200, std::move(headers), json::serialize(body));
+    co_await out.send(200, labelled(http::jsonHeaders()), json::serialize(body));
   }
 
   // ---- shared steps ---------------------------------------------------------
+
+  // Adds the `simulated` label when the gateway serves from the simulator.
+  http::Headers labelled(http::Headers headers) const {
+    if (table.simulated()) headers.push_back({"x-arbitra-simulated", "true"});
+    return headers;
+  }
 
   Exchange begin(WireFormat format) {
     Exchange exchange;
@@ -453,8 +457,8 @@ struct Gateway::Impl {
       finish(exchange);
       co_return;
     }
-    http::Headers headers{{"content-type", "application/json"}, {"x-arbitra-request-id", exchange.id}};
-    if (table.simulated()) headers.push_back({"x-arbitra-simulated", "true"});
+    http::Headers headers = labelled(http::jsonHeaders());
+    headers.push_back({"x-arbitra-request-id", exchange.id});
     if (error.retryAfterSeconds) headers.push_back({"retry-after", std::to_string(*error.retryAfterSeconds)});
     co_await out.send(exchange.status, std::move(headers), api::codecFor(exchange.format).encodeError(error));
     finish(exchange);

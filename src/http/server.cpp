@@ -37,6 +37,9 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     remote_ = ignored ? std::string() : endpoint.address().to_string();
     for (bool first = true;; first = false) {
       if (!co_await waitForRequestStart(first)) break;
+      // Beast consumes the header as it parses; keep the target for errors
+      // raised before it is done (413, 431), so they come in the right format.
+      std::string peekedTarget = bufferedTarget();
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<uint32_t>(options_.maxHeaderBytes));
       parser.body_limit(static_cast<uint64_t>(options_.maxBodyBytes));
@@ -44,7 +47,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
       auto [ec, bytes] = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
       stream_.expires_never();
       if (ec) {
-        std::string target = parser.is_header_done() ? std::string(parser.get().target()) : std::string();
+        std::string target = parser.is_header_done() ? std::string(parser.get().target()) : peekedTarget;
         co_await answerReadError(ec, target);
         break;
       }
@@ -190,6 +193,18 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
       }
       buffer_.commit(n);
     }
+  }
+
+  // The request target from the request line still in the buffer, for
+  // requests refused before Beast parsed their header (too large, say).
+  std::string bufferedTarget() const {
+    auto data = beast::buffers_to_string(buffer_.data());
+    auto lineEnd = data.find("\r\n");
+    std::string_view line(data.data(), lineEnd == std::string::npos ? std::min<size_t>(data.size(), 8192) : lineEnd);
+    auto first = line.find(' ');
+    if (first == std::string_view::npos) return {};
+    auto second = line.find(' ', first + 1);
+    return std::string(line.substr(first + 1, second == std::string_view::npos ? std::string_view::npos : second - first - 1));
   }
 
   Task<void> answerReadError(const beast::error_code& ec, const std::string& target) {

@@ -45,6 +45,25 @@ int64_t estimateInputTokens(const core::ChatRequest& request) {
   return std::max<int64_t>(1, static_cast<int64_t>((chars + 3) / 4));
 }
 
+std::string encodeBase64(std::string_view bytes) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    for (int shift : {18, 12, 6, 0}) out.push_back(kAlphabet[(n >> shift) & 63]);
+  }
+  if (i < bytes.size()) {
+    uint32_t n = uint8_t(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) n |= uint8_t(bytes[i + 1]) << 8;
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
 Task<void> sleepFor(std::chrono::microseconds duration) {
   if (duration.count() <= 0) co_return;
   asio::steady_timer timer(co_await asio::this_coro::executor, duration);
@@ -309,17 +328,24 @@ struct Simulator::Impl {
                         codec.encodeError(core::makeError(core::ErrorKind::InvalidRequest, "input must be a string or an array of strings", "input")));
       co_return;
     }
+    // encoding_format "base64": little-endian float32s, base64-encoded, as OpenAI sends them.
+    auto* format = body.as_object().if_contains("encoding_format");
+    bool base64 = format && format->is_string() && format->as_string() == "base64";
     json::array data;
     int64_t tokens = 0;
     for (size_t i = 0; i < inputs.size(); ++i) {
       json::array vector;
+      std::string packed;
       uint64_t h = fnv1a(inputs[i], options.seed);
       for (int d = 0; d < 8; ++d) {
         h = h * 6364136223846793005ULL + 1442695040888963407ULL;
-        vector.push_back(static_cast<double>(static_cast<int64_t>(h >> 40) % 2000 - 1000) / 1000.0);
+        float value = static_cast<float>(static_cast<int64_t>(h >> 40) % 2000 - 1000) / 1000.0f;
+        vector.push_back(static_cast<double>(value));
+        packed.append(reinterpret_cast<const char*>(&value), sizeof value);
       }
       tokens += std::max<int64_t>(1, static_cast<int64_t>((inputs[i].size() + 3) / 4));
-      data.push_back(json::object{{"object", "embedding"}, {"index", i}, {"embedding", std::move(vector)}});
+      json::value embedding = base64 ? json::value(encodeBase64(packed)) : json::value(std::move(vector));
+      data.push_back(json::object{{"object", "embedding"}, {"index", i}, {"embedding", std::move(embedding)}});
     }
     core::Usage usage;
     usage.inputTokens = tokens;
