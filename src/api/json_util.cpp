@@ -1,6 +1,7 @@
 // Shared codec helpers; see json_util.h for the contracts.
 #include "api/json_util.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -94,8 +95,8 @@ const json::value* field(const json::object& object, std::string_view key) {
   return value;
 }
 
-MaybeError readString(const json::object& object, std::string_view key, std::string_view prefix,
-                      std::string& out, bool required) {
+MaybeError readString(const json::object& object, std::string_view key, std::string_view prefix, std::string& out,
+                      bool required) {
   const json::value* value = field(object, key);
   if (value == nullptr) {
     if (required) return invalid(joinPath(prefix, key), "required");
@@ -177,7 +178,7 @@ int64_t intAt(const json::object& object, std::string_view key, int64_t fallback
   if (value == nullptr) return fallback;
   auto number = asInt(*value);
   if (!number || *number < 0) return fallback;
-  return *number;
+  return std::min(*number, kMaxUpstreamInt);
 }
 
 // ---- conversions -----------------------------------------------------------
@@ -231,8 +232,12 @@ std::string errorMessageFromBody(std::string_view body) {
   return truncateUtf8(body.substr(start), kMaxCopy);
 }
 
-std::string serialize(const json::value& value) { return json::serialize(value); }
-std::string serialize(const json::object& object) { return json::serialize(object); }
+std::string serialize(const json::value& value) {
+  return json::serialize(value);
+}
+std::string serialize(const json::object& object) {
+  return json::serialize(object);
+}
 
 // ---- ids, time and SSE -----------------------------------------------------
 
@@ -246,8 +251,7 @@ std::string generateId(std::string_view prefix) {
 }
 
 int64_t nowSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 void appendSse(std::string& out, std::string_view event, std::string_view data) {

@@ -56,8 +56,8 @@ core::Error wrongType(const std::string& path, std::string_view expected, const 
 // The field's value, or nullptr when it is missing or JSON null.
 const json::value* field(const json::object& object, std::string_view key);
 
-MaybeError readString(const json::object& object, std::string_view key, std::string_view prefix,
-                      std::string& out, bool required);
+MaybeError readString(const json::object& object, std::string_view key, std::string_view prefix, std::string& out,
+                      bool required);
 MaybeError readBool(const json::object& object, std::string_view key, std::string_view prefix, bool& out);
 // An integer >= `min` (2 and 2.0 are both accepted, 2.5 is not).
 MaybeError readInt(const json::object& object, std::string_view key, std::string_view prefix,
@@ -70,7 +70,13 @@ MaybeError readNumber(const json::object& object, std::string_view key, std::str
 const json::object* objectAt(const json::object& object, std::string_view key);
 const json::array* arrayAt(const json::object& object, std::string_view key);
 std::string stringAt(const json::object& object, std::string_view key);
-// A non-negative integer field, or `fallback` when missing or not a number.
+// Upper bound for integers read from upstream answers (token counts, indexes,
+// timestamps): far above any real value, low enough that sums of a few never
+// overflow int64.
+inline constexpr int64_t kMaxUpstreamInt = int64_t{1} << 50;
+
+// A non-negative integer field (capped at kMaxUpstreamInt), or `fallback` when
+// missing, null, negative or not an integer.
 int64_t intAt(const json::object& object, std::string_view key, int64_t fallback = 0);
 // An integer-valued number as int64 (doubles with a fraction and out-of-range
 // values are refused).

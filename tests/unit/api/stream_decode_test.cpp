@@ -1,0 +1,277 @@
+// Stream decoders, fed one upstream SSE event at a time: what each OpenAI
+// chunk and each Anthropic event turns into, usage combination, errors and
+// garbage.
+#include <gtest/gtest.h>
+
+#include "api_test_util.h"
+
+namespace arbitra::api::test {
+namespace {
+
+using core::FinishReason;
+using Kind = core::StreamEvent::Kind;
+
+std::vector<StreamEvent> decodeOk(StreamDecoder& decoder, std::string_view event, std::string_view data) {
+  auto decoded = decoder.decode(event, data);
+  EXPECT_TRUE(decoded.ok()) << (decoded.ok() ? "" : decoded.error().message) << "\ndata: " << data;
+  if (!decoded.ok()) return {};
+  return std::move(*decoded);
+}
+
+// ---- OpenAI ------------------------------------------------------------------
+
+TEST(OpenAIStreamDecoder, ChunkByChunk) {
+  auto decoder = openAI().makeStreamDecoder();
+  const std::string head =
+      R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[)";
+
+  auto events =
+      decodeOk(*decoder, "", head + R"({"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::Start);
+  EXPECT_EQ(events[0].id, "chatcmpl-1");
+  EXPECT_EQ(events[0].model, "gpt-4o");
+
+  events = decodeOk(*decoder, "", head + R"({"index":0,"delta":{"content":"Hel"},"finish_reason":null}]})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::TextDelta);
+  EXPECT_EQ(events[0].text, "Hel");
+
+  events =
+      decodeOk(*decoder, "", head + R"({"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function",
+      "function":{"name":"lookup","arguments":""}}]},"finish_reason":null}]})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::ToolStart);
+  EXPECT_EQ(events[0].toolIndex, 0);
+  EXPECT_EQ(events[0].toolId, "call_a");
+  EXPECT_EQ(events[0].toolName, "lookup");
+
+  events = decodeOk(
+      *decoder, "",
+      head +
+          R"({"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"q\":"}}]},"finish_reason":null}]})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::ToolArgs);
+  EXPECT_EQ(events[0].toolIndex, 0);
+  EXPECT_EQ(events[0].text, R"({"q":)");
+
+  // A second call at index 1, header and first fragment in one chunk.
+  events =
+      decodeOk(*decoder, "", head + R"({"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_b","type":"function",
+      "function":{"name":"clock","arguments":"{}"}}]},"finish_reason":null}]})");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].kind, Kind::ToolStart);
+  EXPECT_EQ(events[0].toolIndex, 1);
+  EXPECT_EQ(events[0].toolId, "call_b");
+  EXPECT_EQ(events[1].kind, Kind::ToolArgs);
+  EXPECT_EQ(events[1].toolIndex, 1);
+  EXPECT_EQ(events[1].text, "{}");
+
+  events = decodeOk(
+      *decoder, "",
+      head +
+          R"({"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"x\"}"}}]},"finish_reason":null}]})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].toolIndex, 0);
+  EXPECT_EQ(events[0].text, R"("x"})");
+
+  events = decodeOk(*decoder, "", head + R"({"index":0,"delta":{},"finish_reason":"tool_calls"}]})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::Finish);
+  EXPECT_EQ(events[0].finish, FinishReason::ToolCalls);
+
+  events = decodeOk(*decoder, "",
+                    R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[],
+      "usage":{"prompt_tokens":50,"completion_tokens":9,"total_tokens":59,"prompt_tokens_details":{"cached_tokens":32},
+      "completion_tokens_details":{"reasoning_tokens":4}}})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::Usage);
+  EXPECT_EQ(events[0].usage, makeUsage(50, 9, 32, 0, 4));
+
+  EXPECT_FALSE(decoder->finished());
+  events = decodeOk(*decoder, "", "[DONE]");
+  EXPECT_TRUE(events.empty());
+  EXPECT_TRUE(decoder->finished());
+}
+
+TEST(OpenAIStreamDecoder, ContentAndFinishInOneChunkAndOtherChoicesIgnored) {
+  auto decoder = openAI().makeStreamDecoder();
+  auto events = decodeOk(*decoder, "", R"({"id":"c","model":"m","choices":[
+      {"index":1,"delta":{"content":"other choice"},"finish_reason":null},
+      {"index":0,"delta":{"content":"end."},"finish_reason":"length"}],
+      "usage":{"prompt_tokens":3,"completion_tokens":2}})");
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].kind, Kind::Start);
+  EXPECT_EQ(events[1].kind, Kind::TextDelta);
+  EXPECT_EQ(events[1].text, "end.");
+  EXPECT_EQ(events[2].kind, Kind::Finish);
+  EXPECT_EQ(events[2].finish, FinishReason::Length);
+  EXPECT_EQ(events[3].kind, Kind::Usage);
+  EXPECT_EQ(events[3].usage.inputTokens, 3);
+}
+
+TEST(OpenAIStreamDecoder, NullUsageAndKeepAlivesProduceNothing) {
+  auto decoder = openAI().makeStreamDecoder();
+  decodeOk(*decoder, "", R"({"id":"c","model":"m","choices":[{"index":0,"delta":{"role":"assistant"}}]})");
+  EXPECT_TRUE(
+      decodeOk(*decoder, "", R"({"id":"c","model":"m","choices":[{"index":0,"delta":{}}],"usage":null})").empty());
+  EXPECT_TRUE(decodeOk(*decoder, "", "").empty());
+  EXPECT_TRUE(decodeOk(*decoder, "", "  [DONE]  ").empty());
+  EXPECT_TRUE(decoder->finished());
+}
+
+TEST(OpenAIStreamDecoder, ReusedIndexWithNewIdIsANewCall) {
+  auto decoder = openAI().makeStreamDecoder();
+  decodeOk(*decoder, "", R"({"id":"c","model":"m","choices":[]})");
+  auto a = decodeOk(
+      *decoder, "",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"x","function":{"name":"f","arguments":"{}"}}]}}]})");
+  auto b = decodeOk(
+      *decoder, "",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"y","function":{"name":"g","arguments":"{}"}}]}}]})");
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b[0].kind, Kind::ToolStart);
+  EXPECT_EQ(b[0].toolId, "y");
+  EXPECT_EQ(b[0].toolIndex, 1);
+  EXPECT_EQ(b[1].toolIndex, 1);
+}
+
+TEST(OpenAIStreamDecoder, GarbageAndErrorChunksAreErrors) {
+  auto decoder = openAI().makeStreamDecoder();
+  auto garbage = decoder->decode("", R"({"choices": [{"delta": {"content": tru)");
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_EQ(garbage.error().kind, core::ErrorKind::UpstreamError);
+  EXPECT_FALSE(decoder->decode("", "[1,2]").ok());
+  auto error = decoder->decode("", R"({"error":{"message":"model overloaded","type":"server_error"}})");
+  ASSERT_FALSE(error.ok());
+  EXPECT_NE(error.error().message.find("model overloaded"), std::string::npos);
+}
+
+// ---- Anthropic ---------------------------------------------------------------
+
+TEST(AnthropicStreamDecoder, EventByEvent) {
+  auto decoder = anthropic().makeStreamDecoder();
+  auto events = decodeOk(*decoder, "message_start", R"({"type":"message_start","message":{"id":"msg_1","type":"message",
+      "role":"assistant","model":"claude-x","content":[],"stop_reason":null,"stop_sequence":null,
+      "usage":{"input_tokens":10,"cache_read_input_tokens":100,"cache_creation_input_tokens":5,"output_tokens":1}}})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::Start);
+  EXPECT_EQ(events[0].id, "msg_1");
+  EXPECT_EQ(events[0].model, "claude-x");
+  EXPECT_EQ(events[0].usage, makeUsage(115, 0, 100, 5));
+
+  EXPECT_TRUE(decodeOk(*decoder, "ping", R"({"type":"ping"})").empty());
+
+  events = decodeOk(*decoder, "content_block_start",
+                    R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})");
+  EXPECT_TRUE(events.empty());
+  events = decodeOk(*decoder, "content_block_delta",
+                    R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::TextDelta);
+  EXPECT_EQ(events[0].text, "Hi");
+  EXPECT_TRUE(decodeOk(*decoder, "content_block_stop", R"({"type":"content_block_stop","index":0})").empty());
+
+  // Tool blocks at content indexes 1 and 2 are tools 0 and 1.
+  events = decodeOk(*decoder, "content_block_start", R"({"type":"content_block_start","index":1,
+      "content_block":{"type":"tool_use","id":"toolu_a","name":"lookup","input":{}}})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::ToolStart);
+  EXPECT_EQ(events[0].toolIndex, 0);
+  EXPECT_EQ(events[0].toolId, "toolu_a");
+  EXPECT_EQ(events[0].toolName, "lookup");
+  events =
+      decodeOk(*decoder, "content_block_delta",
+               R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}})");
+  EXPECT_TRUE(events.empty());
+  events = decodeOk(
+      *decoder, "content_block_delta",
+      R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"q\": \"x\"}"}})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::ToolArgs);
+  EXPECT_EQ(events[0].toolIndex, 0);
+  EXPECT_EQ(events[0].text, R"({"q": "x"})");
+  decodeOk(*decoder, "content_block_stop", R"({"type":"content_block_stop","index":1})");
+  events = decodeOk(*decoder, "content_block_start", R"({"type":"content_block_start","index":2,
+      "content_block":{"type":"tool_use","id":"toolu_b","name":"clock","input":{}}})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].toolIndex, 1);
+  events =
+      decodeOk(*decoder, "content_block_delta",
+               R"({"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{}"}})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].toolIndex, 1);
+
+  events = decodeOk(*decoder, "message_delta",
+                    R"({"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},
+      "usage":{"output_tokens":42}})");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].kind, Kind::Finish);
+  EXPECT_EQ(events[0].finish, FinishReason::ToolCalls);
+  EXPECT_EQ(events[1].kind, Kind::Usage);
+  // Input side from message_start (10 + 100 + 5), output from message_delta.
+  EXPECT_EQ(events[1].usage, makeUsage(115, 42, 100, 5));
+
+  EXPECT_FALSE(decoder->finished());
+  EXPECT_TRUE(decodeOk(*decoder, "message_stop", R"({"type":"message_stop"})").empty());
+  EXPECT_TRUE(decoder->finished());
+}
+
+TEST(AnthropicStreamDecoder, MessageDeltaInputTokensOverrideMessageStart) {
+  auto decoder = anthropic().makeStreamDecoder();
+  decodeOk(*decoder, "message_start",
+           R"({"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":0,"output_tokens":0}}})");
+  auto events = decodeOk(*decoder, "message_delta", R"({"type":"message_delta","delta":{"stop_reason":"max_tokens"},
+      "usage":{"output_tokens":7,"input_tokens":20,"cache_read_input_tokens":30,"cache_creation_input_tokens":null}})");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].finish, FinishReason::Length);
+  EXPECT_EQ(events[1].usage, makeUsage(50, 7, 30, 0));
+}
+
+TEST(AnthropicStreamDecoder, EventNameUsedWhenDataHasNoType) {
+  auto decoder = anthropic().makeStreamDecoder();
+  auto events = decodeOk(*decoder, "message_start", R"({"message":{"id":"m","model":"c"}})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::Start);
+}
+
+TEST(AnthropicStreamDecoder, ErrorEvents) {
+  auto decoder = anthropic().makeStreamDecoder();
+  auto overloaded =
+      decoder->decode("error", R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})");
+  ASSERT_FALSE(overloaded.ok());
+  EXPECT_EQ(overloaded.error().kind, core::ErrorKind::Overloaded);
+  EXPECT_NE(overloaded.error().message.find("Overloaded"), std::string::npos);
+  auto api = decoder->decode("error", R"({"type":"error","error":{"type":"api_error","message":"Internal"}})");
+  ASSERT_FALSE(api.ok());
+  EXPECT_EQ(api.error().kind, core::ErrorKind::UpstreamError);
+  auto garbage = decoder->decode("content_block_delta",
+                                 R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":tru)");
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_EQ(garbage.error().kind, core::ErrorKind::UpstreamError);
+}
+
+TEST(AnthropicStreamDecoder, ThinkingAndUnknownEventsAreIgnored) {
+  auto decoder = anthropic().makeStreamDecoder();
+  decodeOk(*decoder, "message_start", R"({"type":"message_start","message":{"id":"m","model":"c"}})");
+  EXPECT_TRUE(decodeOk(*decoder, "content_block_start",
+                       R"({"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}})")
+                  .empty());
+  EXPECT_TRUE(decodeOk(*decoder, "content_block_delta",
+                       R"({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hm"}})")
+                  .empty());
+  EXPECT_TRUE(
+      decodeOk(*decoder, "content_block_delta",
+               R"({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{"}})")
+          .empty());
+  EXPECT_TRUE(decodeOk(*decoder, "future_event", R"({"type":"future_event"})").empty());
+  // A tool block after the thinking block is still tool 0.
+  auto events = decodeOk(
+      *decoder, "content_block_start",
+      R"({"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"f","input":{}}})");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].toolIndex, 0);
+}
+
+}  // namespace
+}  // namespace arbitra::api::test
