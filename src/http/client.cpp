@@ -1,14 +1,16 @@
 // Beast/Asio implementation of http::HttpClient (see client.h for the contract).
 //
-// Pools are keyed by (thread, origin): the server runs one io_context per
-// thread, so a pooled connection is only ever reused on the thread whose
-// io_context owns its socket. The mutex guards the map, held for a lookup only.
+// Idle connections live in a pool owned by the io_context their socket belongs
+// to (an Asio service), keyed by (client, origin, proxy). The server runs one
+// io_context per thread, so a pool is only touched by its own thread (no
+// lock), a pooled connection is only reused where its socket can be used, and
+// the pool is closed when its io_context shuts down, never after it is gone.
 #include "http/client.h"
 
 #include <chrono>
 #include <deque>
 #include <limits>
-#include <mutex>
+#include <atomic>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
@@ -71,11 +73,15 @@ core::Error ioError(const char* phase, const beast::error_code& ec) {
 // A connection to one origin, plain or TLS, behind one small interface.
 class Connection {
  public:
-  virtual ~Connection() = default;
+  virtual ~Connection() {
+    if (idleCount) --*idleCount;
+  }
   virtual beast::tcp_stream& lowest() = 0;
   virtual Task<beast::error_code> write(bhttp::request<bhttp::string_body>& request) = 0;
   virtual Task<beast::error_code> readHeader(Parser& parser) = 0;
   virtual Task<std::tuple<beast::error_code, size_t>> readSome(Parser& parser) = 0;
+  // Set while the connection sits in a pool: the client's count of idle ones.
+  std::shared_ptr<std::atomic<size_t>> idleCount;
   void expiresAfter(int64_t ms) { lowest().expires_after(std::chrono::milliseconds(std::max<int64_t>(ms, 1))); }
   void expiresNever() { lowest().expires_never(); }
   beast::flat_buffer buffer;
@@ -102,6 +108,22 @@ class StreamConnection final : public Connection {
   Stream stream_;
 };
 
+// The idle connections of one io_context (see the file comment).
+class IdlePool : public asio::execution_context::service {
+ public:
+  static asio::execution_context::id id;
+  explicit IdlePool(asio::execution_context& context) : service(context) {}
+  void shutdown() override { connections.clear(); }
+  std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> connections;
+};
+asio::execution_context::id IdlePool::id;
+
+IdlePool& idlePoolOf(const asio::any_io_executor& executor) {
+  return asio::use_service<IdlePool>(asio::query(executor, asio::execution::context));
+}
+
+std::atomic<uint64_t> gNextClientId{1};
+
 }  // namespace
 
 struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
@@ -110,33 +132,35 @@ struct HttpClient::Impl : std::enable_shared_from_this<HttpClient::Impl> {
     tls.set_verify_mode(ssl::verify_peer);
   }
 
-  static std::string poolKey(const Target& t, const std::string& proxy) {
-    std::ostringstream key;
-    key << std::this_thread::get_id() << '|' << (t.tls ? "https://" : "http://") << t.host << ':' << t.port << '|' << proxy;
-    return key.str();
+  std::string poolKey(const Target& t, const std::string& proxy) const {
+    return std::to_string(clientId) + '|' + (t.tls ? "https://" : "http://") + t.host + ':' + t.port + '|' + proxy;
   }
 
-  std::unique_ptr<Connection> take(const std::string& key) {
-    std::lock_guard lock(mutex);
-    auto it = pools.find(key);
-    if (it == pools.end() || it->second.empty()) return nullptr;
+  std::unique_ptr<Connection> take(const asio::any_io_executor& executor, const std::string& key) {
+    auto& pool = idlePoolOf(executor).connections;
+    auto it = pool.find(key);
+    if (it == pool.end() || it->second.empty()) return nullptr;
     auto connection = std::move(it->second.back());
     it->second.pop_back();
+    --*idleCount;
+    connection->idleCount.reset();
     return connection;
   }
 
   void give(const std::string& key, std::unique_ptr<Connection> connection) {
-    std::lock_guard lock(mutex);
-    auto& pool = pools[key];
-    if (pool.size() < maxIdlePerOrigin) pool.push_back(std::move(connection));
+    auto& pool = idlePoolOf(connection->lowest().get_executor()).connections[key];
+    if (pool.size() >= maxIdlePerOrigin) return;  // dropping it closes it
+    ++*idleCount;
+    connection->idleCount = idleCount;
+    pool.push_back(std::move(connection));
   }
 
   Task<core::Result<std::unique_ptr<Connection>>> connect(const Target& target, const ClientOptions& options);
 
+  uint64_t clientId = gNextClientId.fetch_add(1);
   size_t maxIdlePerOrigin;
   ssl::context tls;
-  mutable std::mutex mutex;
-  std::unordered_map<std::string, std::deque<std::unique_ptr<Connection>>> pools;
+  std::shared_ptr<std::atomic<size_t>> idleCount = std::make_shared<std::atomic<size_t>>(0);
 };
 
 Task<core::Result<std::unique_ptr<Connection>>> HttpClient::Impl::connect(const Target& target,
@@ -281,19 +305,15 @@ Task<core::Result<std::string>> ClientResponse::readAll(size_t maxBytes) {
 HttpClient::HttpClient(size_t maxIdlePerOrigin) : impl_(std::make_shared<Impl>(maxIdlePerOrigin)) {}
 HttpClient::~HttpClient() = default;
 
-size_t HttpClient::idleConnections() const {
-  std::lock_guard lock(impl_->mutex);
-  size_t count = 0;
-  for (const auto& [key, pool] : impl_->pools) count += pool.size();
-  return count;
-}
+size_t HttpClient::idleConnections() const { return *impl_->idleCount; }
 
 Task<core::Result<std::unique_ptr<ClientResponse>>> HttpClient::send(ClientRequest request,
                                                                      const ClientOptions& options) {
   auto target = parseTarget(request.url);
   if (!target) co_return target.error();
   auto deadline = Clock::now() + std::chrono::milliseconds(options.totalMs);
-  auto key = Impl::poolKey(*target, options.proxy);
+  auto key = impl_->poolKey(*target, options.proxy);
+  auto executor = co_await asio::this_coro::executor;
   bool absoluteForm = !options.proxy.empty() && !target->tls;
 
   bhttp::request<bhttp::string_body> message{bhttp::string_to_verb(request.method),
@@ -308,7 +328,7 @@ Task<core::Result<std::unique_ptr<ClientResponse>>> HttpClient::send(ClientReque
   // A pooled connection may have been closed by the upstream while idle: if it
   // fails before any response byte, send once more on a fresh connection.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto connection = attempt == 0 ? impl_->take(key) : nullptr;
+    auto connection = attempt == 0 ? impl_->take(executor, key) : nullptr;
     bool reused = connection != nullptr;
     if (!connection) {
       auto connected = co_await impl_->connect(*target, options);
