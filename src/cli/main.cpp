@@ -145,6 +145,7 @@ int serve(int argc, char** argv) {
   options.maxBodyBytes = config.server.maxBodyBytes;
   options.readTimeoutMs = config.server.readTimeoutMs;
   options.keepAliveTimeoutMs = config.server.keepAliveTimeoutMs;
+  if (gateway.simulated()) options.errorHeaders.push_back({"x-arbitra-simulated", "true"});
   http::Server server(
       options, [&gateway](http::Request& r, http::ResponseWriter& w) { return gateway.handle(r, w); },
       &gateway::Gateway::protocolErrorBody);

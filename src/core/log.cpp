@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <cstdio>
 #include <string>
 
 namespace arbitra::core {
@@ -40,7 +41,17 @@ void log(LogLevel level, std::string_view message) {
   line += ms;
   line += name(level);
   line += ' ';
-  line.append(message);
+  // Control characters are escaped: a value from a request (a model name
+  // with a newline, say) can never forge or split a log line.
+  for (unsigned char c : message) {
+    if (c < 0x20 || c == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+      line += escaped;
+    } else {
+      line.push_back(static_cast<char>(c));
+    }
+  }
   line += '\n';
   ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
   (void)ignored;

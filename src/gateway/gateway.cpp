@@ -81,6 +81,70 @@ double millisSince(Clock::time_point start, Clock::time_point end = Clock::now()
   return std::chrono::duration<double, std::milli>(end - start).count();
 }
 
+// Turns upstream stream bytes into the caller's stream bytes: SSE parsing,
+// decoding with the upstream's codec, then either forwarding each event as is
+// (same format) or re-encoding it (the other format). Records usage and the
+// time to first token on the way.
+class StreamRelay {
+ public:
+  StreamRelay(const core::ChatRequest& request, const Deployment& deployment, Exchange& exchange)
+      : request_(request),
+        exchange_(exchange),
+        passthrough_(deployment.provider->format() == request.format),
+        decoder_(deployment.provider->codec().makeStreamDecoder()),
+        encoder_(api::codecFor(request.format).makeStreamEncoder(request)) {}
+
+  // Appends the caller's bytes for `chunk` to `out`; an error for garbage.
+  std::optional<core::Error> process(std::string_view chunk, std::string& out) {
+    events_.clear();
+    if (!parser_.feed(chunk, events_)) {
+      return core::makeError(core::ErrorKind::UpstreamError, "upstream sent an oversized stream event");
+    }
+    for (const auto& event : events_) {
+      if (decoder_->finished()) break;
+      auto decoded = decoder_->decode(event.event, event.data);
+      if (!decoded) return decoded.error();
+      sawEvent_ = true;
+      for (const auto& e : *decoded) observe(exchange_, e);
+      if (passthrough_) {
+        // We always ask OpenAI upstreams for usage; drop that chunk when the caller did not.
+        bool forcedUsage = request_.format == WireFormat::OpenAI && !request_.includeUsage && onlyUsage(*decoded);
+        if (!forcedUsage) http::appendSseEvent(out, event.event, event.data);
+      } else {
+        for (const auto& e : *decoded) encoder_->encode(e, out);
+      }
+    }
+    if (decoder_->finished() && !passthrough_ && !closed_) {
+      encoder_->finish(out);
+      closed_ = true;
+    }
+    return std::nullopt;
+  }
+
+  void error(const core::Error& error, std::string& out) { encoder_->error(error, out); }
+  bool sawEvent() const { return sawEvent_; }
+  bool finished() const { return decoder_->finished(); }
+
+ private:
+  const core::ChatRequest& request_;
+  Exchange& exchange_;
+  bool passthrough_;
+  std::unique_ptr<api::StreamDecoder> decoder_;
+  std::unique_ptr<api::StreamEncoder> encoder_;
+  http::SseParser parser_;
+  std::vector<http::SseEvent> events_;
+  bool sawEvent_ = false;
+  bool closed_ = false;
+};
+
+// Model names end up in response headers and log lines: no control characters.
+bool hasControlCharacters(std::string_view text) {
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 struct Gateway::Impl {
@@ -136,6 +200,11 @@ struct Gateway::Impl {
     auto request = codec.parseRequest(caller.body);
     if (!request) {
       co_await fail(out, exchange, request.error());
+      co_return;
+    }
+    if (hasControlCharacters(request->model)) {
+      co_await fail(out, exchange, core::makeError(core::ErrorKind::InvalidRequest,
+                                                   "model: must not contain control characters", "model"));
       co_return;
     }
     exchange.model = request->model;
@@ -241,17 +310,28 @@ struct Gateway::Impl {
     co_return std::nullopt;
   }
 
-  // A streamed answer, relayed event by event as it arrives. Before the first
-  // byte reaches the caller a failure is returned (the next candidate may
-  // serve); after it, failures become an in-stream error event, never a retry
-  // that would duplicate output.
+  // A streamed answer, relayed event by event as it arrives. Until the first
+  // upstream event has been decoded nothing is sent to the caller, so an
+  // upstream that fails early (garbage, reset, empty stream) returns an error
+  // and the next candidate may serve. After that, failures become an
+  // in-stream error event, never a retry that would duplicate output.
   Task<std::optional<core::Error>> relayStream(const core::ChatRequest& request, const Deployment& deployment,
                                                http::ClientResponse& upstream, http::ResponseWriter& out,
                                                Exchange& exchange) {
-    auto first = co_await upstream.read();
-    if (!first) co_return withLabel(first.error(), deployment);
-    if (first->empty()) {
-      co_return core::makeError(core::ErrorKind::UpstreamError, "upstream " + deployment.label + " sent an empty stream");
+    StreamRelay relay(request, deployment, exchange);
+    std::string bytes;
+    // Before the first byte: read until one event decodes (or the upstream fails).
+    while (!relay.sawEvent()) {
+      auto chunk = co_await upstream.read();
+      if (!chunk) co_return withLabel(chunk.error(), deployment);
+      if (chunk->empty()) {
+        co_return core::makeError(core::ErrorKind::UpstreamError,
+                                  "upstream " + deployment.label + " ended the stream before sending an event");
+      }
+      if (auto failed = relay.process(*chunk, bytes)) {
+        failed->message = "upstream " + deployment.label + " sent an invalid stream: " + failed->message;
+        co_return failed;
+      }
     }
     auto headers = responseHeaders(exchange, deployment);
     headers.push_back({"content-type", "text/event-stream"});
@@ -261,67 +341,32 @@ struct Gateway::Impl {
       exchange.status = 499;
       co_return std::nullopt;
     }
-
-    const auto& provider = *deployment.provider;
-    bool passthrough = provider.format() == request.format;
-    auto decoder = provider.codec().makeStreamDecoder();
-    auto encoder = api::codecFor(request.format).makeStreamEncoder(request);
-    http::SseParser parser;
-    std::vector<http::SseEvent> events;
-    std::string chunk = std::move(*first);
-    std::string bytes;
     std::optional<core::Error> streamError;
-    for (;;) {
-      events.clear();
-      bytes.clear();
-      if (!parser.feed(chunk, events)) {
-        streamError = core::makeError(core::ErrorKind::UpstreamError, "upstream sent an oversized stream event");
-      }
-      for (const auto& event : events) {
-        if (streamError || decoder->finished()) break;
-        auto decoded = decoder->decode(event.event, event.data);
-        if (!decoded) {
-          streamError = decoded.error();
-          break;
-        }
-        for (const auto& e : *decoded) observe(exchange, e);
-        if (passthrough) {
-          // We always ask OpenAI upstreams for usage; drop that chunk when the caller did not.
-          bool forcedUsage = request.format == WireFormat::OpenAI && !request.includeUsage && onlyUsage(*decoded);
-          if (!forcedUsage) http::appendSseEvent(bytes, event.event, event.data);
-        } else {
-          for (const auto& e : *decoded) encoder->encode(e, bytes);
-        }
-      }
-      if (streamError) break;
-      if (decoder->finished()) {
-        if (!passthrough) encoder->finish(bytes);
-        if (!co_await out.write(bytes)) exchange.status = 499;
-        break;
-      }
+    while (!relay.finished()) {
       if (!bytes.empty() && !co_await out.write(bytes)) {
         exchange.status = 499;  // the caller left; dropping `upstream` closes its connection
         co_return std::nullopt;
       }
-      auto next = co_await upstream.read();
-      if (!next) {
-        streamError = next.error();
+      bytes.clear();
+      auto chunk = co_await upstream.read();
+      if (!chunk) {
+        streamError = chunk.error();
         break;
       }
-      if (next->empty()) {
+      if (chunk->empty()) {
         streamError = core::makeError(core::ErrorKind::UpstreamError, "upstream closed the stream before it finished");
         break;
       }
-      chunk = std::move(*next);
+      streamError = relay.process(*chunk, bytes);
+      if (streamError) break;
     }
     if (streamError) {
       streamError->message = "upstream " + deployment.label + " failed mid-stream: " +
-                             redact(streamError->message, provider.config().apiKey);
+                             redact(streamError->message, deployment.provider->config().apiKey);
       exchange.note = streamError->message;
-      bytes.clear();
-      encoder->error(*streamError, bytes);
-      co_await out.write(bytes);
+      relay.error(*streamError, bytes);
     }
+    if (!bytes.empty() && !co_await out.write(bytes)) exchange.status = 499;
     co_await out.endStream();
     co_return std::nullopt;
   }
@@ -349,6 +394,11 @@ struct Gateway::Impl {
       co_return;
     }
     request.model = std::string(model->as_string());
+    if (hasControlCharacters(request.model)) {
+      co_await fail(out, exchange, core::makeError(core::ErrorKind::InvalidRequest,
+                                                   "model: must not contain control characters", "model"));
+      co_return;
+    }
     exchange.model = request.model;
     auto candidates = table.resolve(request.model);
     if (!candidates) {

@@ -40,11 +40,22 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
       // Beast consumes the header as it parses; keep the target for errors
       // raised before it is done (413, 431), so they come in the right format.
       std::string peekedTarget = bufferedTarget();
+      started_ = ended_ = false;  // a new exchange, whatever the last one did
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<uint32_t>(options_.maxHeaderBytes));
       parser.body_limit(static_cast<uint64_t>(options_.maxBodyBytes));
       stream_.expires_after(std::chrono::milliseconds(options_.readTimeoutMs));
-      auto [ec, bytes] = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
+      auto [ec, bytes] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
+      if (!ec && !parser.is_done()) {
+        // RFC 9110 10.1.1: a client that sent "Expect: 100-continue" waits for
+        // the go-ahead before the body (curl does this for large POSTs).
+        auto expect = parser.get()[bhttp::field::expect];
+        if (parser.get().version() >= 11 && beast::iequals(expect, "100-continue")) {
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          std::tie(ec, std::ignore) = co_await asio::async_write(stream_, asio::buffer(kContinue), kNoThrow);
+        }
+        if (!ec) std::tie(ec, std::ignore) = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
+      }
       stream_.expires_never();
       if (ec) {
         std::string target = parser.is_header_done() ? std::string(parser.get().target()) : peekedTarget;
@@ -62,7 +73,6 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
       request.remoteAddress = remote_;
       version_ = message.version();
       keepAlive_ = message.keep_alive();
-      started_ = ended_ = false;
 
       co_await (runHandler(request) || watchClient());
       if (gone_ || !keepAlive_ || (started_ && !ended_)) break;
@@ -76,7 +86,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     if (gone_ || started_) co_return false;
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), version_};
     res.set(bhttp::field::server, options_.serverName);
-    for (auto& h : headers) res.insert(h.name, h.value);
+    addHeaders(res, headers);
     res.body() = std::move(body);
     res.keep_alive(keepAlive_);
     res.prepare_payload();
@@ -93,7 +103,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     if (gone_ || started_) co_return false;
     bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), version_};
     res.set(bhttp::field::server, options_.serverName);
-    for (auto& h : headers) res.insert(h.name, h.value);
+    addHeaders(res, headers);
     if (version_ >= 11) {
       res.chunked(true);
     } else {
@@ -147,6 +157,51 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
   bool started() const override { return started_; }
 
  private:
+  // Beast does not check header values: one carrying CR, LF or NUL (say, a
+  // model name echoed from a request) would split the response. Such a
+  // header is dropped, never written.
+  template <typename Message>
+  static void addHeaders(Message& message, const Headers& headers) {
+    auto unsafe = [](std::string_view text) {
+      return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+    };
+    for (const auto& h : headers) {
+      if (h.name.empty() || unsafe(h.name) || unsafe(h.value)) continue;
+      message.insert(h.name, h.value);
+    }
+  }
+
+  // Reads and discards what the client is still sending, until it pauses for
+  // `idle` (or the bounds are hit). Used before refusing an oversized body: a
+  // client still uploading when we close would see a reset, not our answer
+  // (and SDKs retry resets, uploading the whole body again).
+  Task<void> discardInput(std::chrono::milliseconds idle, std::chrono::seconds total, size_t maxBytes) {
+    auto deadline = std::chrono::steady_clock::now() + total;
+    char sink[16 * 1024];
+    size_t discarded = 0;
+    buffer_.consume(buffer_.size());
+    // tcp_stream's own timeout would close the socket; a timer raced against
+    // the read only cancels the read.
+    asio::steady_timer timer(stream_.get_executor());
+    while (discarded < maxBytes && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_after(idle);
+      auto outcome = co_await (stream_.socket().async_read_some(asio::buffer(sink), kNoThrow) ||
+                               timer.async_wait(kNoThrow));
+      if (outcome.index() != 0) break;  // the client paused
+      auto [ec, n] = std::get<0>(outcome);
+      if (ec) break;
+      discarded += n;
+    }
+  }
+
+  // After answering an error we close; stop sending first and let the
+  // client's last bytes drain (bounded) so the close does not reset the answer.
+  Task<void> lingerBeforeClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    co_await discardInput(std::chrono::milliseconds(500), std::chrono::seconds(2), 1024 * 1024);
+  }
+
   // Waits (up to the keep-alive timeout) until the next request's first byte is
   // buffered. False when the client closed or stayed idle too long.
   Task<bool> waitForRequestStart(bool first) {
@@ -168,8 +223,9 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     }
     if (gone_) co_return;
     if (!started_) {
-      co_await send(500, jsonHeaders(),
-                    errorBody_(500, "internal error", request.target));
+      Headers headers = jsonHeaders();
+      for (const auto& h : options_.errorHeaders) headers.push_back(h);
+      co_await send(500, std::move(headers), errorBody_(500, "internal error", request.target));
     } else if (!ended_) {
       co_await endStream();
     }
@@ -229,7 +285,12 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     }
     keepAlive_ = false;
     Headers closing{{"content-type", "application/json"}, {"connection", "close"}};
+    for (const auto& h : options_.errorHeaders) closing.push_back(h);
+    if (status == 413) {
+      co_await discardInput(std::chrono::milliseconds(200), std::chrono::seconds(10), 256 * 1024 * 1024);
+    }
     co_await send(status, std::move(closing), errorBody_(status, message, target));
+    if (!gone_) co_await lingerBeforeClose();
   }
 
   beast::tcp_stream stream_;

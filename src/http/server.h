@@ -73,6 +73,7 @@ struct ServerOptions {
   int64_t readTimeoutMs = 30'000;
   int64_t keepAliveTimeoutMs = 75'000;
   std::string serverName = "arbitra";
+  Headers errorHeaders;  // added to the server's own error responses (413, 431, 408, 400, 500)
 };
 
 class Server {
