@@ -49,6 +49,10 @@ struct TestServer {
     if (request.path() == "/echo") {
       Headers echoed{{"x-method", request.method}, {"x-test", std::string(request.header("X-Test"))}};
       co_await out.send(200, std::move(echoed), request.body);
+    } else if (request.method == "CONNECT") {
+      co_await out.send(403, {}, "no tunnels here");  // playing a proxy that refuses
+    } else if (request.target.rfind("http://", 0) == 0) {
+      co_await out.send(200, {}, "proxied " + request.target);  // playing a forward proxy
     } else if (request.path() == "/stream") {
       Headers sse{{"content-type", "text/event-stream"}};
       co_await out.startStream(200, std::move(sse));
@@ -180,6 +184,34 @@ TEST(HttpServerClient, ConnectionRefused) {
     co_return response.ok() ? core::Error{} : response.error();
   });
   EXPECT_EQ(error.kind, core::ErrorKind::UpstreamError);
+}
+
+TEST(HttpClientProxy, PlainHttpGoesThroughTheProxyInAbsoluteForm) {
+  TestServer proxy;
+  HttpClient client;
+  auto body = runClient<std::string>([&]() -> Task<std::string> {
+    ClientOptions options;
+    options.proxy = "http://127.0.0.1:" + std::to_string(proxy.server->port());
+    ClientRequest request{"GET", "http://upstream.example:8000/v1/models", {}, ""};
+    auto response = co_await client.send(std::move(request), options);
+    EXPECT_TRUE(response.ok());
+    auto all = co_await (*response)->readAll(1024);
+    co_return all.ok() ? *all : std::string();
+  });
+  EXPECT_EQ(body, "proxied http://upstream.example:8000/v1/models");
+}
+
+TEST(HttpClientProxy, HttpsTunnelsWithConnectAndReportsARefusal) {
+  TestServer proxy;
+  HttpClient client;
+  auto message = runClient<std::string>([&]() -> Task<std::string> {
+    ClientOptions options;
+    options.proxy = "http://127.0.0.1:" + std::to_string(proxy.server->port());
+    ClientRequest request{"GET", "https://upstream.example/v1/models", {}, ""};
+    auto response = co_await client.send(std::move(request), options);
+    co_return response.ok() ? std::string("unexpected success") : response.error().message;
+  });
+  EXPECT_NE(message.find("refused CONNECT with status 403"), std::string::npos) << message;
 }
 
 TEST(HttpServer, RejectsOversizedBodyWith413) {
