@@ -23,6 +23,9 @@ using http::Task;
 
 constexpr size_t kMaxAnswerBytes = 64 * 1024 * 1024;
 constexpr size_t kMaxUpstreamErrorBytes = 1024 * 1024;
+// After a stream's last event, how long to wait for the upstream to finish its
+// body (so its connection is reused) before closing it instead.
+constexpr int64_t kDrainWaitMs = 100;
 
 // What the log line (and, later, the ledger) needs to know about one request.
 struct Exchange {
@@ -368,6 +371,9 @@ struct Gateway::Impl {
     }
     if (!bytes.empty() && !co_await out.write(bytes)) exchange.status = 499;
     co_await out.endStream();
+    // The upstream's chunked terminator follows its last event: read it, so
+    // the connection goes back to the pool instead of being closed.
+    if (!streamError && relay.finished()) co_await upstream.drain(kDrainWaitMs);
     co_return std::nullopt;
   }
 

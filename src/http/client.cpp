@@ -175,12 +175,23 @@ Task<core::Result<std::unique_ptr<Connection>>> HttpClient::Impl::connect(const 
     host = proxy->host;
     port = proxy->port;
   }
-  tcp::resolver resolver(executor);
-  auto [rec, endpoints] = co_await resolver.async_resolve(host, port, kNoThrow);
-  if (rec) co_return core::makeError(ErrorKind::UpstreamError, "cannot resolve upstream host " + host + ": " + rec.message());
   beast::tcp_stream stream(executor);
-  stream.expires_after(std::chrono::milliseconds(options.connectMs));
-  auto [cec, endpoint] = co_await stream.async_connect(endpoints, kNoThrow);
+  beast::error_code cec;
+  // An IP literal needs no resolver: Asio's resolver runs getaddrinfo on a
+  // helper thread, a thread hop and a lookup for every new connection.
+  beast::error_code literalError;
+  auto literal = asio::ip::make_address(host, literalError);
+  if (!literalError) {
+    tcp::endpoint direct(literal, static_cast<unsigned short>(std::stoi(port)));
+    stream.expires_after(std::chrono::milliseconds(options.connectMs));
+    std::tie(cec) = co_await stream.async_connect(direct, kNoThrow);
+  } else {
+    tcp::resolver resolver(executor);
+    auto [rec, endpoints] = co_await resolver.async_resolve(host, port, kNoThrow);
+    if (rec) co_return core::makeError(ErrorKind::UpstreamError, "cannot resolve upstream host " + host + ": " + rec.message());
+    stream.expires_after(std::chrono::milliseconds(options.connectMs));
+    std::tie(cec, std::ignore) = co_await stream.async_connect(endpoints, kNoThrow);
+  }
   if (cec == beast::error::timeout) co_return timeoutError("connect", options.connectMs);
   if (cec) co_return core::makeError(ErrorKind::UpstreamError, "cannot connect to upstream " + host + ":" + port + ": " + cec.message());
   stream.socket().set_option(tcp::no_delay(true));
@@ -272,6 +283,15 @@ class PooledResponse final : public ClientResponse {
       if (produced > 0) co_return std::string(chunk, produced);
       if (parser_.is_done()) co_return std::string();
     }
+  }
+
+  Task<void> drain(int64_t maxWaitMs) override {
+    idleMs_ = std::min(idleMs_, maxWaitMs);
+    for (int pieces = 0; pieces < 64; ++pieces) {
+      auto rest = co_await read();
+      if (!rest || rest->empty()) co_return;
+    }
+    failed_ = true;  // still talking: not worth keeping
   }
 
   bool failed_ = false;

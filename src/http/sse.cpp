@@ -4,15 +4,18 @@
 namespace arbitra::http {
 
 bool SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
-  for (char c : bytes) {
+  size_t i = 0;
+  while (i < bytes.size()) {
+    char c = bytes[i];
     if (!started_) {
       started_ = true;
       // A UTF-8 BOM (EF BB BF) may open the stream; drop it byte by byte.
-      if (static_cast<unsigned char>(c) == 0xEF) { bomLeft_ = 2; continue; }
+      if (static_cast<unsigned char>(c) == 0xEF) { bomLeft_ = 2; ++i; continue; }
     }
-    if (bomLeft_ > 0) { --bomLeft_; continue; }
+    if (bomLeft_ > 0) { --bomLeft_; ++i; continue; }
     if (c == '\n' && sawCR_) {  // the \n of a \r\n pair: the line already ended
       sawCR_ = false;
+      ++i;
       continue;
     }
     sawCR_ = false;
@@ -20,10 +23,15 @@ bool SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
       sawCR_ = (c == '\r');
       processLine(out);
       line_.clear();
+      ++i;
       continue;
     }
-    line_.push_back(c);
+    // The rest of the line in one append, not byte by byte.
+    size_t end = bytes.find_first_of("\r\n", i);
+    if (end == std::string_view::npos) end = bytes.size();
+    line_.append(bytes.data() + i, end - i);
     if (line_.size() + data_.size() > maxEventBytes_) return false;
+    i = end;
   }
   return true;
 }
