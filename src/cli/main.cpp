@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "cli/plan.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "gateway/gateway.h"
@@ -28,6 +29,7 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  serve     the gateway: OpenAI- and Anthropic-compatible HTTP API\n"
+    "  plan      price every place a workload could run (arbitra plan --help)\n"
     "  version   print the version\n"
     "\n"
     "serve options:\n"
@@ -170,6 +172,7 @@ int main(int argc, char** argv) {
   std::string command = argv[1];
   try {
     if (command == "serve") return serve(argc, argv);
+    if (command == "plan") return cli::runPlan(argc, argv);
     if (command == "version" || command == "--version") {
       std::puts("arbitra 0.1.0");
       return 0;

@@ -1,0 +1,127 @@
+// The planner's catalogs: API prices, hardware specs, rental offers, model
+// shapes and weight formats, loaded from data files (data/planner/*.yaml).
+//
+// Design: catalogs are data, not code. Each row carries `source` and `as_of`
+// (a row without them is an error). Loading validates everything once and
+// throws PlannerError("file:line: field path: what is wrong"); after that the
+// Catalog is plain values the model reads without I/O.
+//
+//   Catalog c = loadCatalog("data/planner");
+//   const ModelShape* m = c.findModel("llama-3.1-8b");
+//
+// Files in the directory: api_prices.yaml (`prices:`), hardware.yaml
+// (`hardware:`), gpu_offers.yaml (`offers:`), models.yaml (`models:` and
+// `quantizations:`). See each file's header for its fields.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "planner/money.h"
+
+namespace arbitra::planner {
+
+// Bad catalog, workload or measurement input; what() is "file:line: path: what".
+class PlannerError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct Provenance {
+  std::string source;
+  std::string asOf;  // YYYY-MM-DD
+  std::string file;
+  int line = 0;
+};
+
+// An API model's price, micro-dollars per million tokens.
+struct ApiPrice {
+  std::string id;        // as callers name it: "gpt-4o-mini", "groq/llama-3.1-8b-instant"
+  std::string provider;  // "openai", "groq", ...
+  Micros input = 0;
+  Micros output = 0;
+  std::optional<Micros> cachedInput;  // cache-read price; absent: cache hits bill as input
+  std::optional<Micros> batchInput;   // batch API; both or neither
+  std::optional<Micros> batchOutput;
+  int64_t context = 0;  // 0: unknown
+  std::string serves;   // open-weight model id it hosts, "" for closed models
+  Provenance from;
+};
+
+enum class HardwareKind { Gpu, Cpu };
+
+struct Hardware {
+  std::string id;
+  std::string name;
+  HardwareKind kind = HardwareKind::Gpu;
+  double memoryGib = 0;
+  double bandwidthGBs = 0;  // 1e9 bytes/s
+  double fp16Tflops = 0;    // dense
+  std::optional<double> fp8Tflops;
+  std::optional<double> int8Tops;
+  int tdpWatts = 0;
+  // Set when the row's figures are already measured (efficiency 1.0).
+  std::optional<double> bandwidthEfficiency;
+  std::optional<double> computeEfficiency;
+  Provenance from;
+};
+
+struct Offer {
+  std::string id;
+  std::string hardware;  // Hardware::id
+  std::string provider;
+  Micros perHour = 0;  // per device
+  std::string term;    // "on-demand", "1-year", ...
+  Provenance from;
+};
+
+struct ModelShape {
+  std::string id;
+  std::string name;
+  double params = 0;        // total
+  double activeParams = 0;  // per token; == params unless mixture of experts
+  int layers = 0;
+  int hidden = 0;
+  int kvHeads = 0;
+  int headDim = 0;
+  int64_t context = 0;
+  Provenance from;
+};
+
+struct Quantization {
+  std::string id;  // "F16", "Q8_0", "Q4_K_M", "FP8"
+  double bitsPerWeight = 16;
+  bool fp8Compute = false;  // matmuls at FP8 rate (needs Hardware::fp8Tflops)
+  Provenance from;
+};
+
+struct Catalog {
+  std::vector<ApiPrice> prices;
+  std::vector<Hardware> hardware;
+  std::vector<Offer> offers;
+  std::vector<ModelShape> models;
+  std::vector<Quantization> quantizations;
+
+  const ApiPrice* findPrice(const std::string& id) const;
+  const Hardware* findHardware(const std::string& id) const;
+  const ModelShape* findModel(const std::string& id) const;
+  const Quantization* findQuantization(const std::string& id) const;
+};
+
+// Loads the four files from `dir`. Throws PlannerError.
+Catalog loadCatalog(const std::string& dir);
+
+// The same from texts, `file` naming each in errors (for tests). Each adds its
+// rows to `catalog`; parseOffers checks hardware ids, so parse hardware first.
+void parseApiPrices(const std::string& text, const std::string& file, Catalog& catalog);
+void parseHardware(const std::string& text, const std::string& file, Catalog& catalog);
+void parseOffers(const std::string& text, const std::string& file, Catalog& catalog);
+void parseModels(const std::string& text, const std::string& file, Catalog& catalog);
+
+// Reads a whole file; PlannerError naming it when it cannot.
+std::string readFile(const std::string& path);
+
+}  // namespace arbitra::planner

@@ -1,0 +1,165 @@
+// The roofline throughput model (see throughput.h). No I/O.
+#include "planner/throughput.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace arbitra::planner {
+
+namespace {
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+}
+
+std::optional<DeviceBudget> deviceBudget(const Hardware& hw, int devices, const Quantization& quant,
+                                         const Efficiency& eff) {
+  double tflops = hw.fp16Tflops;
+  if (quant.fp8Compute) {
+    if (!hw.fp8Tflops) return std::nullopt;
+    tflops = *hw.fp8Tflops;
+  }
+  double bwEff = hw.bandwidthEfficiency.value_or(eff.bandwidth);
+  double decodeEff = hw.computeEfficiency.value_or(eff.decodeCompute);
+  double prefillEff = hw.computeEfficiency.value_or(eff.prefillCompute);
+  double scale = devices > 1 ? devices * eff.tensorParallel : 1.0;
+  DeviceBudget d;
+  d.memoryBytes = hw.memoryGib * kGiB * devices;
+  d.bandwidthBytesPerS = hw.bandwidthGBs * 1e9 * bwEff * scale;
+  d.decodeFlops = tflops * 1e12 * decodeEff * scale;
+  d.prefillFlops = tflops * 1e12 * prefillEff * scale;
+  return d;
+}
+
+double weightBytes(const ModelShape& model, const Quantization& quant) {
+  return model.params * quant.bitsPerWeight / 8.0;
+}
+
+double kvBytesPerToken(const ModelShape& model, double bytesPerElement) {
+  return 2.0 * model.layers * model.kvHeads * model.headDim * bytesPerElement;
+}
+
+double decodeStepSeconds(const DeviceBudget& d, const ModelShape& m, const Quantization& q, int batch,
+                         double contextTokens) {
+  double bytes = weightBytes(m, q) + batch * contextTokens * kvBytesPerToken(m);
+  double bandwidthTime = bytes / d.bandwidthBytesPerS;
+  double computeTime = 2.0 * m.activeParams * batch / d.decodeFlops;
+  return std::max(bandwidthTime, computeTime);
+}
+
+double decodeTokensPerS(const DeviceBudget& d, const ModelShape& m, const Quantization& q, int batch,
+                        double contextTokens) {
+  return batch / decodeStepSeconds(d, m, q, batch, contextTokens);
+}
+
+double prefillSeconds(const DeviceBudget& d, const ModelShape& m, double tokens) {
+  return 2.0 * m.activeParams * tokens / d.prefillFlops;
+}
+
+int maxBatchByMemory(const DeviceBudget& d, const ModelShape& m, const Quantization& q, double contextTokens,
+                     const Efficiency& eff) {
+  double free = d.memoryBytes * eff.memoryUsable - weightBytes(m, q);
+  if (free <= 0) return 0;
+  double perStream = kvBytesPerToken(m) * std::max(1.0, contextTokens);
+  return static_cast<int>(std::min(1e9, std::floor(free / perStream)));
+}
+
+namespace {
+
+// Throughput of a replica running `batch` streams, prefill interleaved:
+// each request costs its prefill time plus its share of decode steps.
+struct AtBatch {
+  double perStream = 0, aggregate = 0, requestsPerS = 0, stepSeconds = 0;
+};
+
+AtBatch atBatch(double step, int batch, double prefillPerRequest, double outputMean) {
+  AtBatch a;
+  a.stepSeconds = step;
+  a.aggregate = batch / step;
+  // Seconds of replica time per request: prefill + output tokens at the aggregate rate.
+  a.requestsPerS = 1.0 / (prefillPerRequest + outputMean / a.aggregate);
+  double prefillShare = std::min(1.0, a.requestsPerS * prefillPerRequest);
+  a.perStream = (1.0 / step) * (1.0 - prefillShare);
+  return a;
+}
+
+std::string fmt(const char* format, double a, double b = 0) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, format, a, b);
+  return buf;
+}
+
+}  // namespace
+
+ReplicaPerf sizeReplica(const DeviceBudget& d, int devices, const ModelShape& m, const Quantization& q,
+                        const ServingShape& s, const Efficiency& eff, const Measurement* measured) {
+  ReplicaPerf r;
+  r.devices = devices;
+  double reserve = s.inputP95 + s.outputP95;            // KV reserved per stream
+  double readContext = s.inputMean + s.outputMean / 2;  // KV read per stream per step, on average
+  if (reserve > static_cast<double>(m.context)) {
+    r.whyNot = fmt("p95 context %.0f tokens exceeds the model's %.0f", reserve, static_cast<double>(m.context));
+    return r;
+  }
+  r.memoryBatch = maxBatchByMemory(d, m, q, reserve, eff);
+  if (r.memoryBatch < 1) {
+    r.whyNot =
+        fmt("weights %.1f GB + one stream's KV do not fit %.0f GB", weightBytes(m, q) / 1e9, d.memoryBytes / 1e9);
+    return r;
+  }
+  r.fits = true;
+  double prefillPerRequest = prefillSeconds(d, m, s.inputMean);
+  double prefillP95 = prefillSeconds(d, m, s.inputP95);
+  if (measured && measured->prefillTokensPerS > 0) {
+    prefillPerRequest = s.inputMean / measured->prefillTokensPerS;
+    prefillP95 = s.inputP95 / measured->prefillTokensPerS;
+  }
+  auto evaluate = [&](int batch) {
+    double step =
+        measured ? measured->batch / measured->decodeTokensPerS : decodeStepSeconds(d, m, q, batch, readContext);
+    return atBatch(step, batch, prefillPerRequest, s.outputMean);
+  };
+  auto meets = [&](const AtBatch& a) {
+    double ttftMs = (prefillP95 + a.stepSeconds) * 1000.0;
+    return a.perStream >= s.minTokensPerS && ttftMs <= s.maxTtftMs;
+  };
+  auto record = [&](int batch, const AtBatch& a) {
+    r.batch = batch;
+    r.perStreamTokensPerS = a.perStream;
+    r.aggregateTokensPerS = a.aggregate;
+    r.requestsPerS = a.requestsPerS;
+    r.ttftMs = (prefillP95 + a.stepSeconds) * 1000.0;
+  };
+  if (measured) {
+    r.measured = true;
+    int batch = std::min(measured->batch, r.memoryBatch);
+    AtBatch a = evaluate(batch);
+    record(batch, a);
+    r.meetsBar = meets(a);
+  } else {
+    int hi = std::min(r.memoryBatch, eff.maxBatch);
+    AtBatch one = evaluate(1);
+    record(1, one);
+    if (meets(one)) {
+      // Per-stream speed falls and TTFT rises with the batch: binary search.
+      int lo = 1;
+      while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        if (meets(evaluate(mid)))
+          lo = mid;
+        else
+          hi = mid - 1;
+      }
+      record(lo, evaluate(lo));
+      r.meetsBar = true;
+    }
+  }
+  if (!r.meetsBar) {
+    if (r.ttftMs > s.maxTtftMs)
+      r.whyNot = fmt("TTFT %.0f ms > %.0f ms at the p95 input", r.ttftMs, s.maxTtftMs);
+    else
+      r.whyNot = fmt("%.1f tokens/s per stream < %.1f", r.perStreamTokensPerS, s.minTokensPerS);
+  }
+  return r;
+}
+
+}  // namespace arbitra::planner

@@ -1,0 +1,105 @@
+// The throughput model: first-principles (roofline) estimates of what one
+// replica of a model serves on a device. Pure functions of plain values, no I/O.
+//
+// Decode, one step of batch B (every active stream emits one token):
+//   bandwidth time = (weight bytes + B × KV bytes read per stream) / (bandwidth × eff_bw)
+//   compute time   = 2 × active params × B / (FLOPs × eff_decode)
+//   step = max of the two;  per-stream tokens/s = 1/step;  aggregate = B/step
+// Prefill (compute-bound): seconds = 2 × active params × tokens / (FLOPs × eff_prefill)
+// KV cache per token = 2 (K and V) × layers × kv_heads × head_dim × bytes per element
+// Largest batch = (memory × usable fraction − weight bytes) / (KV per token × context)
+//
+// The efficiency factors below are defaults to be calibrated against measured
+// throughput (`arbitra bench`, issue 4, not built yet; `--measured` overrides the
+// model per hardware/model/format meanwhile). Every plan prints the ones it used.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "planner/catalog.h"
+
+namespace arbitra::planner {
+
+// Defaults to calibrate; printed in every report.
+constexpr double kBandwidthEfficiency = 0.80;       // achieved / peak memory bandwidth in decode
+constexpr double kDecodeComputeEfficiency = 0.50;   // achieved / peak tensor FLOPs in batched decode
+constexpr double kPrefillComputeEfficiency = 0.60;  // achieved / peak tensor FLOPs in prefill
+constexpr double kMemoryUsableFraction = 0.90;      // of device memory for weights + KV (rest: activations, runtime)
+constexpr double kTensorParallelEfficiency = 0.85;  // per-device scaling when a replica spans 2+ devices
+constexpr double kKvBytesPerElement = 2.0;          // F16 KV cache
+constexpr int kMaxBatch = 256;                      // a serving engine's max concurrent sequences (vLLM max_num_seqs)
+
+struct Efficiency {
+  double bandwidth = kBandwidthEfficiency;
+  double decodeCompute = kDecodeComputeEfficiency;
+  double prefillCompute = kPrefillComputeEfficiency;
+  double memoryUsable = kMemoryUsableFraction;
+  double tensorParallel = kTensorParallelEfficiency;
+  int maxBatch = kMaxBatch;
+};
+
+// What one replica (1..N devices acting as one) offers, in SI units.
+struct DeviceBudget {
+  double memoryBytes = 0;
+  double bandwidthBytesPerS = 0;  // already × efficiency
+  double decodeFlops = 0;         // already × efficiency
+  double prefillFlops = 0;        // already × efficiency
+};
+
+// The budget of `devices` × `hw` running `quant` (FP8 matmuls need fp8Tflops:
+// nullopt when the device has none).
+std::optional<DeviceBudget> deviceBudget(const Hardware& hw, int devices, const Quantization& quant,
+                                         const Efficiency& eff);
+
+double weightBytes(const ModelShape& model, const Quantization& quant);
+double kvBytesPerToken(const ModelShape& model, double bytesPerElement = kKvBytesPerElement);
+
+// Seconds for one decode step at batch `batch`, each stream holding `contextTokens`.
+double decodeStepSeconds(const DeviceBudget& d, const ModelShape& m, const Quantization& q, int batch,
+                         double contextTokens);
+// Aggregate decode tokens/s at batch `batch` (= batch / step).
+double decodeTokensPerS(const DeviceBudget& d, const ModelShape& m, const Quantization& q, int batch,
+                        double contextTokens);
+double prefillSeconds(const DeviceBudget& d, const ModelShape& m, double tokens);
+// Largest batch whose KV cache fits beside the weights at `contextTokens` per
+// stream; 0 when even one stream does not fit (not capped by maxBatch).
+int maxBatchByMemory(const DeviceBudget& d, const ModelShape& m, const Quantization& q, double contextTokens,
+                     const Efficiency& eff);
+
+// Measured throughput for a hardware/model/format, from `--measured FILE.json`.
+struct Measurement {
+  int batch = 1;
+  double decodeTokensPerS = 0;   // aggregate at `batch`
+  double prefillTokensPerS = 0;  // 0: keep the modelled prefill
+  std::string source;
+};
+
+// The traffic a replica must serve and the bar it must meet.
+struct ServingShape {
+  double inputMean = 0, inputP95 = 0, outputMean = 0, outputP95 = 0;
+  double maxTtftMs = 0;
+  double minTokensPerS = 0;
+};
+
+// One replica sized to the bar: the largest batch that still meets it.
+struct ReplicaPerf {
+  bool fits = false;  // weights + one stream's KV fit in memory
+  bool meetsBar = false;
+  std::string whyNot;  // when !fits or !meetsBar
+  int devices = 1;
+  int batch = 0;        // concurrent streams at which the bar holds
+  int memoryBatch = 0;  // KV-limited batch
+  double perStreamTokensPerS = 0;
+  double aggregateTokensPerS = 0;  // decode tokens/s across streams
+  double requestsPerS = 0;         // with prefill time included
+  double ttftMs = 0;               // p95 input prefill + one decode step
+  bool measured = false;
+};
+
+// Sizes a replica of `devices` devices. With `measured`, its decode and
+// prefill rates replace the modelled ones (its batch is used as is).
+ReplicaPerf sizeReplica(const DeviceBudget& d, int devices, const ModelShape& m, const Quantization& q,
+                        const ServingShape& s, const Efficiency& eff, const Measurement* measured = nullptr);
+
+}  // namespace arbitra::planner
