@@ -16,6 +16,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,11 @@ class Codec {
                                     const std::string& upstreamModel) const = 0;
   // Upstream side: a non-streamed answer body -> neutral response.
   virtual core::Result<core::ChatResponse> parseResponse(std::string_view body) const = 0;
+  // Upstream side: only the usage of a non-streamed answer, for answers that
+  // pass through to a same-format caller untouched. Cheaper than
+  // parseResponse (a stack-backed parse, no neutral copy); an error when the
+  // body is not a JSON object, nullopt when it reports no usage.
+  virtual core::Result<std::optional<core::Usage>> parseResponseUsage(std::string_view body) const = 0;
   // Caller side: neutral response -> body in this format.
   virtual std::string encodeResponse(const core::ChatResponse& response) const = 0;
   // Caller side: an error body in this format.

@@ -8,6 +8,8 @@
 #include <random>
 
 #include <boost/json/serialize.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/stream_parser.hpp>
 
 namespace arbitra::api::json_util {
@@ -34,6 +36,22 @@ core::Result<json::object> parseObject(std::string_view body, core::ErrorKind ki
     return core::makeError(kind, std::string(what) + " must be a JSON object, got " + describe(value));
   }
   return std::move(value.get_object());
+}
+
+core::Result<std::optional<core::Usage>> usageOfAnswer(std::string_view body,
+                                                       core::Usage (*read)(const json::object&)) {
+  unsigned char arena[16 * 1024];
+  json::monotonic_resource resource(arena, sizeof arena);
+  json::parse_options options;
+  options.max_depth = kMaxDepth;
+  boost::system::error_code ec;
+  json::value value = json::parse(body, ec, &resource, options);
+  if (ec) return core::makeError(core::ErrorKind::UpstreamError, "invalid JSON: " + ec.message());
+  const json::object* answer = value.if_object();
+  if (answer == nullptr) return core::makeError(core::ErrorKind::UpstreamError, "answer must be a JSON object");
+  const json::value* usage = answer->if_contains("usage");
+  if (usage == nullptr || !usage->is_object()) return std::optional<core::Usage>();
+  return std::optional<core::Usage>(read(usage->get_object()));
 }
 
 std::optional<json::value> parseValue(std::string_view text) {

@@ -19,6 +19,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/error.h"
+#include "core/types.h"
 
 namespace arbitra::api::json_util {
 
@@ -34,6 +35,12 @@ inline constexpr unsigned kMaxDepth = 128;
 // "invalid JSON at byte N: ..."; a non-object gives "... must be a JSON object".
 core::Result<json::object> parseObject(std::string_view body, core::ErrorKind kind,
                                        std::string_view what = "request body");
+
+// Parses `body` into a stack-backed arena and, when it is an object with a
+// "usage" object, returns `read(usage)`. For answers that are passed through
+// and only need their usage read: no heap allocation for bodies up to ~16 KB.
+core::Result<std::optional<core::Usage>> usageOfAnswer(std::string_view body,
+                                                       core::Usage (*read)(const json::object&));
 
 // Parses any JSON value; std::nullopt when `text` is not exactly one value.
 std::optional<json::value> parseValue(std::string_view text);

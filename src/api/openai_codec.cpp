@@ -532,6 +532,9 @@ class OpenAICodec final : public Codec {
   }
 
   core::Result<core::ChatResponse> parseResponse(std::string_view body) const override { return parseAnswer(body); }
+  core::Result<std::optional<core::Usage>> parseResponseUsage(std::string_view body) const override {
+    return json_util::usageOfAnswer(body, &parseUsage);
+  }
 
   std::string encodeResponse(const core::ChatResponse& response) const override {
     return json_util::serialize(encodeAnswer(response));

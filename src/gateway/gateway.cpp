@@ -292,20 +292,27 @@ struct Gateway::Impl {
     auto body = co_await upstream.readAll(kMaxAnswerBytes);
     if (!body) co_return withLabel(body.error(), deployment);
     const auto& provider = *deployment.provider;
-    auto answer = provider.codec().parseResponse(*body);
-    if (!answer) {
-      co_return core::makeError(core::ErrorKind::UpstreamError,
-                                "upstream " + deployment.label + " sent an invalid answer: " + answer.error().message);
-    }
-    exchange.usage = answer->usage;
-    exchange.firstToken = Clock::now();
     std::string payload;
     if (provider.format() == request.format) {
+      // Passed through byte for byte: only its usage is read.
+      auto usage = provider.codec().parseResponseUsage(*body);
+      if (!usage) {
+        co_return core::makeError(core::ErrorKind::UpstreamError,
+                                  "upstream " + deployment.label + " sent an invalid answer: " + usage.error().message);
+      }
+      exchange.usage = *usage;
       payload = std::move(*body);
     } else {
+      auto answer = provider.codec().parseResponse(*body);
+      if (!answer) {
+        co_return core::makeError(core::ErrorKind::UpstreamError,
+                                  "upstream " + deployment.label + " sent an invalid answer: " + answer.error().message);
+      }
+      exchange.usage = answer->usage;
       answer->model = request.model;
       payload = api::codecFor(request.format).encodeResponse(*answer);
     }
+    exchange.firstToken = Clock::now();
     auto headers = responseHeaders(exchange, deployment);
     headers.push_back({"content-type", "application/json"});
     exchange.status = 200;
