@@ -2,6 +2,8 @@
 #include "http/server.h"
 
 #include <atomic>
+#include <list>
+#include <mutex>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -23,20 +25,52 @@ using namespace asio::experimental::awaitable_operators;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto kWriteTimeout = std::chrono::seconds(60);
 
+class Connection;
+
+// What a graceful shutdown needs to see across connections: whether we are
+// draining, how many exchanges are in flight, and the live connections (so
+// idle keep-alive ones can be closed at once). Guarded by `mutex` where noted.
+struct DrainState {
+  std::atomic<bool> draining{false};
+  std::atomic<int> busy{0};
+  std::mutex mutex;                                  // guards `connections`
+  std::list<std::weak_ptr<Connection>> connections;  // live ones
+};
+
 // One client connection: reads requests in order, answers each through the
 // ResponseWriter interface it implements, and watches for the client leaving.
 class Connection : public ResponseWriter, public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, const ServerOptions& options, const Handler& handler,
-             const ErrorBody& errorBody)
-      : stream_(std::move(socket)), options_(options), handler_(handler), errorBody_(errorBody) {}
+             const ErrorBody& errorBody, DrainState& drain)
+      : stream_(std::move(socket)), options_(options), handler_(handler), errorBody_(errorBody), drain_(drain) {}
+
+  // Called on this connection's own thread when the server starts draining:
+  // an idle keep-alive connection is closed now; a busy one closes after its
+  // current answer (which goes out with "Connection: close").
+  void closeIfIdle() {
+    if (busy_) return;
+    beast::error_code ec;
+    stream_.socket().cancel(ec);
+  }
 
   Task<void> run() {
+    {
+      std::lock_guard lock(drain_.mutex);
+      registration_ = drain_.connections.insert(drain_.connections.end(), weak_from_this());
+    }
+    co_await serve();
+    std::lock_guard lock(drain_.mutex);
+    drain_.connections.erase(registration_);
+  }
+
+  Task<void> serve() {
     beast::error_code ignored;
     auto endpoint = stream_.socket().remote_endpoint(ignored);
     remote_ = ignored ? std::string() : endpoint.address().to_string();
     for (bool first = true;; first = false) {
-      if (!co_await waitForRequestStart(first)) break;
+      if (drain_.draining || !co_await waitForRequestStart(first)) break;
+      BusyMark busy(*this);
       // Beast consumes the header as it parses; keep the target for errors
       // raised before it is done (413, 431), so they come in the right format.
       std::string peekedTarget = bufferedTarget();
@@ -74,8 +108,9 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
       version_ = message.version();
       keepAlive_ = message.keep_alive();
 
+      if (drain_.draining) keepAlive_ = false;
       co_await (runHandler(request) || watchClient());
-      if (gone_ || !keepAlive_ || (started_ && !ended_)) break;
+      if (gone_ || !keepAlive_ || (started_ && !ended_) || drain_.draining) break;
     }
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -154,6 +189,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
   }
 
   bool clientGone() const override { return gone_; }
+  asio::any_io_executor executor() { return stream_.get_executor(); }
   bool started() const override { return started_; }
 
  private:
@@ -293,11 +329,27 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     if (!gone_) co_await lingerBeforeClose();
   }
 
+  // Counts this connection as busy from a request's first byte to its answer.
+  struct BusyMark {
+    explicit BusyMark(Connection& c) : connection(c) {
+      connection.busy_ = true;
+      connection.drain_.busy++;
+    }
+    ~BusyMark() {
+      connection.busy_ = false;
+      connection.drain_.busy--;
+    }
+    Connection& connection;
+  };
+
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   const ServerOptions& options_;
   const Handler& handler_;
   const ErrorBody& errorBody_;
+  DrainState& drain_;
+  std::list<std::weak_ptr<Connection>>::iterator registration_;
+  bool busy_ = false;
   std::string remote_;
   unsigned version_ = 11;
   bool keepAlive_ = true;
@@ -328,6 +380,43 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   std::atomic<uint16_t> port{0};
   size_t nextContext = 0;
+  DrainState drain;
+
+  // Graceful stop, on context 0: stop accepting, close idle connections, let
+  // the busy ones finish their answers (up to `grace`), then stop the threads.
+  void beginDrain(std::chrono::milliseconds grace) {
+    if (drain.draining.exchange(true)) return;
+    beast::error_code ec;
+    acceptor->close(ec);
+    std::vector<std::shared_ptr<Connection>> live;
+    {
+      std::lock_guard lock(drain.mutex);
+      for (auto& weak : drain.connections) {
+        if (auto c = weak.lock()) live.push_back(std::move(c));
+      }
+    }
+    for (auto& c : live) {
+      auto executor = c->executor();
+      asio::post(executor, [c] { c->closeIfIdle(); });
+    }
+    asio::co_spawn(*contexts[0], waitForIdle(std::chrono::steady_clock::now() + grace), asio::detached);
+  }
+
+  Task<void> waitForIdle(std::chrono::steady_clock::time_point deadline) {
+    asio::steady_timer timer(*contexts[0]);
+    while (drain.busy > 0 && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_after(std::chrono::milliseconds(20));
+      co_await timer.async_wait(kNoThrow);
+    }
+    stopNow();
+  }
+
+  void stopNow() {
+    beast::error_code ec;
+    if (acceptor) acceptor->close(ec);
+    if (signals) signals->cancel(ec);
+    for (auto& context : contexts) context->stop();
+  }
 
   Task<void> acceptLoop() {
     for (;;) {
@@ -337,7 +426,7 @@ struct Server::Impl {
       if (ec) continue;  // e.g. EMFILE: keep serving the connections we have
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      auto connection = std::make_shared<Connection>(std::move(socket), options, handler, errorBody);
+      auto connection = std::make_shared<Connection>(std::move(socket), options, handler, errorBody, drain);
       asio::co_spawn(context, serveConnection(std::move(connection)), asio::detached);
     }
   }
@@ -412,12 +501,12 @@ void Server::runInBackground() {
 
 void Server::stop() {
   if (impl_->contexts.empty()) return;
-  asio::post(*impl_->contexts[0], [impl = impl_.get()] {
-    beast::error_code ec;
-    if (impl->acceptor) impl->acceptor->close(ec);
-    if (impl->signals) impl->signals->cancel(ec);
-    for (auto& context : impl->contexts) context->stop();
-  });
+  asio::post(*impl_->contexts[0], [impl = impl_.get()] { impl->stopNow(); });
+}
+
+void Server::drainAndStop(std::chrono::milliseconds grace) {
+  if (impl_->contexts.empty()) return;
+  asio::post(*impl_->contexts[0], [impl = impl_.get(), grace] { impl->beginDrain(grace); });
 }
 
 void Server::stopOnSignals(std::function<void()> onSignal) {
@@ -426,7 +515,11 @@ void Server::stopOnSignals(std::function<void()> onSignal) {
   impl_->signals->async_wait([this, onSignal = std::move(onSignal)](const beast::error_code& ec, int) {
     if (ec) return;
     if (onSignal) onSignal();
-    stop();
+    drainAndStop(std::chrono::milliseconds(impl_->options.shutdownGraceMs));
+    // A second signal stops at once.
+    impl_->signals->async_wait([this](const beast::error_code& again, int) {
+      if (!again) stop();
+    });
   });
 }
 

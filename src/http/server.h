@@ -18,6 +18,7 @@
 //   server.run();                        // blocks until stop()
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -74,6 +75,7 @@ struct ServerOptions {
   int64_t keepAliveTimeoutMs = 75'000;
   std::string serverName = "arbitra";
   Headers errorHeaders;  // added to the server's own error responses (413, 431, 408, 400, 500)
+  int64_t shutdownGraceMs = 30'000;  // on SIGTERM: how long answers in flight may take to finish
 };
 
 class Server {
@@ -90,9 +92,14 @@ class Server {
   void run();
   // Runs the I/O threads in the background (for tests and the in-process simulator).
   void runInBackground();
-  // Stops accepting and ends run(); safe from any thread and from signal watchers.
+  // Stops accepting and ends run() at once; safe from any thread.
   void stop();
-  // Stops on SIGINT/SIGTERM (calls `onSignal` first, from an I/O thread).
+  // Graceful stop: stops accepting, closes idle keep-alive connections, lets
+  // answers in flight finish (sent with "Connection: close") for up to
+  // `grace`, then ends run(). Safe from any thread.
+  void drainAndStop(std::chrono::milliseconds grace);
+  // On SIGINT/SIGTERM: `onSignal`, then drainAndStop(shutdownGraceMs); a
+  // second signal stops at once.
   void stopOnSignals(std::function<void()> onSignal = {});
 
  private:
