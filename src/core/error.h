@@ -65,6 +65,7 @@ class Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() { return value(); }
+  const T& operator*() const { return value(); }
   const Error& error() const { return std::get<1>(v_); }
   Error& error() { return std::get<1>(v_); }
 

@@ -257,15 +257,18 @@ struct Gateway::Impl {
       }
     }
     auto response = co_await client.send(std::move(upstreamRequest), provider.clientOptions());
-    if (!response) {
-      auto error = response.error();
-      error.message = deployment.label + ": " + redact(error.message, provider.config().apiKey);
-      co_return error;
-    }
-    int status = (*response)->status;
-    if (status / 100 == 2) co_return response;
-
+    if (!response) co_return withLabel(response.error(), deployment);
+    if ((*response)->status / 100 == 2) co_return response;
     auto body = co_await (*response)->readAll(kMaxUpstreamErrorBytes);
+    co_return upstreamFailure(**response, body, deployment);
+  }
+
+  // A non-2xx upstream answer as an Error in our taxonomy: 4xx passed through
+  // with the upstream's status and message (429 keeps Retry-After), 5xx -> 502.
+  static core::Error upstreamFailure(const http::ClientResponse& response, const core::Result<std::string>& body,
+                                     const Deployment& deployment) {
+    const auto& provider = *deployment.provider;
+    int status = response.status;
     std::string detail = body ? provider.codec().parseErrorMessage(*body) : body.error().message;
     detail = redact(detail, provider.config().apiKey);
     core::Error error;
@@ -274,14 +277,14 @@ struct Gateway::Impl {
       error.kind = core::ErrorKind::UpstreamError;
       error.message = "upstream " + deployment.label + " answered " + std::to_string(status) + ": " + detail;
     } else {
-      error.status = status;  // 4xx: the caller sees the upstream's status and message
+      error.status = status;
       error.message = detail;
     }
     if (status == 429) {
-      auto retryAfter = (*response)->header("retry-after");
+      auto retryAfter = response.header("retry-after");
       if (!retryAfter.empty()) error.retryAfterSeconds = std::atoi(std::string(retryAfter).c_str());
     }
-    co_return error;
+    return error;
   }
 
   // A whole answer: same-format bodies pass through byte for byte; the other
@@ -436,15 +439,9 @@ struct Gateway::Impl {
         lastError = withLabel(answer.error(), deployment);
         continue;
       }
-      int status = (*response)->status;
-      if (status / 100 != 2) {
-        lastError = core::makeError(core::kindForStatus(status), redact(provider.codec().parseErrorMessage(*answer), provider.config().apiKey));
-        if (status >= 500) {
-          lastError.kind = core::ErrorKind::UpstreamError;
-          lastError.message = "upstream " + deployment.label + " answered " + std::to_string(status) + ": " + lastError.message;
-          continue;
-        }
-        lastError.status = status;
+      if ((*response)->status / 100 != 2) {
+        lastError = upstreamFailure(**response, answer, deployment);
+        if (retryable(lastError)) continue;
         break;
       }
       auto headers = responseHeaders(exchange, deployment);
