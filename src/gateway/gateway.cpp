@@ -11,13 +11,13 @@
 #include "api/codec.h"
 #include "core/log.h"
 #include "gateway/deployments.h"
+#include "gateway/exchange.h"
 #include "http/sse.h"
 
 namespace arbitra::gateway {
 namespace {
 
 namespace json = boost::json;
-using Clock = std::chrono::steady_clock;
 using core::WireFormat;
 using http::Task;
 
@@ -26,22 +26,6 @@ constexpr size_t kMaxUpstreamErrorBytes = 1024 * 1024;
 // After a stream's last event, how long to wait for the upstream to finish its
 // body (so its connection is reused) before closing it instead.
 constexpr int64_t kDrainWaitMs = 100;
-
-// What the log line (and, later, the ledger) needs to know about one request.
-struct Exchange {
-  std::string id;
-  WireFormat format = WireFormat::OpenAI;
-  Clock::time_point start = Clock::now();
-  std::optional<Clock::time_point> firstToken;
-  std::string model;
-  std::string deployment;
-  int status = 0;
-  int attempts = 0;
-  bool stream = false;
-  bool simulated = false;
-  std::optional<core::Usage> usage;
-  std::string note;  // what went wrong, if anything
-};
 
 bool retryable(const core::Error& error) {
   switch (error.kind) {
@@ -220,6 +204,7 @@ struct Gateway::Impl {
     auto lastError = core::makeError(core::ErrorKind::UpstreamError, "no deployment could serve the request");
     for (const auto& deployment : *candidates) {
       exchange.deployment = deployment.label;
+      exchange.provider = deployment.provider->config().name;
       exchange.simulated = deployment.provider->config().simulated;
       exchange.attempts++;
       auto upstream = co_await send(*request, deployment, caller);
@@ -427,6 +412,7 @@ struct Gateway::Impl {
       const auto& provider = *deployment.provider;
       if (!provider.supportsEmbeddings()) continue;
       exchange.deployment = deployment.label;
+      exchange.provider = provider.config().name;
       exchange.simulated = provider.config().simulated;
       auto response = co_await client.send(provider.embeddingsRequest(request, deployment.upstreamModel), provider.clientOptions());
       if (!response) {
@@ -493,6 +479,8 @@ struct Gateway::Impl {
     std::snprintf(id, sizeof id, "arb-%016llx",
                   static_cast<unsigned long long>(idBase + counter.fetch_add(1, std::memory_order_relaxed)));
     exchange.id = id;
+    exchange.wallStartMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch()).count();
     return exchange;
   }
 

@@ -1,0 +1,66 @@
+// What the gateway knows about one request, filled in as the request walks:
+// the log line, the ledger record, the response headers, the router's and the
+// cache's feedback all read it. One struct, one owner (the chat walk); the
+// steps that run later (router, cache, ledger) each fill their own part.
+//
+// Nothing here is a secret: the caller's key appears only as its id
+// (`keyId`), never as the key itself.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/types.h"
+
+namespace arbitra::gateway {
+
+using Clock = std::chrono::steady_clock;
+
+// Why a deployment was chosen (router) and what the others would have cost.
+struct RouteCandidate {
+  std::string deployment;        // label, "<provider>/<upstream model>"
+  int64_t predictedCostPico = 0;  // expected cost of this request there, pico-dollars
+  double predictedTtftMs = 0;     // predicted p90 time to first token
+  bool eligible = true;           // met the request's bars
+};
+
+struct RouteDecision {
+  std::string policy;  // "cost", "latency", "balanced", "weighted", "priority", "" = config order
+  std::string reason;  // one short phrase for the x-arbitra-route header
+  std::vector<RouteCandidate> candidates;
+};
+
+// What the cache did for this request.
+struct CacheOutcome {
+  enum class Kind { None, Miss, HitExact, HitSemantic };
+  Kind kind = Kind::None;  // None: the cache was not consulted
+  double similarity = 0;   // semantic hits: similarity of the matched entry
+  double threshold = 0;    // semantic hits: that entry's threshold
+  int64_t savedPico = 0;   // what the upstream call would have cost
+};
+
+struct Exchange {
+  std::string id;  // x-arbitra-request-id
+  core::WireFormat format = core::WireFormat::OpenAI;
+  Clock::time_point start = Clock::now();
+  int64_t wallStartMs = 0;  // unix milliseconds at start, for the ledger
+  std::optional<Clock::time_point> firstToken;
+  std::string keyId;       // virtual key id ("" when no keys are configured)
+  std::string model;       // public model name as asked
+  std::string deployment;  // the deployment that served it (label)
+  std::string provider;    // its provider's name
+  int status = 0;
+  int attempts = 0;
+  bool stream = false;
+  bool simulated = false;
+  std::optional<core::Usage> usage;
+  bool usageEstimated = false;  // counted locally: the upstream reported none
+  RouteDecision route;
+  CacheOutcome cache;
+  std::string note;  // what went wrong, if anything
+};
+
+}  // namespace arbitra::gateway
