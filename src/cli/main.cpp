@@ -1,6 +1,9 @@
 // arbitra's command line: argument parsing and wiring only.
 //
-//   arbitra serve [--config FILE] [--host H] [--port N] [--threads N] [--allow-public] [--quiet]
+//   arbitra serve [--config FILE] [--host H] [--port N] [--threads N] [--ledger FILE | --no-ledger]
+//                 [--allow-public] [--quiet]
+//   arbitra keys create|list|revoke ...     (cli/ledger_commands.cpp)
+//   arbitra report [--group-by day] ...     (cli/ledger_commands.cpp)
 //
 // `serve` without --config detects providers from the environment; with none
 // found it starts the provider simulator in process and serves from it, every
@@ -12,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "cli/ledger_commands.h"
 #include "cli/plan.h"
 #include "config/config.h"
 #include "core/log.h"
@@ -30,6 +34,8 @@ constexpr const char* kUsage =
     "commands:\n"
     "  serve     the gateway: OpenAI- and Anthropic-compatible HTTP API\n"
     "  plan      price every place a workload could run (arbitra plan --help)\n"
+    "  keys      create, list and revoke virtual keys (arbitra keys --help)\n"
+    "  report    spend, tokens, latency and savings from the ledger (arbitra report --help)\n"
     "  version   print the version\n"
     "\n"
     "serve options:\n"
@@ -38,6 +44,8 @@ constexpr const char* kUsage =
     "  --host H         listen address (default 127.0.0.1)\n"
     "  --port N         listen port (default 8080; 0 picks a free one)\n"
     "  --threads N      I/O threads (default: one per core)\n"
+    "  --ledger FILE    the ledger's SQLite file (default: ledger.path, or ./arbitra.db)\n"
+    "  --no-ledger      keep no records (no keys, budgets or reports)\n"
     "  --allow-public   allow a non-loopback address with no client keys configured\n"
     "  --quiet          log warnings and errors only\n";
 
@@ -46,6 +54,8 @@ struct ServeArgs {
   std::optional<std::string> host;
   std::optional<int> port;
   std::optional<int> threads;
+  std::optional<std::string> ledger;
+  bool noLedger = false;
   bool allowPublic = false;
   bool quiet = false;
 };
@@ -77,6 +87,8 @@ ServeArgs parseServeArgs(int argc, char** argv) {
     else if (arg == "--port") args.port = parseInt(arg, value(), 0, 65535);
     else if (arg == "--threads") args.threads = parseInt(arg, value(), 1, 1024);
     else if (arg == "--allow-public") args.allowPublic = true;
+    else if (arg == "--ledger") args.ledger = value();
+    else if (arg == "--no-ledger") args.noLedger = true;
     else if (arg == "--quiet") args.quiet = true;
     else throw std::invalid_argument("unknown option '" + arg + "' for serve (see arbitra --help)");
   }
@@ -108,11 +120,8 @@ int serve(int argc, char** argv) {
   if (args.port) config.server.port = static_cast<uint16_t>(*args.port);
   if (args.threads) config.server.threads = *args.threads;
   if (args.allowPublic) config.server.allowPublicWithoutKeys = true;
-  if (!isLoopback(config.server.host) && !config.server.allowPublicWithoutKeys) {
-    throw std::invalid_argument("refusing to listen on " + config.server.host +
-                                " with no client keys configured: anyone who can reach it could spend your "
-                                "provider credit. Pass --allow-public to do it anyway.");
-  }
+  if (args.ledger) config.ledger.path = *args.ledger;
+  if (args.noLedger) config.ledger.enabled = false;
   int threads = config.server.threads > 0 ? config.server.threads
                                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
@@ -138,6 +147,11 @@ int serve(int argc, char** argv) {
   providers::Registry registry;
   providers::registerBuiltins(registry);
   gateway::Gateway gateway(config, registry);
+  if (!isLoopback(config.server.host) && !config.server.allowPublicWithoutKeys && !gateway.requiresKeys()) {
+    throw std::invalid_argument("refusing to listen on " + config.server.host +
+                                " with no client keys configured: anyone who can reach it could spend your "
+                                "provider credit. Create a key (arbitra keys create) or pass --allow-public.");
+  }
 
   http::ServerOptions options;
   options.host = config.server.host;
@@ -173,6 +187,8 @@ int main(int argc, char** argv) {
   try {
     if (command == "serve") return serve(argc, argv);
     if (command == "plan") return cli::runPlan(argc, argv);
+    if (command == "keys") return cli::runKeys(argc, argv);
+    if (command == "report") return cli::runReport(argc, argv);
     if (command == "version" || command == "--version") {
       std::puts("arbitra 0.1.0");
       return 0;

@@ -263,9 +263,10 @@ class Parser {
     config.sourceFile = name_;
     YAML::Node root = YAML::Load(yaml);
     std::vector<Entry> top = entries(root, 1, "the top level");
-    checkKeys(top, "the top level", {"server", "providers", "models"});
+    checkKeys(top, "the top level", {"server", "providers", "models", "ledger"});
     for (const auto& entry : top) {
       if (entry.key == "server") parseServer(entry, config.server);
+      if (entry.key == "ledger") parseLedger(entry, config.ledger);
     }
     // Providers before models: models refer to them wherever the sections appear.
     for (const auto& entry : top) {
@@ -429,6 +430,42 @@ class Parser {
     }
   }
 
+  void parseLedger(const Entry& section, LedgerConfig& ledger) const {
+    ledger.line = section.keyLine;
+    auto found = entries(section.value, section.keyLine, "ledger");
+    checkKeys(found, "ledger",
+              {"enabled", "path", "postgres", "commit_interval_ms", "retention_days", "prices",
+               "master_key", "default_max_output_tokens"});
+    for (const auto& entry : found) {
+      const std::string& key = entry.key;
+      if (key == "enabled") {
+        std::string value = text(entry, key);
+        if (value != "true" && value != "false") fail(entry.valueLine, "enabled must be true or false");
+        ledger.enabled = value == "true";
+      } else if (key == "path") {
+        ledger.path = text(entry, key);
+        if (ledger.path.empty()) fail(entry.valueLine, "path must not be empty");
+      } else if (key == "postgres") {
+        ledger.postgres = expand(entry, key);
+      } else if (key == "commit_interval_ms") {
+        ledger.commitIntervalMs = integer(entry, key, 1, 10'000, "an integer from 1 to 10000");
+      } else if (key == "retention_days") {
+        ledger.retentionDays = integer(entry, key, 1, 36'500, "an integer from 1 to 36500");
+      } else if (key == "prices") {
+        ledger.pricesFile = text(entry, key);
+      } else if (key == "master_key") {
+        auto [variable, value] = secret(entry, "master_key", "${ARBITRA_MASTER_KEY}");
+        ledger.masterKeyEnv = std::move(variable);
+        ledger.masterKey = std::move(value);
+        if (ledger.masterKey.size() < 16) {
+          fail(entry.valueLine, "master_key (from " + ledger.masterKeyEnv + ") must be at least 16 characters");
+        }
+      } else if (key == "default_max_output_tokens") {
+        ledger.defaultMaxOutputTokens = positive(entry, key);
+      }
+    }
+  }
+
   void parseProviders(const Entry& section, std::vector<ProviderConfig>& providers) const {
     for (const auto& entry : entries(section.value, section.keyLine, "providers")) {
       providers.push_back(parseProvider(entry));
@@ -512,9 +549,18 @@ class Parser {
   // api_key: ${NAME} or os.environ/NAME, never the secret itself.
   void parseApiKey(const Entry& entry, ProviderConfig& provider) const {
     if (!entry.value.IsDefined() || entry.value.IsNull()) return;  // explicitly no key
+    auto [variable, value] = secret(entry, "api_key", "${OPENAI_API_KEY}");
+    provider.apiKeyEnv = std::move(variable);
+    provider.apiKey = std::move(value);
+  }
+
+  // A secret given as ${NAME} or os.environ/NAME: {variable, value}. Inline
+  // secrets and unset variables are errors; the value is never printed.
+  std::pair<std::string, std::string> secret(const Entry& entry, const std::string& field,
+                                             const std::string& example) const {
     if (!entry.value.IsScalar()) {
       fail(entry.valueLine,
-           "api_key must be an environment variable reference such as ${OPENAI_API_KEY}");
+           field + " must be an environment variable reference such as " + example);
     }
     std::string_view raw = entry.value.Scalar();
     std::string variable;
@@ -525,16 +571,15 @@ class Parser {
     }
     if (!isEnvName(variable)) {
       fail(entry.valueLine,
-           "api_key must reference an environment variable, e.g. ${OPENAI_API_KEY}; inline "
+           field + " must reference an environment variable, e.g. " + example + "; inline "
            "secrets are refused");
     }
     auto value = env(variable);
     if (!value) {
       fail(entry.valueLine,
-           "api_key references environment variable " + variable + ", which is not set");
+           field + " references environment variable " + variable + ", which is not set");
     }
-    provider.apiKeyEnv = std::move(variable);
-    provider.apiKey = std::move(*value);
+    return {std::move(variable), std::move(*value)};
   }
 
   void parseHeaders(const Entry& section, const std::string& where,
@@ -656,24 +701,62 @@ class Parser {
 
   // price: dollars per million tokens. input and output are required; the cache
   // prices default to the input price (no discount assumed, never under-billed).
+  // Optional: reasoning (billed apart), batch_input + batch_output (batch API),
+  // long_context { above: TOKENS, input, output, cached_input, cache_write }.
   void parsePrice(const Entry& section, const std::string& where, Price& price) const {
     if (section.value.IsNull()) return;  // "price:" with nothing: unknown
     const std::string inWhere = "the price of " + where;
     auto found = entries(section.value, section.keyLine, inWhere);
-    checkKeys(found, inWhere, {"input", "output", "cached_input", "cache_write"});
-    bool hasInput = false, hasOutput = false, hasCached = false, hasWrite = false;
+    checkKeys(found, inWhere, {"input", "output", "cached_input", "cache_write", "reasoning",
+                               "batch_input", "batch_output", "long_context"});
+    std::optional<int64_t> cached, write;
+    bool hasInput = false, hasOutput = false;
     for (const auto& entry : found) {
+      if (entry.key == "long_context") {
+        price.longContext = parseTier(entry, inWhere);
+        continue;
+      }
       int64_t value = dollars(entry, "price." + entry.key);
       if (entry.key == "input") price.inputPerMillion = value, hasInput = true;
       if (entry.key == "output") price.outputPerMillion = value, hasOutput = true;
-      if (entry.key == "cached_input") price.cachedInputPerMillion = value, hasCached = true;
-      if (entry.key == "cache_write") price.cacheWritePerMillion = value, hasWrite = true;
+      if (entry.key == "cached_input") cached = value;
+      if (entry.key == "cache_write") write = value;
+      if (entry.key == "reasoning") price.reasoningPerMillion = value;
+      if (entry.key == "batch_input") price.batchInputPerMillion = value;
+      if (entry.key == "batch_output") price.batchOutputPerMillion = value;
     }
     if (!hasInput) fail(section.keyLine, "price needs input (dollars per million input tokens)");
     if (!hasOutput) fail(section.keyLine, "price needs output (dollars per million output tokens)");
-    if (!hasCached) price.cachedInputPerMillion = price.inputPerMillion;
-    if (!hasWrite) price.cacheWritePerMillion = price.inputPerMillion;
+    if (price.batchInputPerMillion.has_value() != price.batchOutputPerMillion.has_value()) {
+      fail(section.keyLine, "price needs both batch_input and batch_output, or neither");
+    }
+    price.cachedInputPerMillion = cached.value_or(price.inputPerMillion);
+    price.cacheWritePerMillion = write.value_or(price.inputPerMillion);
     price.known = true;
+    price.source = name_ + ":" + std::to_string(section.keyLine);
+  }
+
+  LongContextTier parseTier(const Entry& section, const std::string& where) const {
+    const std::string inWhere = "long_context of " + where;
+    auto found = entries(section.value, section.keyLine, inWhere);
+    checkKeys(found, inWhere, {"above", "input", "output", "cached_input", "cache_write"});
+    LongContextTier tier;
+    std::optional<int64_t> input, output, cached, write;
+    for (const auto& entry : found) {
+      if (entry.key == "above") {
+        tier.aboveInputTokens = positive(entry, "long_context.above");
+        continue;
+      }
+      int64_t value = dollars(entry, "long_context." + entry.key);
+      if (entry.key == "input") input = value;
+      if (entry.key == "output") output = value;
+      if (entry.key == "cached_input") cached = value;
+      if (entry.key == "cache_write") write = value;
+    }
+    if (tier.aboveInputTokens == 0) fail(section.keyLine, "long_context needs above (input tokens)");
+    if (!input || !output) fail(section.keyLine, "long_context needs input and output");
+    tier.rates = {*input, *output, cached.value_or(*input), write.value_or(*input)};
+    return tier;
   }
 
   std::string name_;

@@ -91,13 +91,38 @@ struct ProviderConfig {
 // Prices in micro-dollars per million tokens, which is the same number as
 // pico-dollars per token: exact integers, no floating point. In the file a
 // price needs input and output; cached_input and cache_write default to the
-// input price (no discount is assumed).
+// input price (no discount is assumed). The same shape comes from the price
+// catalog (data/prices.yaml, src/ledger/catalog.h) for deployments whose
+// config gives no price.
+struct PriceRates {
+  int64_t inputPerMillion = 0;
+  int64_t outputPerMillion = 0;
+  int64_t cachedInputPerMillion = 0;
+  int64_t cacheWritePerMillion = 0;
+};
+
+// Above `aboveInputTokens` input tokens, the whole request is billed at these
+// rates (Anthropic's and Google's long-context pricing).
+struct LongContextTier {
+  int64_t aboveInputTokens = 0;
+  PriceRates rates;
+};
+
 struct Price {
   int64_t inputPerMillion = 0;
   int64_t outputPerMillion = 0;
   int64_t cachedInputPerMillion = 0;
   int64_t cacheWritePerMillion = 0;
+  std::optional<int64_t> reasoningPerMillion;  // reasoning tokens billed apart; else at output
+  std::optional<LongContextTier> longContext;
+  std::optional<int64_t> batchInputPerMillion;   // the provider's batch-API prices
+  std::optional<int64_t> batchOutputPerMillion;
   bool known = false;  // false: no price configured for this deployment
+  std::string source;  // "file:line" of the config, or the catalog row's source and date
+
+  PriceRates base() const {
+    return {inputPerMillion, outputPerMillion, cachedInputPerMillion, cacheWritePerMillion};
+  }
 };
 
 struct DeploymentConfig {
@@ -113,9 +138,26 @@ struct ModelConfig {
   std::vector<DeploymentConfig> deployments;
 };
 
+// The ledger (src/ledger/): where records go and how they are kept.
+//   ledger: { path: arbitra.db, commit_interval_ms: 50, retention_days: 90,
+//             prices: data/prices.yaml, master_key: "${ARBITRA_MASTER_KEY}" }
+struct LedgerConfig {
+  bool enabled = true;
+  std::string path = "arbitra.db";  // SQLite file (WAL mode)
+  std::string postgres;             // libpq connection string: the scale-out store instead
+  int64_t commitIntervalMs = 50;    // group-commit window: at most this much is lost on kill -9
+  int64_t retentionDays = 90;       // raw records older than this are rolled up per day
+  std::string pricesFile;           // "" = the catalog built into the binary
+  std::string masterKeyEnv;         // admin API key, from an environment variable
+  std::string masterKey;            // the secret itself: never log
+  int64_t defaultMaxOutputTokens = 4096;  // budget reservation when a request has no max_tokens
+  int line = 0;
+};
+
 struct Config {
   std::string sourceFile;  // "" when built from the environment
   ServerConfig server;
+  LedgerConfig ledger;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   // Providers whose models are addressed as "<provider>/<upstream id>" without a

@@ -1,14 +1,39 @@
 // Public model name -> candidate deployments (see deployments.h).
 #include "gateway/deployments.h"
 
+#include "core/log.h"
+#include "ledger/catalog.h"
+
 namespace arbitra::gateway {
 
-DeploymentTable::DeploymentTable(const config::Config& config, const providers::Registry& registry)
-    : models_(config.models), prefixRouting_(config.prefixRouting) {
+DeploymentTable::DeploymentTable(const config::Config& config, const providers::Registry& registry,
+                                 const ledger::PriceCatalog* catalog)
+    : models_(config.models), prefixRouting_(config.prefixRouting), catalog_(catalog) {
   for (const auto& provider : config.providers) {
     providers_.push_back(registry.create(provider));
     if (provider.simulated) simulated_ = true;
   }
+  for (auto& model : models_) {
+    for (auto& d : model.deployments) {
+      const auto* provider = findProvider(d.provider);
+      if (!provider || d.price.known) continue;
+      d.price = priceOf(*provider, d.upstreamModel);
+      if (!d.price.known) {
+        core::log(core::LogLevel::Warn, config.sourceFile + ":" + std::to_string(d.line) + ": deployment " +
+                                            d.provider + "/" + d.upstreamModel +
+                                            " has no price (none in the config, none in the catalog): its records "
+                                            "are flagged price_missing; add price: { input, output }");
+      }
+    }
+  }
+}
+
+config::Price DeploymentTable::priceOf(const providers::Provider& provider, const std::string& upstreamModel) const {
+  if (!catalog_) return {};
+  config::DeploymentConfig deployment;
+  deployment.provider = provider.config().name;
+  deployment.upstreamModel = upstreamModel;
+  return ledger::priceFor(deployment, provider.config(), *catalog_);
 }
 
 const providers::Provider* DeploymentTable::findProvider(const std::string& name) const {
@@ -38,7 +63,8 @@ core::Result<std::vector<Deployment>> DeploymentTable::resolve(const std::string
       provider = findProvider(providerName == "anthropic" ? "simulated-anthropic" : "simulated");
     }
     if (provider) {
-      candidates.push_back(Deployment{provider, upstream, {}, 0, provider->config().name + "/" + upstream});
+      candidates.push_back(Deployment{provider, upstream, priceOf(*provider, upstream), 0,
+                                      provider->config().name + "/" + upstream});
       return candidates;
     }
   }
@@ -46,7 +72,8 @@ core::Result<std::vector<Deployment>> DeploymentTable::resolve(const std::string
     bool claude = model.rfind("claude", 0) == 0;
     const auto* provider = findProvider(claude ? "simulated-anthropic" : "simulated");
     if (provider) {
-      candidates.push_back(Deployment{provider, model, {}, 0, provider->config().name + "/" + model});
+      candidates.push_back(Deployment{provider, model, priceOf(*provider, model), 0,
+                                      provider->config().name + "/" + model});
       return candidates;
     }
   }

@@ -16,6 +16,10 @@
 #include "core/error.h"
 #include "providers/provider.h"
 
+namespace arbitra::ledger {
+class PriceCatalog;
+}
+
 namespace arbitra::gateway {
 
 struct Deployment {
@@ -28,8 +32,10 @@ struct Deployment {
 
 class DeploymentTable {
  public:
-  // Throws std::invalid_argument for an unknown provider kind.
-  DeploymentTable(const config::Config& config, const providers::Registry& registry);
+  // Throws std::invalid_argument for an unknown provider kind. Deployments
+  // without a configured price take their catalog row's (when `catalog` has one).
+  DeploymentTable(const config::Config& config, const providers::Registry& registry,
+                  const ledger::PriceCatalog* catalog = nullptr);
 
   // The candidates for `model`, best first; NotFound when none.
   core::Result<std::vector<Deployment>> resolve(const std::string& model) const;
@@ -40,11 +46,13 @@ class DeploymentTable {
 
  private:
   const providers::Provider* findProvider(const std::string& name) const;
+  config::Price priceOf(const providers::Provider& provider, const std::string& upstreamModel) const;
 
   std::vector<std::unique_ptr<providers::Provider>> providers_;
   std::vector<config::ModelConfig> models_;
   bool prefixRouting_ = true;
   bool simulated_ = false;
+  const ledger::PriceCatalog* catalog_ = nullptr;
 };
 
 }  // namespace arbitra::gateway

@@ -58,6 +58,9 @@ struct Exchange {
   bool simulated = false;
   std::optional<core::Usage> usage;
   bool usageEstimated = false;  // counted locally: the upstream reported none
+  size_t promptBytes = 0;       // the caller's body, for a local estimate
+  size_t outputBytes = 0;       // streamed text and tool arguments, for a local estimate
+  int64_t costPico = 0;         // what it cost (set when it is recorded)
   RouteDecision route;
   CacheOutcome cache;
   std::string note;  // what went wrong, if anything

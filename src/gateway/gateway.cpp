@@ -10,9 +10,12 @@
 
 #include "api/codec.h"
 #include "core/log.h"
+#include "gateway/accounting.h"
+#include "gateway/admin.h"
 #include "gateway/deployments.h"
 #include "gateway/exchange.h"
 #include "http/sse.h"
+#include "ledger/cost.h"
 
 namespace arbitra::gateway {
 namespace {
@@ -54,6 +57,7 @@ void observe(Exchange& exchange, const core::StreamEvent& event) {
     exchange.firstToken = Clock::now();
   }
   if (event.kind == Kind::Usage) exchange.usage = event.usage;
+  if (event.kind == Kind::TextDelta || event.kind == Kind::ToolArgs) exchange.outputBytes += event.text.size();
 }
 
 bool onlyUsage(const std::vector<core::StreamEvent>& events) {
@@ -135,11 +139,13 @@ bool hasControlCharacters(std::string_view text) {
 }  // namespace
 
 struct Gateway::Impl {
-  Impl(const config::Config& config, const providers::Registry& registry) : table(config, registry) {
+  Impl(const config::Config& config, const providers::Registry& registry)
+      : accounting(config), table(config, registry, &accounting.catalog()) {
     std::random_device device;
     idBase = (static_cast<uint64_t>(device()) << 32) ^ device();
   }
 
+  Accounting accounting;  // keys, budgets, cost, the ledger, metrics
   DeploymentTable table;
   http::HttpClient client;
   uint64_t idBase = 0;
@@ -157,6 +163,11 @@ struct Gateway::Impl {
       if (co_await requireMethod(request, out, "POST", WireFormat::OpenAI)) co_await embeddings(request, out);
     } else if (path == "/v1/models" || path == "/models") {
       if (co_await requireMethod(request, out, "GET", WireFormat::OpenAI)) co_await models(request, out);
+    } else if (path == "/metrics") {
+      http::Headers headers{{"content-type", "text/plain; version=0.0.4"}};
+      co_await out.send(200, std::move(headers), accounting.metrics());
+    } else if (path.starts_with("/admin/")) {
+      co_await serveAdmin(accounting, request, out);
     } else if (path == "/healthz") {
       co_await out.send(200, labelled(http::jsonHeaders()), R"({"status":"ok"})");
     } else if (path == "/readyz") {
@@ -181,28 +192,57 @@ struct Gateway::Impl {
 
   // ---- the chat walk --------------------------------------------------------
 
+  // What the walk leaves for the record step.
+  struct Walk {
+    Caller who;
+    std::vector<Deployment> candidates;
+    const Deployment* served = nullptr;  // the last deployment tried
+    const Deployment* primary() const { return candidates.empty() ? nullptr : &candidates.front(); }
+  };
+
+  // Every chat request is recorded (refused and failed ones too), then logged.
   Task<void> chat(http::Request& caller, http::ResponseWriter& out, WireFormat format) {
     Exchange exchange = begin(format);
-    const auto& codec = api::codecFor(format);
+    exchange.promptBytes = caller.body.size();
+    Walk walk;
+    co_await chatWalk(caller, out, exchange, walk);
+    accounting.record(exchange, walk.served, walk.primary(), walk.who);
+    finish(exchange);
+  }
+
+  Task<void> chatWalk(http::Request& caller, http::ResponseWriter& out, Exchange& exchange, Walk& walk) {
+    auto who = accounting.authenticate(caller);
+    if (!who) {
+      co_await reply(out, exchange, who.error());
+      co_return;
+    }
+    walk.who = *who;
+    const auto& codec = api::codecFor(exchange.format);
     auto request = codec.parseRequest(caller.body);
     if (!request) {
-      co_await fail(out, exchange, request.error());
+      co_await reply(out, exchange, request.error());
       co_return;
     }
     if (hasControlCharacters(request->model)) {
-      co_await fail(out, exchange, core::makeError(core::ErrorKind::InvalidRequest,
-                                                   "model: must not contain control characters", "model"));
+      co_await reply(out, exchange, core::makeError(core::ErrorKind::InvalidRequest,
+                                                    "model: must not contain control characters", "model"));
       co_return;
     }
     exchange.model = request->model;
     exchange.stream = request->stream;
     auto candidates = table.resolve(request->model);
     if (!candidates) {
-      co_await fail(out, exchange, candidates.error());
+      co_await reply(out, exchange, candidates.error());
+      co_return;
+    }
+    walk.candidates = std::move(*candidates);
+    if (auto refused = accounting.admit(walk.who, *request, walk.candidates, caller.body.size())) {
+      co_await reply(out, exchange, *refused);
       co_return;
     }
     auto lastError = core::makeError(core::ErrorKind::UpstreamError, "no deployment could serve the request");
-    for (const auto& deployment : *candidates) {
+    for (const auto& deployment : walk.candidates) {
+      walk.served = &deployment;
       exchange.deployment = deployment.label;
       exchange.provider = deployment.provider->config().name;
       exchange.simulated = deployment.provider->config().simulated;
@@ -216,17 +256,14 @@ struct Gateway::Impl {
       } else {
         failure = co_await relayAnswer(*request, deployment, **upstream, out, exchange);
       }
-      if (!failure) {
-        finish(exchange);
-        co_return;
-      }
+      if (!failure) co_return;
       lastError = *failure;
       if (out.clientGone()) break;
       core::log(core::LogLevel::Warn, "attempt failed id=" + exchange.id + " deployment=" + deployment.label +
                                           " error=" + lastError.message);
       if (!retryable(lastError)) break;
     }
-    co_await fail(out, exchange, lastError);
+    co_await reply(out, exchange, lastError);
   }
 
   // Sends the request to one deployment and waits for a 2xx answer's headers;
@@ -289,6 +326,12 @@ struct Gateway::Impl {
                                   "upstream " + deployment.label + " sent an invalid answer: " + usage.error().message);
       }
       exchange.usage = *usage;
+      if (!*usage) {  // no usage in the answer: measure its text for the estimate
+        if (auto answer = provider.codec().parseResponse(*body)) {
+          exchange.outputBytes = answer->text.size();
+          for (const auto& call : answer->toolCalls) exchange.outputBytes += call.arguments.size();
+        }
+      }
       payload = std::move(*body);
     } else {
       auto answer = provider.codec().parseResponse(*body);
@@ -297,12 +340,17 @@ struct Gateway::Impl {
                                   "upstream " + deployment.label + " sent an invalid answer: " + answer.error().message);
       }
       exchange.usage = answer->usage;
+      exchange.outputBytes = answer->text.size();
+      for (const auto& call : answer->toolCalls) exchange.outputBytes += call.arguments.size();
       answer->model = request.model;
       payload = api::codecFor(request.format).encodeResponse(*answer);
     }
     exchange.firstToken = Clock::now();
+    exchange.status = 200;
+    accounting.price(exchange, &deployment);
     auto headers = responseHeaders(exchange, deployment);
     headers.push_back({"content-type", "application/json"});
+    headers.push_back({"x-arbitra-cost", deployment.price.known ? ledger::exactDollars(exchange.costPico) : "unknown"});
     exchange.status = 200;
     if (!co_await out.send(200, std::move(headers), std::move(payload))) exchange.status = 499;
     co_return std::nullopt;
@@ -498,18 +546,23 @@ struct Gateway::Impl {
   }
 
   Task<void> fail(http::ResponseWriter& out, Exchange& exchange, const core::Error& error) {
+    co_await reply(out, exchange, error);
+    finish(exchange);
+  }
+
+  // Sends the error in the caller's format (unless the answer already started
+  // or the caller left); the caller of reply() logs.
+  Task<void> reply(http::ResponseWriter& out, Exchange& exchange, const core::Error& error) {
     exchange.status = error.httpStatus();
     exchange.note = error.message;
     if (out.started() || out.clientGone()) {
       if (out.clientGone()) exchange.status = 499;
-      finish(exchange);
       co_return;
     }
     http::Headers headers = labelled(http::jsonHeaders());
     headers.push_back({"x-arbitra-request-id", exchange.id});
     if (error.retryAfterSeconds) headers.push_back({"retry-after", std::to_string(*error.retryAfterSeconds)});
     co_await out.send(exchange.status, std::move(headers), api::codecFor(exchange.format).encodeError(error));
-    finish(exchange);
   }
 
   void finish(const Exchange& exchange) {
@@ -527,6 +580,8 @@ struct Gateway::Impl {
               " cached=" + std::to_string(exchange.usage->cachedReadTokens) +
               " reasoning=" + std::to_string(exchange.usage->reasoningTokens);
     }
+    if (exchange.costPico > 0) line += " cost=" + ledger::exactDollars(exchange.costPico);
+    if (exchange.usageEstimated) line += " estimated";
     if (!exchange.note.empty()) line += " error=\"" + exchange.note + "\"";
     if (exchange.simulated || table.simulated()) line += " simulated";
     core::log(exchange.status >= 500 ? core::LogLevel::Warn : core::LogLevel::Info, line);
@@ -542,6 +597,7 @@ http::Task<void> Gateway::handle(http::Request& request, http::ResponseWriter& o
 }
 
 bool Gateway::simulated() const { return impl_->table.simulated(); }
+bool Gateway::requiresKeys() const { return impl_->accounting.keysInUse(); }
 
 std::string Gateway::protocolErrorBody(int status, const std::string& message, std::string_view target) {
   auto format = target.rfind("/v1/messages", 0) == 0 ? WireFormat::Anthropic : WireFormat::OpenAI;

@@ -36,6 +36,8 @@ class Gateway {
   // An error body for protocol-level failures, in the format the path implies.
   static std::string protocolErrorBody(int status, const std::string& message, std::string_view target);
   bool simulated() const;
+  // True when virtual keys exist: every request must present one.
+  bool requiresKeys() const;
 
  private:
   struct Impl;

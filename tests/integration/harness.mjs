@@ -52,10 +52,11 @@ export function cleanEnv(extra = {}) {
 }
 
 let tempDir;
+// A fresh path in the run's temp folder; written with `content` unless it is null.
 export function tempFile(name, content) {
   tempDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'arbitra-it-'));
   const file = path.join(tempDir, `${Date.now()}-${Math.random().toString(36).slice(2, 8)}-${name}`);
-  fs.writeFileSync(file, content);
+  if (content !== null) fs.writeFileSync(file, content);
   return file;
 }
 
@@ -220,11 +221,17 @@ export async function startSim({ yaml = SIM_YAML, args = [], env } = {}) {
   return sim;
 }
 
+let ledgerCount = 0;
+
 // `config`: YAML text (written to a temp file) or null for no --config.
 export async function startGateway({ config = null, args = [], env } = {}) {
   const argv = ['serve'];
   if (config !== null) argv.push('--config', tempFile('arbitra.yaml', config));
   if (!args.includes('--port')) argv.push('--port', '0');
+  // Each gateway gets its own ledger file unless the test chooses one.
+  if (!args.includes('--ledger') && !args.includes('--no-ledger') && !/^ledger:/m.test(config ?? '')) {
+    argv.push('--ledger', tempFile(`ledger-${++ledgerCount}.db`, null));
+  }
   argv.push(...args);
   const gw = await startChild('arbitra', ARBITRA_BIN, argv, {
     env: env ?? cleanEnv({ SIM_KEY }),

@@ -18,7 +18,7 @@ const char* const kServerKeys =
 TEST(ConfigErrors, TopLevel) {
   EXPECT_EQ(parseError(yamlLines({"server: {}", "model_list: []"})),
             "c.yaml:2: unknown key 'model_list' in the top level (expected one of: server, "
-            "providers, models)");
+            "providers, models, ledger)");
   EXPECT_EQ(parseError(yamlLines({"- a", "- b"})), "c.yaml:1: the top level must be a mapping");
   EXPECT_EQ(parseError(yamlLines({"# comment", "just text"})),
             "c.yaml:2: the top level must be a mapping");
@@ -89,9 +89,9 @@ TEST(ConfigErrors, UnknownKeysEverywhere) {
             "provider, model, price, context_window)");
   EXPECT_EQ(parseError(yamlLines({"providers:", "  openai: { kind: openai }",
                                   "models:", "  m:", "    provider: openai", "    model: x",
-                                  "    price: { input: 1, output: 2, reasoning: 3 }"})),
-            "c.yaml:7: unknown key 'reasoning' in the price of model 'm' (expected one of: input, "
-            "output, cached_input, cache_write)");
+                                  "    price: { input: 1, output: 2, per_image: 3 }"})),
+            "c.yaml:7: unknown key 'per_image' in the price of model 'm' (expected one of: input, "
+            "output, cached_input, cache_write, reasoning, batch_input, batch_output, long_context)");
 }
 
 TEST(ConfigErrors, DuplicateKeys) {
