@@ -33,6 +33,10 @@ integration() {  # integration BIN_DIR
       node --test --test-concurrency=1 ./*.test.mjs )
 }
 
+# The ledger's Postgres store is tested against a real server on loopback.
+if ARBITRA_TEST_POSTGRES="$(bash scripts/postgres.sh)"; then export ARBITRA_TEST_POSTGRES
+else failed=$((failed + 1)); failures+=("postgres start"); fi
+
 step "unit tests" ctest --test-dir build --output-on-failure -j "$jobs"
 step "integration tests" integration "$root/build"
 

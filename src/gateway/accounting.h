@@ -56,6 +56,10 @@ class Accounting {
   // The exact cost of the exchange as served by `deployment` (usage filled in,
   // estimated when the upstream reported none); sets exchange.costPico.
   int64_t price(Exchange& exchange, const Deployment* deployment) const;
+  // A request starts: it owes the ledger one record (see Ledger::begin).
+  void begin() {
+    if (ledger_) ledger_->begin();
+  }
   // Writes the record, updates metrics, settles the caller's reservation.
   void record(Exchange& exchange, const Deployment* served, const Deployment* primary, const Caller& caller);
 

@@ -204,6 +204,7 @@ struct Gateway::Impl {
   Task<void> chat(http::Request& caller, http::ResponseWriter& out, WireFormat format) {
     Exchange exchange = begin(format);
     exchange.promptBytes = caller.body.size();
+    accounting.begin();
     Walk walk;
     co_await chatWalk(caller, out, exchange, walk);
     accounting.record(exchange, walk.served, walk.primary(), walk.who);

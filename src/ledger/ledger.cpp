@@ -55,17 +55,22 @@ Ledger::Ledger(const config::LedgerConfig& config, std::unique_ptr<Store> store)
   }
   void* mapped = ::mmap(nullptr, sizeof(int64_t), PROT_READ | PROT_WRITE, MAP_SHARED, seqFd_, 0);
   if (mapped == MAP_FAILED) throw StoreError("ledger: cannot map " + seqPath + ": " + std::strerror(errno));
-  acceptedSeq_ = static_cast<int64_t*>(mapped);
+  begun_ = static_cast<int64_t*>(mapped);
 
+  // Sequence numbers count records, so the committed sequence is how many
+  // records were ever committed; every begun request owes one record.
   committedSeq_ = store_->committedSeq();
-  int64_t accepted = __atomic_load_n(acceptedSeq_, __ATOMIC_ACQUIRE);
-  if (accepted > committedSeq_) {
-    lostAtStart_ = accepted - committedSeq_;
-    store_->noteLoss(nowUnixMs(), lostAtStart_, "the previous run stopped without flushing (kill -9 or crash)");
+  int64_t begun = __atomic_load_n(begun_, __ATOMIC_ACQUIRE);
+  if (begun > committedSeq_) {
+    lostAtStart_ = begun - committedSeq_;
+    store_->noteLoss(nowUnixMs(), lostAtStart_,
+                     "the previous run stopped without flushing (kill -9 or crash): records of its last "
+                     "group-commit window and of requests in flight");
     core::log(core::LogLevel::Warn, "ledger: the previous run lost " + std::to_string(lostAtStart_) +
-                                        " record(s) of its last group-commit window (it did not shut down cleanly)");
+                                        " record(s): its last group-commit window and requests in flight "
+                                        "(it did not shut down cleanly)");
   }
-  __atomic_store_n(acceptedSeq_, committedSeq_, __ATOMIC_RELEASE);
+  __atomic_store_n(begun_, committedSeq_, __ATOMIC_RELEASE);
   nextSeq_ = committedSeq_ + 1;
 
   int64_t cutoff = dayStartMs(nowUnixMs() - config_.retentionDays * 86'400'000);
@@ -78,9 +83,11 @@ Ledger::Ledger(const config::LedgerConfig& config, std::unique_ptr<Store> store)
 
 Ledger::~Ledger() {
   close();
-  if (acceptedSeq_) ::munmap(acceptedSeq_, sizeof(int64_t));
+  if (begun_) ::munmap(begun_, sizeof(int64_t));
   if (seqFd_ >= 0) ::close(seqFd_);
 }
+
+void Ledger::begin() { __atomic_fetch_add(begun_, 1, __ATOMIC_RELAXED); }
 
 void Ledger::append(Record record) {
   std::lock_guard lock(mutex_);
@@ -90,13 +97,14 @@ void Ledger::append(Record record) {
   }
   record.seq = nextSeq_++;
   if (queue_.empty()) oldestQueuedMicros_ = steadyMicros();
-  __atomic_store_n(acceptedSeq_, record.seq, __ATOMIC_RELEASE);
   queue_.push_back(std::move(record));
 }
 
 void Ledger::flush() {
   std::unique_lock lock(mutex_);
   int64_t target = nextSeq_ - 1;
+  if (committedSeq_ >= target) return;
+  flushRequested_ = true;
   wake_.notify_one();
   flushed_.wait(lock, [&] { return committedSeq_ >= target || !writer_.joinable(); });
 }
@@ -120,7 +128,8 @@ void Ledger::run() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, interval, [&] { return stopping_; });
+      wake_.wait_for(lock, interval, [&] { return stopping_ || flushRequested_; });
+      flushRequested_ = false;
       if (batch.empty()) batch.swap(queue_);
       else if (!queue_.empty()) {
         batch.insert(batch.end(), std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));

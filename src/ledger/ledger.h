@@ -4,12 +4,14 @@
 //
 // Durability:
 //   - close() (SIGTERM, after the server drained) commits every record queued;
-//   - kill -9: what was committed stays; at most the records of the last
-//     group-commit window are lost, and the next start counts them exactly
-//     and reports them (log line + `gaps` table + lostAtStart()). The count
-//     comes from a small memory-mapped counter file (<ledger>.seq) that every
-//     append bumps: the kernel keeps a killed process's writes to a shared
-//     mapping, so "accepted - committed" at restart is the number lost.
+//   - kill -9: what was committed stays; what is lost is the records of the
+//     last group-commit window and of the requests still in flight, and the
+//     next start counts them exactly and reports them (log line + `gaps`
+//     table + lostAtStart()). The count comes from a small memory-mapped
+//     counter file (<ledger>.seq) that begin() bumps when a request starts:
+//     the kernel keeps a killed process's writes to a shared mapping, so
+//     "begun - committed" at restart is the number lost — including a request
+//     whose answer reached its client just before the kill.
 //   - a write that fails (disk full, locked file) is retried every window;
 //     the records stay queued, none is dropped.
 //
@@ -49,6 +51,8 @@ class Ledger {
   static std::unique_ptr<Ledger> open(const config::LedgerConfig& config);
   ~Ledger();
 
+  // A request starts that will append exactly one record when it ends.
+  void begin();
   // Takes the record (assigns its seq) and queues it. Never blocks on I/O.
   void append(Record record);
   // Blocks until everything appended before the call is committed.
@@ -71,7 +75,7 @@ class Ledger {
   config::LedgerConfig config_;
   std::unique_ptr<Store> store_;  // the writer thread's
   std::string description_;
-  int64_t* acceptedSeq_ = nullptr;  // in the memory-mapped counter file
+  int64_t* begun_ = nullptr;  // requests begun, in the memory-mapped counter file
   int seqFd_ = -1;
 
   mutable std::mutex mutex_;
@@ -81,6 +85,7 @@ class Ledger {
   int64_t nextSeq_ = 1;
   int64_t committedSeq_ = 0;
   bool stopping_ = false;
+  bool flushRequested_ = false;
   bool closed_ = false;
   std::thread writer_;
 

@@ -96,8 +96,17 @@ struct Simulator::Impl {
     return wildcard ? *wildcard : kDefault;
   }
 
-  void bill(const core::Usage& usage, bool error) {
+  // Billing as a provider does it: uncached input, cache reads, cache writes and
+  // output each at its price (independent of the gateway's ledger code).
+  void bill(const core::Usage& usage, bool error, const ModelBehavior* behavior = nullptr) {
     std::lock_guard lock(statsMutex);
+    if (!error && behavior) {
+      int64_t cachedPrice = behavior->priceCachedInput >= 0 ? behavior->priceCachedInput : behavior->priceInput;
+      int64_t writePrice = behavior->priceCacheWrite >= 0 ? behavior->priceCacheWrite : behavior->priceInput;
+      int64_t uncached = usage.inputTokens - usage.cachedReadTokens - usage.cacheWriteTokens;
+      totals.costPico += uncached * behavior->priceInput + usage.cachedReadTokens * cachedPrice +
+                         usage.cacheWriteTokens * writePrice + usage.outputTokens * behavior->priceOutput;
+    }
     totals.requests++;
     if (error) {
       totals.errors++;
@@ -230,7 +239,7 @@ struct Simulator::Impl {
       co_await sleepFor(std::chrono::milliseconds(behavior.ttftMs) +
                         perToken * static_cast<int64_t>(plan.tokens.size()));
       if (behavior.failure == "garbage") {
-        bill(usage, false);
+        bill(usage, false, &behavior);
         co_await out.send(200, http::jsonHeaders(), "{\"id\": \"garbage\", \"choices\": [tru");
         co_return;
       }
@@ -239,7 +248,7 @@ struct Simulator::Impl {
         co_return;
       }
       if (!behavior.reportUsage) plan.response.usage.reset();
-      bill(usage, false);
+      bill(usage, false, &behavior);
       headers.push_back({"content-type", "application/json"});
       co_await out.send(200, std::move(headers), codec.encodeResponse(plan.response));
       co_return;
@@ -248,7 +257,7 @@ struct Simulator::Impl {
     headers.push_back({"content-type", "text/event-stream"});
     headers.push_back({"cache-control", "no-cache"});
     if (!co_await out.startStream(200, std::move(headers))) co_return;
-    bill(usage, false);
+    bill(usage, false, &behavior);
     auto encoder = codec.makeStreamEncoder(*parsed);
     std::string bytes;
     core::StreamEvent start;
@@ -364,7 +373,8 @@ struct Simulator::Impl {
                                         {"output_tokens", totals.outputTokens},
                                         {"cached_read_tokens", totals.cachedReadTokens},
                                         {"cache_write_tokens", totals.cacheWriteTokens},
-                                        {"reasoning_tokens", totals.reasoningTokens}});
+                                        {"reasoning_tokens", totals.reasoningTokens},
+                                        {"cost_pico", totals.costPico}});
   }
 };
 
@@ -410,6 +420,18 @@ SimOptions loadSimOptions(const std::string& path) {
   auto fail = [&](const YAML::Node& node, const std::string& what) {
     throw std::runtime_error(path + ":" + std::to_string(node.Mark().line + 1) + ": " + what);
   };
+  // "0.15" dollars per million tokens -> 150000 micro-dollars (exact, <= 6 places).
+  auto microDollars = [&](const YAML::Node& node) -> int64_t {
+    std::string text = node.as<std::string>();
+    size_t dot = text.find('.');
+    std::string whole = text.substr(0, dot), fraction = dot == std::string::npos ? "" : text.substr(dot + 1);
+    auto digits = [](const std::string& t) { return t.find_first_not_of("0123456789") == std::string::npos; };
+    if (whole.empty() || !digits(whole) || !digits(fraction) || fraction.size() > 6) {
+      fail(node, "a price must be dollars per million tokens, e.g. \"0.15\"");
+    }
+    fraction.resize(6, '0');
+    return std::stoll(whole) * 1'000'000 + std::stoll(fraction);
+  };
   try {
     if (!root || root.IsNull()) return options;
     if (!root.IsMap()) fail(root, "expected a map with seed, threads and models");
@@ -436,6 +458,10 @@ SimOptions loadSimOptions(const std::string& path) {
             else if (name == "retry_after_seconds") b.retryAfterSeconds = v.as<int>();
             else if (name == "report_usage") b.reportUsage = v.as<bool>();
             else if (name == "failure") b.failure = v.as<std::string>();
+            else if (name == "price_input") b.priceInput = microDollars(field.second);
+            else if (name == "price_output") b.priceOutput = microDollars(field.second);
+            else if (name == "price_cached_input") b.priceCachedInput = microDollars(field.second);
+            else if (name == "price_cache_write") b.priceCacheWrite = microDollars(field.second);
             else fail(field.first, "unknown model setting '" + name + "'");
           }
           options.models.push_back(std::move(b));

@@ -34,6 +34,13 @@ struct ModelBehavior {
   double rateLimitRate = 0;       // share of requests answered 429 + Retry-After
   int retryAfterSeconds = 1;
   bool reportUsage = true;        // false: streams carry no usage at all
+  // What the simulated provider bills, in micro-dollars per million tokens
+  // (= pico-dollars per token), parsed from decimal dollars (`price_input:
+  // "0.15"`). Cached reads and cache writes default to the input price.
+  int64_t priceInput = 0;
+  int64_t priceOutput = 0;
+  int64_t priceCachedInput = -1;
+  int64_t priceCacheWrite = -1;
   // Scripted failure: "" (none), "garbage" (a 200 that is not JSON / not SSE),
   // "disconnect" (drops the connection mid-answer), "hang" (never answers),
   // "status:NNN" (always answers NNN with an error body).
@@ -60,6 +67,7 @@ struct SimStats {
   int64_t cachedReadTokens = 0;
   int64_t cacheWriteTokens = 0;
   int64_t reasoningTokens = 0;
+  int64_t costPico = 0;  // what it billed, by its own prices (the ledger is checked against it)
 };
 
 class Simulator {

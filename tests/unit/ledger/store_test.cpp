@@ -1,0 +1,301 @@
+// The ledger's stores, writer and crash accounting, against real files (and a
+// real Postgres server when ARBITRA_TEST_POSTGRES names one; scripts/test.sh
+// starts one on loopback and sets it).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+
+#include "ledger/ledger.h"
+#include "ledger/report.h"
+#include "ledger/store.h"
+
+namespace arbitra::ledger {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string tempPath(const std::string& name) {
+  static const fs::path dir = [] {
+    auto d = fs::temp_directory_path() / ("arbitra-ledger-test-" + std::to_string(::getpid()));
+    fs::create_directories(d);
+    return d;
+  }();
+  auto path = dir / name;
+  fs::remove(path);
+  fs::remove(path.string() + "-wal");
+  fs::remove(path.string() + "-shm");
+  fs::remove(path.string() + ".seq");
+  return path.string();
+}
+
+Record record(int64_t timeMs, const std::string& model, int64_t cost, int status = 200, int64_t latencyUs = 1000) {
+  Record r;
+  r.timeMs = timeMs;
+  r.requestId = "req-" + std::to_string(timeMs) + "-" + model;
+  r.model = model;
+  r.deployment = "p/" + model;
+  r.provider = "p";
+  r.format = "openai";
+  r.status = status;
+  r.inputTokens = 10;
+  r.outputTokens = 5;
+  r.costPico = cost;
+  r.latencyUs = latencyUs;
+  r.route = R"({"policy":"cost"})";
+  r.error = status >= 400 ? "tab\there, newline\nthere, back\\slash" : "";
+  return r;
+}
+
+constexpr int64_t kDay = 86'400'000;
+constexpr int64_t kT0 = 1'790'000'000'000 - 1'790'000'000'000 % kDay;  // a UTC midnight
+
+// The same behaviour from every store kind.
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::unique_ptr<Store> open() {
+    if (GetParam() == "sqlite") return openSqliteStore(path_);
+    return openPostgresStore(std::getenv("ARBITRA_TEST_POSTGRES"));
+  }
+  void SetUp() override {
+    path_ = tempPath("store.db");
+    if (GetParam() == "postgres") {
+      auto store = open();  // a clean schema for each test
+      (void)store;
+      std::string conn = std::getenv("ARBITRA_TEST_POSTGRES");
+      std::string drop = "psql \"" + conn + "\" -q -c 'DROP TABLE IF EXISTS records, rollups, meta, gaps, keys' >/dev/null 2>&1";
+      ASSERT_EQ(std::system(drop.c_str()), 0);
+    }
+  }
+  std::string path_;
+};
+
+TEST_P(StoreTest, AppendsAndReportsExactSumsByGroup) {
+  auto store = open();
+  std::vector<Record> batch;
+  int64_t seq = 0;
+  for (int day = 0; day < 3; ++day) {
+    for (int i = 0; i < 100; ++i) {
+      auto r = record(kT0 + day * kDay + i * 1000, i % 2 ? "a" : "b", 1'000'000'007LL * (i + 1), i % 10 == 0 ? 502 : 200,
+                      1000 + i * 10);
+      r.seq = ++seq;
+      batch.push_back(r);
+    }
+  }
+  store->append(batch);
+  EXPECT_EQ(store->committedSeq(), 300);
+  EXPECT_EQ(store->recordCount(), 300);
+
+  ReportQuery byDay;
+  auto days = store->report(byDay);
+  ASSERT_EQ(days.size(), 3u);
+  EXPECT_EQ(formatDate(std::stoll(days[0].group) * kDay), formatDate(kT0));
+  int64_t expectedPerDay = 0;
+  for (int i = 0; i < 100; ++i) expectedPerDay += 1'000'000'007LL * (i + 1);
+  for (const auto& d : days) {
+    EXPECT_EQ(d.requests, 100);
+    EXPECT_EQ(d.errors, 10);
+    EXPECT_EQ(d.costPico, expectedPerDay);
+    EXPECT_EQ(d.inputTokens, 1000);
+  }
+  ReportQuery byModel;
+  byModel.groupBy = GroupBy::Model;
+  byModel.fromMs = kT0 + kDay;  // the last two days
+  auto models = store->report(byModel);
+  ASSERT_EQ(models.size(), 2u);
+  EXPECT_EQ(models[0].group, "a");
+  EXPECT_EQ(models[0].requests + models[1].requests, 200);
+  EXPECT_EQ(totalOf(models).costPico, 2 * expectedPerDay);
+  // p50 of latencies 1000..1990 us is ~1500 us, within the bucket resolution.
+  auto total = totalOf(days);
+  EXPECT_NEAR(static_cast<double>(total.p50LatencyUs()), 1495.0, 1495.0 * 0.03);
+  EXPECT_NEAR(static_cast<double>(total.p95LatencyUs()), 1945.0, 1945.0 * 0.03);
+}
+
+TEST_P(StoreTest, CompactionKeepsReportsIdentical) {
+  auto store = open();
+  std::vector<Record> batch;
+  for (int i = 0; i < 500; ++i) {
+    auto r = record(kT0 + (i % 5) * kDay + i, i % 3 ? "x" : "y", 7'777 * i, i % 7 ? 200 : 429, 500 + i);
+    r.seq = i + 1;
+    batch.push_back(r);
+  }
+  store->append(batch);
+  ReportQuery query;
+  query.groupBy = GroupBy::Model;
+  auto before = store->report(query);
+  int64_t rolled = store->compact(kT0 + 3 * kDay);
+  EXPECT_EQ(rolled, 300);
+  EXPECT_EQ(store->recordCount(), 200);
+  auto after = store->report(query);
+  ASSERT_EQ(before.size(), after.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(before[i].group, after[i].group);
+    EXPECT_EQ(before[i].requests, after[i].requests);
+    EXPECT_EQ(before[i].errors, after[i].errors);
+    EXPECT_EQ(before[i].costPico, after[i].costPico);
+    EXPECT_EQ(before[i].p50LatencyUs(), after[i].p50LatencyUs());
+    EXPECT_EQ(before[i].p95LatencyUs(), after[i].p95LatencyUs());
+  }
+}
+
+TEST_P(StoreTest, KeysAreStoredRevokedAndVersioned) {
+  auto store = open();
+  int64_t v0 = store->keysVersion();
+  KeyRecord key;
+  key.id = "key_test";
+  key.hash = "abc";
+  key.name = "team a";
+  key.models = {"m1", "m2"};
+  key.tags = {"team-a", "prod"};
+  key.budgetDayPico = 5'000'000'000'000;
+  key.rpm = 60;
+  key.createdMs = 1;
+  store->saveKey(key);
+  EXPECT_GT(store->keysVersion(), v0);
+  auto keys = store->loadKeys();
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].models, key.models);
+  EXPECT_EQ(keys[0].tags, key.tags);
+  EXPECT_EQ(keys[0].budgetDayPico, key.budgetDayPico);
+  int64_t v1 = store->keysVersion();
+  EXPECT_TRUE(store->revokeKey("key_test", 99));
+  EXPECT_FALSE(store->revokeKey("key_test", 100));  // already revoked
+  EXPECT_GT(store->keysVersion(), v1);
+  EXPECT_EQ(store->loadKeys()[0].revokedMs, 99);
+}
+
+TEST_P(StoreTest, SpendSinceSumsRawAndRolledUpPerKey) {
+  auto store = open();
+  std::vector<Record> batch;
+  for (int i = 0; i < 40; ++i) {
+    auto r = record(kT0 + (i % 4) * kDay, "m", 1000 + i);
+    r.seq = i + 1;
+    r.keyId = i % 2 ? "k1" : "k2";
+    batch.push_back(r);
+  }
+  store->append(batch);
+  store->compact(kT0 + 2 * kDay);
+  // k1 holds the odd i: days 1 and 3 (i % 4 == 1 or 3); day 1 is rolled up, day 3 raw.
+  int64_t expected = 0;
+  for (int i = 1; i < 40; i += 2) expected += 1000 + i;
+  auto spend = store->spendSince(kT0 + kDay);
+  ASSERT_EQ(spend.size(), 2u);
+  for (const auto& s : spend) {
+    if (s.keyId == "k1") EXPECT_EQ(s.costPico, expected);
+  }
+  int64_t k2Expected = 0;  // even i: days 0 and 2; since day 1 leaves only day 2 (i % 4 == 2)
+  for (int i = 2; i < 40; i += 4) k2Expected += 1000 + i;
+  for (const auto& s : spend) {
+    if (s.keyId == "k2") EXPECT_EQ(s.costPico, k2Expected);
+  }
+}
+
+std::vector<std::string> storeKinds() {
+  std::vector<std::string> kinds{"sqlite"};
+  if (std::getenv("ARBITRA_TEST_POSTGRES")) kinds.push_back("postgres");
+  return kinds;
+}
+INSTANTIATE_TEST_SUITE_P(Stores, StoreTest, ::testing::ValuesIn(storeKinds()),
+                         [](const auto& info) { return info.param; });
+
+TEST(Sqlite, RejectsAFileThatIsNotALedger) {
+  auto path = tempPath("garbage.db");
+  {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    std::fputs("this is not a database, just text that is long enough to look like a header.....", f);
+    std::fclose(f);
+  }
+  try {
+    openSqliteStore(path);
+    FAIL() << "a garbage file was accepted";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+}
+
+config::LedgerConfig ledgerConfig(const std::string& path, int64_t intervalMs) {
+  config::LedgerConfig config;
+  config.path = path;
+  config.commitIntervalMs = intervalMs;
+  return config;
+}
+
+TEST(Ledger, CloseCommitsEverythingQueued) {
+  auto path = tempPath("close.db");
+  {
+    auto ledger = Ledger::open(ledgerConfig(path, 10'000));  // a long window: only close() commits
+    for (int i = 0; i < 5000; ++i) ledger->append(record(kT0 + i, "m", i));
+    EXPECT_EQ(ledger->stats().committed, 0);
+    ledger->close();
+    EXPECT_EQ(ledger->stats().committed, 5000);
+  }
+  auto store = openSqliteStore(path);
+  EXPECT_EQ(store->recordCount(), 5000);
+  EXPECT_EQ(store->committedSeq(), 5000);
+  auto again = Ledger::open(ledgerConfig(path, 10));
+  EXPECT_EQ(again->stats().lostAtStart, 0);
+}
+
+TEST(Ledger, GroupCommitsWithoutBeingAsked) {
+  auto path = tempPath("group.db");
+  auto ledger = Ledger::open(ledgerConfig(path, 5));
+  for (int i = 0; i < 100; ++i) ledger->append(record(kT0 + i, "m", i));
+  ledger->flush();
+  EXPECT_EQ(ledger->stats().committed, 100);
+  EXPECT_EQ(ledger->openReader()->recordCount(), 100);
+}
+
+// A child process appends, commits some, then dies without closing (as under
+// kill -9): the next open counts exactly the records it lost.
+TEST(Ledger, CountsWhatAKilledProcessLost) {
+  auto path = tempPath("crash.db");
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto ledger = Ledger::open(ledgerConfig(path, 60'000));
+    for (int i = 0; i < 300; ++i) {
+      ledger->begin();
+      ledger->append(record(kT0 + i, "m", i));
+    }
+    ledger->flush();  // 300 committed
+    for (int i = 0; i < 45; ++i) {  // 45 in the commit window
+      ledger->begin();
+      ledger->append(record(kT0 + 1000 + i, "m", i));
+    }
+    for (int i = 0; i < 5; ++i) ledger->begin();  // 5 requests still in flight
+    std::_Exit(0);  // no close(), no destructors: like kill -9
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  auto ledger = Ledger::open(ledgerConfig(path, 10));
+  EXPECT_EQ(ledger->stats().lostAtStart, 50);
+  auto reader = ledger->openReader();
+  EXPECT_EQ(reader->recordCount(), 300);
+  EXPECT_EQ(reader->reportedLoss(), 50);
+  // Numbering continues after the committed records; nothing is counted twice.
+  ledger->begin();
+  ledger->append(record(kT0 + 5000, "m", 1));
+  ledger->close();
+  EXPECT_EQ(openSqliteStore(path)->committedSeq(), 301);
+  EXPECT_EQ(Ledger::open(ledgerConfig(path, 10))->stats().lostAtStart, 0);
+}
+
+TEST(Ledger, UtcPeriods) {
+  // 2026-11-29T06:00:00Z
+  int64_t t = 1'795'932'000'000 - 1'795'932'000'000 % 3'600'000;
+  EXPECT_EQ(formatDate(dayStartMs(t)), formatDate(t));
+  EXPECT_EQ(dayStartMs(t) % kDay, 0);
+  EXPECT_EQ(formatDate(monthStartMs(t)).substr(8), "01");
+  EXPECT_EQ(parseDate("2026-11-01"), monthStartMs(*parseDate("2026-11-29")));
+  EXPECT_FALSE(parseDate("2026-13-01"));
+  EXPECT_FALSE(parseDate("yesterday"));
+}
+
+}  // namespace
+}  // namespace arbitra::ledger
