@@ -63,6 +63,7 @@ std::pair<KeyRecord, std::string> generateKey(const std::string& name) {
 
 void KeyRing::replace(const std::vector<KeyRecord>& keys) {
   auto next = std::make_shared<Snapshot>();
+  next->anyEver = !keys.empty();
   for (const auto& key : keys) {
     if (key.revokedMs != 0) continue;
     auto shared = std::make_shared<const KeyRecord>(key);
@@ -87,6 +88,6 @@ std::shared_ptr<const KeyRecord> KeyRing::findById(const std::string& id) const 
   return it == snap->byId.end() ? nullptr : it->second;
 }
 
-bool KeyRing::empty() const { return snapshot()->byHash.empty(); }
+bool KeyRing::empty() const { return !snapshot()->anyEver; }
 
 }  // namespace arbitra::ledger

@@ -32,16 +32,20 @@ bool sameSecret(std::string_view a, std::string_view b);
 
 class KeyRing {
  public:
-  // Active (unrevoked) keys only are kept.
+  // Active (unrevoked) keys only are kept for lookups.
   void replace(const std::vector<KeyRecord>& keys);
   std::shared_ptr<const KeyRecord> find(std::string_view secret) const;
   std::shared_ptr<const KeyRecord> findById(const std::string& id) const;
+  // True when no key was ever created. Once one was (even if since revoked),
+  // every request must present a valid key: revoking the last key closes
+  // the gateway instead of opening it.
   bool empty() const;
 
  private:
   struct Snapshot {
     std::map<std::string, std::shared_ptr<const KeyRecord>, std::less<>> byHash;
     std::map<std::string, std::shared_ptr<const KeyRecord>, std::less<>> byId;
+    bool anyEver = false;
   };
   std::shared_ptr<const Snapshot> snapshot() const;
   std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<Snapshot>();

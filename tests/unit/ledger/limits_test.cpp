@@ -48,6 +48,10 @@ TEST(Keys, GeneratedKeysAreHashedAndFoundOnlyByTheirValue) {
   ring.replace({record, other});
   EXPECT_FALSE(ring.find(otherSecret));
   EXPECT_TRUE(ring.find(secret));
+  record.revokedMs = 6;
+  ring.replace({record, other});
+  EXPECT_FALSE(ring.find(secret));
+  EXPECT_FALSE(ring.empty()) << "revoking every key must not open the gateway";
 }
 
 TEST(Keys, SameSecretComparesWholeValues) {
