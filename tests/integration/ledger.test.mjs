@@ -311,6 +311,34 @@ describe('ledger', () => {
     assert.equal(Number(gaps.trim()), lost);
   });
 
+  test('the Postgres store: the same exact totals through a real server', T, async () => {
+    const base = process.env.ARBITRA_TEST_POSTGRES;
+    assert.ok(base, 'ARBITRA_TEST_POSTGRES must name a server: run scripts/postgres.sh (scripts/test.sh sets it)');
+    const schema = `ledger_it_${process.pid}`;
+    execFileSync('psql', [base, '-q', '-c', `DROP SCHEMA IF EXISTS ${schema} CASCADE`, '-c', `CREATE SCHEMA ${schema}`]);
+    const conninfo = `${base} options='-csearch_path=${schema}'`;
+    const config = gatewayConfig(sim.port, `ledger: { path: "${tempFile('pg', null)}", postgres: "${conninfo}" }\n`);
+    const configFile = tempFile('pg.yaml', config);
+    const before = (await httpRequest(sim.url, '/sim/stats')).json;
+    const gw = await startGateway({ config });
+    assert.match(gw.stderr, /ledger postgres:\/\/127\.0\.0\.1:5432\/arbitra_test/);
+    assert.ok(!gw.stderr.includes('password'), 'the connection string (a secret) is not logged');
+    const models = ['plain', 'cached', 'write', 'reason'];
+    const statuses = await pool(400, 16, async (i) => {
+      const r = await chat(gw, { model: models[i % 4], format: i % 3 ? 'openai' : 'anthropic', stream: i % 5 === 0 });
+      return typeof r === 'number' ? r : r.status;
+    });
+    assert.deepEqual([...new Set(statuses)], [200]);
+    assert.equal((await gw.stop()).code, 0);
+    const billed = (await httpRequest(sim.url, '/sim/stats')).json;
+    const out = execFileSync(ARBITRA_BIN, ['report', '--config', configFile, '--json', '--group-by', 'total'],
+      { encoding: 'utf8', env: { ...process.env, SIM_KEY } });
+    const total = JSON.parse(out).total;
+    assert.equal(total.requests, 400);
+    assert.equal(total.cost_pico, billed.cost_pico - before.cost_pico);
+    assert.equal(total.output_tokens, billed.output_tokens - before.output_tokens);
+  });
+
   test('a ledger file that is not a database stops the start with a clear error', T, async () => {
     const bad = tempFile('bad.db', 'this is plain text, not SQLite, and long enough to have a header of its own.....');
     const result = await runToExit(ARBITRA_BIN, ['serve', '--port', '0', '--ledger', bad]);

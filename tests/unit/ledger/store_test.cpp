@@ -59,19 +59,23 @@ class StoreTest : public ::testing::TestWithParam<std::string> {
  protected:
   std::unique_ptr<Store> open() {
     if (GetParam() == "sqlite") return openSqliteStore(path_);
-    return openPostgresStore(std::getenv("ARBITRA_TEST_POSTGRES"));
+    return openPostgresStore(postgres_);
   }
+  // Postgres: a schema of this process's own (ctest runs tests in parallel),
+  // emptied before each test.
   void SetUp() override {
     path_ = tempPath("store.db");
     if (GetParam() == "postgres") {
-      auto store = open();  // a clean schema for each test
-      (void)store;
-      std::string conn = std::getenv("ARBITRA_TEST_POSTGRES");
-      std::string drop = "psql \"" + conn + "\" -q -c 'DROP TABLE IF EXISTS records, rollups, meta, gaps, keys' >/dev/null 2>&1";
-      ASSERT_EQ(std::system(drop.c_str()), 0);
+      std::string base = std::getenv("ARBITRA_TEST_POSTGRES");
+      std::string schema = "ledger_test_" + std::to_string(::getpid());
+      std::string reset = "psql \"" + base + "\" -q -c 'DROP SCHEMA IF EXISTS " + schema + " CASCADE' -c 'CREATE SCHEMA " +
+                          schema + "' >/dev/null 2>&1";
+      ASSERT_EQ(std::system(reset.c_str()), 0) << "psql could not reset schema " << schema;
+      postgres_ = base + " options='-csearch_path=" + schema + "'";
     }
   }
   std::string path_;
+  std::string postgres_;
 };
 
 TEST_P(StoreTest, AppendsAndReportsExactSumsByGroup) {
