@@ -128,6 +128,20 @@ class StreamRelay {
   bool closed_ = false;
 };
 
+// An embeddings answer's usage.prompt_tokens; nullopt when absent (then estimated).
+std::optional<core::Usage> embeddingUsage(const std::string& answer) {
+  json::error_code ec;
+  auto parsed = json::parse(answer, ec);
+  if (ec || !parsed.is_object()) return std::nullopt;
+  const auto* usage = parsed.as_object().if_contains("usage");
+  if (!usage || !usage->is_object()) return std::nullopt;
+  const auto* prompt = usage->as_object().if_contains("prompt_tokens");
+  if (!prompt || !prompt->is_int64()) return std::nullopt;
+  core::Usage out;
+  out.inputTokens = prompt->as_int64();
+  return out;
+}
+
 // Model names end up in response headers and log lines: no control characters.
 bool hasControlCharacters(std::string_view text) {
   for (unsigned char c : text) {
@@ -423,12 +437,28 @@ struct Gateway::Impl {
 
   // ---- embeddings and models ------------------------------------------------
 
+  // Embeddings are recorded like chat requests (input tokens at the input price).
   Task<void> embeddings(http::Request& caller, http::ResponseWriter& out) {
     Exchange exchange = begin(WireFormat::OpenAI);
+    exchange.promptBytes = caller.body.size();
+    accounting.begin();
+    Walk walk;
+    co_await embeddingsWalk(caller, out, exchange, walk);
+    accounting.record(exchange, walk.served, walk.primary(), walk.who);
+    finish(exchange);
+  }
+
+  Task<void> embeddingsWalk(http::Request& caller, http::ResponseWriter& out, Exchange& exchange, Walk& walk) {
+    auto who = accounting.authenticate(caller);
+    if (!who) {
+      co_await reply(out, exchange, who.error());
+      co_return;
+    }
+    walk.who = *who;
     json::error_code ec;
     auto body = json::parse(caller.body, ec);
     if (ec || !body.is_object()) {
-      co_await fail(out, exchange, core::makeError(core::ErrorKind::InvalidRequest, "invalid JSON body"));
+      co_await reply(out, exchange, core::makeError(core::ErrorKind::InvalidRequest, "invalid JSON body"));
       co_return;
     }
     core::EmbeddingRequest request;
@@ -436,30 +466,39 @@ struct Gateway::Impl {
     auto* model = request.raw.if_contains("model");
     auto* input = request.raw.if_contains("input");
     if (!model || !model->is_string()) {
-      co_await fail(out, exchange, core::makeError(core::ErrorKind::InvalidRequest, "model: expected a string", "model"));
+      co_await reply(out, exchange, core::makeError(core::ErrorKind::InvalidRequest, "model: expected a string", "model"));
       co_return;
     }
     if (!input || !(input->is_string() || input->is_array())) {
-      co_await fail(out, exchange, core::makeError(core::ErrorKind::InvalidRequest, "input: expected a string or an array", "input"));
+      co_await reply(out, exchange, core::makeError(core::ErrorKind::InvalidRequest, "input: expected a string or an array", "input"));
       co_return;
     }
     request.model = std::string(model->as_string());
     if (hasControlCharacters(request.model)) {
-      co_await fail(out, exchange, core::makeError(core::ErrorKind::InvalidRequest,
+      co_await reply(out, exchange, core::makeError(core::ErrorKind::InvalidRequest,
                                                    "model: must not contain control characters", "model"));
       co_return;
     }
     exchange.model = request.model;
     auto candidates = table.resolve(request.model);
     if (!candidates) {
-      co_await fail(out, exchange, candidates.error());
+      co_await reply(out, exchange, candidates.error());
+      co_return;
+    }
+    walk.candidates = std::move(*candidates);
+    core::ChatRequest shape;  // what admission needs: the model and no output
+    shape.model = request.model;
+    shape.maxTokens = 0;
+    if (auto refused = accounting.admit(walk.who, shape, walk.candidates, caller.body.size())) {
+      co_await reply(out, exchange, *refused);
       co_return;
     }
     auto lastError = core::makeError(core::ErrorKind::InvalidRequest,
                                      "model '" + request.model + "' has no deployment that serves embeddings", "model");
-    for (const auto& deployment : *candidates) {
+    for (const auto& deployment : walk.candidates) {
       const auto& provider = *deployment.provider;
       if (!provider.supportsEmbeddings()) continue;
+      walk.served = &deployment;
       exchange.deployment = deployment.label;
       exchange.provider = provider.config().name;
       exchange.simulated = provider.config().simulated;
@@ -479,14 +518,16 @@ struct Gateway::Impl {
         if (retryable(lastError)) continue;
         break;
       }
+      exchange.status = 200;
+      exchange.usage = embeddingUsage(*answer);
+      accounting.price(exchange, &deployment);
       auto headers = responseHeaders(exchange, deployment);
       headers.push_back({"content-type", "application/json"});
-      exchange.status = 200;
+      headers.push_back({"x-arbitra-cost", deployment.price.known ? ledger::exactDollars(exchange.costPico) : "unknown"});
       co_await out.send(200, std::move(headers), std::move(*answer));
-      finish(exchange);
       co_return;
     }
-    co_await fail(out, exchange, lastError);
+    co_await reply(out, exchange, lastError);
   }
 
   Task<void> models(http::Request& caller, http::ResponseWriter& out) {

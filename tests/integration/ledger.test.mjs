@@ -81,6 +81,12 @@ models:
 `;
 }
 
+// Exact dollars from integer pico-dollars, as the gateway prints them.
+function dollars(pico) {
+  const digits = String(pico).padStart(13, '0');
+  return `${digits.slice(0, -12)}.${digits.slice(-12)}`.replace(/0+$/, '').replace(/\.$/, '');
+}
+
 function report(ledgerFile, ...args) {
   const out = execFileSync(ARBITRA_BIN, ['report', '--ledger', ledgerFile, '--json', ...args], { encoding: 'utf8' });
   return JSON.parse(out);
@@ -168,7 +174,7 @@ describe('ledger', () => {
     const cached = usage.prompt_tokens_details.cached_tokens;
     const pico = (usage.prompt_tokens - cached) * 3_000_000 + cached * 300_000 + usage.completion_tokens * 15_000_000;
     assert.ok(cached > 0);
-    assert.equal(r.headers.get('x-arbitra-cost'), (pico / 1e12).toFixed(12).replace(/0+$/, '').replace(/\.$/, ''));
+    assert.equal(r.headers.get('x-arbitra-cost'), dollars(pico));
     const metrics = (await httpRequest(gw.url, '/metrics')).text;
     assert.match(metrics, /arbitra_requests_total\{model="cached",deployment="simant\/m-cached",status="2xx"\} 1/);
     assert.match(metrics, new RegExp(`arbitra_tokens_total\\{model="cached",deployment="simant/m-cached",kind="cached_read"\\} ${cached}`));
@@ -209,6 +215,14 @@ describe('ledger', () => {
     assert.equal(noneAnthropic.json.error.type, 'authentication_error');
     assert.equal((await chat(gw, { model: 'plain', key: key + 'x' })).status, 401);
     assert.equal((await chat(gw, { model: 'plain', key })).status, 200);
+    // Embeddings are behind the same keys, and recorded.
+    const embedNoKey = await httpRequest(gw.url, '/v1/embeddings', { body: { model: 'plain', input: 'hello' } });
+    assert.equal(embedNoKey.status, 401);
+    const embed = await httpRequest(gw.url, '/v1/embeddings', {
+      body: { model: 'plain', input: ['hello', 'world'] }, headers: { authorization: `Bearer ${key}` },
+    });
+    assert.equal(embed.status, 200, embed.text);
+    assert.equal(embed.headers.get('x-arbitra-cost'), dollars(embed.json.usage.prompt_tokens * 150_000));
     const wrongModel = await chat(gw, { model: 'cached', key });
     assert.equal(wrongModel.status, 403);
     assert.match(wrongModel.json.error.message, /may not use model 'cached'/);
