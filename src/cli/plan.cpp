@@ -11,6 +11,9 @@
 #include <string>
 
 #include "planner/catalog.h"
+#include "cli/ledger_workload.h"
+#include "ledger/record.h"
+#include "ledger/report.h"
 #include "planner/measured.h"
 #include "planner/plan.h"
 #include "planner/report.h"
@@ -22,6 +25,7 @@ namespace {
 
 constexpr const char* kPlanUsage =
     "usage: arbitra plan WORKLOAD.yaml [options]\n"
+    "       arbitra plan --from-ledger LEDGER.db [options]\n"
     "\n"
     "Prices every place the workload could run (APIs, rented GPUs, owned hardware,\n"
     "CPU), ranks them, and gives break-even points and sensitivity.\n"
@@ -34,7 +38,14 @@ constexpr const char* kPlanUsage =
     "  --measured FILE      measured throughput (JSON) overriding the model\n"
     "  --top N              rows per route in the table (default 12)\n"
     "  --all                every option, including those that fail the bar\n"
-    "  --from-ledger        not available yet (the ledger does not exist)\n";
+    "  --from-ledger FILE   measure the workload from a ledger (SQLite file) instead of a\n"
+    "                       workload file: one route per model group, with its volume,\n"
+    "                       hourly profile, token sizes, cache hit rate and p95 TTFT\n"
+    "    --since D / --until D   the records to use (YYYY-MM-DD, UTC, inclusive)\n"
+    "    --open-weight a,b       open-weight models to consider for every route\n"
+    "    --max-ttft-ms N         the latency bar (default: the measured p95 TTFT)\n"
+    "    --min-tokens-per-s N    per-stream decode bar (default: none)\n"
+    "    --emit-workload FILE    also write the measured workload YAML there\n";
 
 namespace fs = std::filesystem;
 
@@ -53,7 +64,8 @@ std::string defaultCatalog(const char* argv0) {
 }  // namespace
 
 int runPlan(int argc, char** argv) {
-  std::string workloadPath, svgDir, catalogDir, measuredPath;
+  std::string workloadPath, svgDir, catalogDir, measuredPath, ledgerPath, emitWorkload;
+  LedgerWorkloadOptions fromLedger;
   bool json = false;
   planner::TextOptions text;
   for (int i = 2; i < argc; ++i) {
@@ -88,10 +100,29 @@ int runPlan(int argc, char** argv) {
       }
       text.top = static_cast<int>(n);
     } else if (arg == "--from-ledger") {
-      std::fprintf(stderr,
-                   "arbitra plan: --from-ledger is not available yet: the ledger (request records) does not exist "
-                   "in this build. Write the workload as a YAML file instead (see `arbitra plan --help`).\n");
-      return 2;
+      ledgerPath = value();
+    } else if (arg == "--since" || arg == "--until") {
+      std::string v = value();
+      auto ms = ledger::parseDate(v);
+      if (!ms) {
+        std::fprintf(stderr, "arbitra plan: %s: expected YYYY-MM-DD, got '%s'\n", arg.c_str(), v.c_str());
+        return 2;
+      }
+      if (arg == "--since") fromLedger.fromMs = *ms;
+      else fromLedger.toMs = *ms + 86'400'000;
+    } else if (arg == "--open-weight") {
+      fromLedger.openWeight = ledger::splitList(value());
+    } else if (arg == "--max-ttft-ms" || arg == "--min-tokens-per-s") {
+      std::string v = value();
+      char* end = nullptr;
+      double n = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(n > 0)) {
+        std::fprintf(stderr, "arbitra plan: %s: expected a positive number, got '%s'\n", arg.c_str(), v.c_str());
+        return 2;
+      }
+      (arg == "--max-ttft-ms" ? fromLedger.maxTtftMs : fromLedger.minTokensPerS) = n;
+    } else if (arg == "--emit-workload") {
+      emitWorkload = value();
     } else if (!arg.empty() && arg[0] == '-') {
       std::fprintf(stderr, "arbitra plan: unknown option '%s'\n\n%s", arg.c_str(), kPlanUsage);
       return 2;
@@ -103,14 +134,27 @@ int runPlan(int argc, char** argv) {
       return 2;
     }
   }
-  if (workloadPath.empty()) {
-    std::fputs(kPlanUsage, stderr);
+  if (workloadPath.empty() == ledgerPath.empty()) {
+    std::fputs(workloadPath.empty() ? kPlanUsage : "arbitra plan: a workload file or --from-ledger, not both\n", stderr);
     return 2;
   }
   try {
     if (catalogDir.empty()) catalogDir = defaultCatalog(argv[0]);
     planner::Catalog catalog = planner::loadCatalog(catalogDir);
-    planner::Workload workload = planner::loadWorkload(workloadPath, catalog);
+    planner::Workload workload;
+    if (!ledgerPath.empty()) {
+      auto store = ledger::openSqliteStore(ledgerPath);
+      auto measured = workloadFromLedger(*store, catalog, fromLedger, "from " + ledgerPath);
+      std::fputs(measured.summary.c_str(), stderr);
+      if (!emitWorkload.empty()) {
+        std::ofstream out(emitWorkload, std::ios::binary);
+        out << measured.yaml;
+        if (!out) throw planner::PlannerError(emitWorkload + ": cannot write the workload");
+      }
+      workload = planner::parseWorkload(measured.yaml, "ledger " + ledgerPath, catalog);
+    } else {
+      workload = planner::loadWorkload(workloadPath, catalog);
+    }
     planner::PlanSettings settings;
     if (!measuredPath.empty()) settings.measured = planner::loadMeasurements(measuredPath, catalog);
     planner::Plan plan = planner::makePlan(catalog, workload, settings);
@@ -131,6 +175,9 @@ int runPlan(int argc, char** argv) {
     std::fprintf(stderr, "arbitra plan: %s\n", e.what());
     return 2;
   } catch (const fs::filesystem_error& e) {
+    std::fprintf(stderr, "arbitra plan: %s\n", e.what());
+    return 2;
+  } catch (const std::runtime_error& e) {  // the ledger: unreadable, or nothing to plan from
     std::fprintf(stderr, "arbitra plan: %s\n", e.what());
     return 2;
   }

@@ -142,6 +142,29 @@ class PostgresStore final : public Store {
     return rows;
   }
 
+  void scan(int64_t fromMs, int64_t toMs, const std::function<void(const Record&)>& visit) override {
+    Result r(PQexec(conn_, sql::scan(fromMs, toMs).c_str()));
+    check(r, PGRES_TUPLES_OK, "scan");
+    Record rec;
+    for (int i = 0; i < r.rows(); ++i) {
+      rec.timeMs = r.integer(i, 0);
+      rec.keyId = r.text(i, 1);
+      rec.model = r.text(i, 2);
+      rec.deployment = r.text(i, 3);
+      rec.provider = r.text(i, 4);
+      rec.status = static_cast<int>(r.integer(i, 5));
+      rec.inputTokens = r.integer(i, 6);
+      rec.outputTokens = r.integer(i, 7);
+      rec.cachedReadTokens = r.integer(i, 8);
+      rec.cacheWriteTokens = r.integer(i, 9);
+      rec.reasoningTokens = r.integer(i, 10);
+      rec.costPico = r.integer(i, 11);
+      rec.latencyUs = r.integer(i, 12);
+      rec.ttftUs = r.integer(i, 13);
+      visit(rec);
+    }
+  }
+
   int64_t compact(int64_t beforeMs) override {
     exec("BEGIN");
     try {

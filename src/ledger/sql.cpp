@@ -83,6 +83,12 @@ std::string report(const ReportQuery& query) {
          " SUM(h), SUM(est), SUM(pm) FROM (" + raw + " UNION ALL " + rolled + ") t GROUP BY g, b ORDER BY g, b";
 }
 
+std::string scan(int64_t fromMs, int64_t toMs) {
+  return "SELECT time_ms, key_id, model, deployment, provider, status, input_tokens, output_tokens,"
+         " cached_read_tokens, cache_write_tokens, reasoning_tokens, cost_pico, latency_us, ttft_us FROM records"
+         " WHERE time_ms >= " + std::to_string(fromMs) + " AND time_ms < " + std::to_string(toMs) + " ORDER BY time_ms, seq";
+}
+
 std::string compactInsert(int64_t beforeMs) {
   return std::string(
              "INSERT INTO rollups SELECT time_ms / ") + kDayMs + ", key_id, tags, model, deployment, provider,"

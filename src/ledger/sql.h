@@ -18,6 +18,7 @@ extern const char* const kRecordColumns;  // the 28 columns of `records`, in Rec
 extern const char* const kSeedMeta;  // committed_seq and keys_version rows, if missing
 
 std::string report(const ReportQuery& query);
+std::string scan(int64_t fromMs, int64_t toMs);  // columns in the order readScanned expects
 std::string compactInsert(int64_t beforeMs);
 std::string compactDelete(int64_t beforeMs);
 std::string spendSince(int64_t sinceMs);

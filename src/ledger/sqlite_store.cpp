@@ -173,6 +173,28 @@ class SqliteStore final : public Store {
     return rows;
   }
 
+  void scan(int64_t fromMs, int64_t toMs, const std::function<void(const Record&)>& visit) override {
+    Statement s(db_, sql::scan(fromMs, toMs));
+    Record r;
+    while (s.step()) {
+      r.timeMs = s.integer(0);
+      r.keyId = s.text(1);
+      r.model = s.text(2);
+      r.deployment = s.text(3);
+      r.provider = s.text(4);
+      r.status = static_cast<int>(s.integer(5));
+      r.inputTokens = s.integer(6);
+      r.outputTokens = s.integer(7);
+      r.cachedReadTokens = s.integer(8);
+      r.cacheWriteTokens = s.integer(9);
+      r.reasoningTokens = s.integer(10);
+      r.costPico = s.integer(11);
+      r.latencyUs = s.integer(12);
+      r.ttftUs = s.integer(13);
+      visit(r);
+    }
+  }
+
   int64_t compact(int64_t beforeMs) override {
     exec("BEGIN IMMEDIATE");
     try {

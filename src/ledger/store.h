@@ -74,6 +74,10 @@ class Store {
   virtual int64_t reportedLoss() = 0;  // sum of losses noted so far
 
   virtual std::vector<ReportRow> report(const ReportQuery& query) = 0;
+  // Visits raw records in [fromMs, toMs) in time order, with the fields a
+  // workload is measured from (time, key, model, deployment, provider,
+  // status, tokens, cost, latency, ttft); the rest are left empty.
+  virtual void scan(int64_t fromMs, int64_t toMs, const std::function<void(const Record&)>& visit) = 0;
   // Rolls raw records before `beforeMs` (whole UTC days) into daily rollups
   // and deletes them; returns how many records were rolled up.
   virtual int64_t compact(int64_t beforeMs) = 0;

@@ -11,6 +11,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 
 import {
   ARBITRA_BIN, SIM_KEY, cleanEnv, httpRequest, httpStream, ms, parseSSE, runToExit, sleep, startGateway, startSim,
@@ -162,6 +163,23 @@ describe('ledger', () => {
     const byModel = report(ledgerFile, '--group-by', 'model');
     assert.deepEqual(byModel.groups.map((g) => g.group).sort(), [...models].sort());
     assert.equal(byModel.groups.reduce((s, g) => s + g.cost_pico, 0), total.cost_pico);
+
+    // The planner measures its workload from these records.
+    const workloadFile = tempFile('measured.yaml', null);
+    const plan = JSON.parse(execFileSync(ARBITRA_BIN, ['plan', '--from-ledger', ledgerFile, '--json', '--open-weight',
+      'llama-3.1-8b', '--emit-workload', workloadFile], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+    const span = execFileSync('sqlite3', [ledgerFile, 'SELECT MAX(time_ms) - MIN(time_ms) FROM records'], { encoding: 'utf8' });
+    const perMonth = (N / 4) * (30.4375 * 86_400_000) / Math.max(Number(span), 3_600_000);
+    const measured = fs.readFileSync(workloadFile, 'utf8');
+    for (const model of models) {
+      const block = measured.split('- name: ').find((b) => b.startsWith(`"${model}"`));
+      assert.ok(block, `route ${model} in the measured workload`);
+      const volume = Number(block.match(/requests_per_month: (\S+)/)[1]);
+      assert.ok(Math.abs(volume - perMonth) / perMonth < 1e-5, `${model}: ${volume} vs ${perMonth}`);
+    }
+    const plain = measured.split('- name: ').find((b) => b.startsWith('"plain"'));
+    assert.match(plain, /output_tokens: \{ mean: 20, p95: 20 \}/, 'm-plain answers 20 tokens every time');
+    assert.equal(plan.routes.length, 4);
   });
 
   test('x-arbitra-cost, the ledger record and /metrics agree', T, async () => {
