@@ -261,6 +261,15 @@ describe('ledger', () => {
       if (status !== 200) await sleep(100);
     }
     assert.equal(status, 200);
+    // The admin report groups by key, from the same ledger (flushed first).
+    const adminReport = await httpRequest(gw.url, '/admin/report?group_by=key&format=json', {
+      headers: { authorization: `Bearer ${MASTER}` },
+    });
+    assert.equal(adminReport.status, 200, adminReport.text);
+    const mine = adminReport.json.groups.find((g) => g.group === id);
+    assert.ok(mine && mine.requests >= 2, 'the key\'s requests are in the admin report');
+    const badReport = await httpRequest(gw.url, '/admin/report?group_by=colour', { headers: { 'x-api-key': MASTER } });
+    assert.equal(badReport.status, 400);
     await gw.stop();
     // Records carry the key id, never the key.
     const byKey = report(ledgerFile, '--group-by', 'key');
