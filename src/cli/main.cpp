@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cli/plan.h"
+#include "cli/replay.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "gateway/gateway.h"
@@ -30,6 +31,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  serve     the gateway: OpenAI- and Anthropic-compatible HTTP API\n"
     "  plan      price every place a workload could run (arbitra plan --help)\n"
+    "  replay    replay a trace through the router offline (arbitra replay --help)\n"
     "  version   print the version\n"
     "\n"
     "serve options:\n"
@@ -173,6 +175,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "serve") return serve(argc, argv);
     if (command == "plan") return cli::runPlan(argc, argv);
+    if (command == "replay") return cli::runReplay(argc, argv);
     if (command == "version" || command == "--version") {
       std::puts("arbitra 0.1.0");
       return 0;

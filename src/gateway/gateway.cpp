@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "gateway/deployments.h"
 #include "gateway/exchange.h"
+#include "gateway/route.h"
 #include "http/sse.h"
 
 namespace arbitra::gateway {
@@ -124,6 +125,12 @@ class StreamRelay {
   bool closed_ = false;
 };
 
+Task<void> sleepFor(std::chrono::microseconds duration) {
+  if (duration.count() <= 0) co_return;
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, duration);
+  co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+}
+
 // Model names end up in response headers and log lines: no control characters.
 bool hasControlCharacters(std::string_view text) {
   for (unsigned char c : text) {
@@ -135,12 +142,14 @@ bool hasControlCharacters(std::string_view text) {
 }  // namespace
 
 struct Gateway::Impl {
-  Impl(const config::Config& config, const providers::Registry& registry) : table(config, registry) {
+  Impl(const config::Config& config, const providers::Registry& registry)
+      : table(config, registry), routing(config, table) {
     std::random_device device;
     idBase = (static_cast<uint64_t>(device()) << 32) ^ device();
   }
 
   DeploymentTable table;
+  Routing routing;
   http::HttpClient client;
   uint64_t idBase = 0;
   std::atomic<uint64_t> counter{0};
@@ -196,37 +205,55 @@ struct Gateway::Impl {
     }
     exchange.model = request->model;
     exchange.stream = request->stream;
-    auto candidates = table.resolve(request->model);
-    if (!candidates) {
-      co_await fail(out, exchange, candidates.error());
+    auto route = routing.route(*request, caller.headers, exchange);
+    if (!route) {
+      co_await fail(out, exchange, route.error());
       co_return;
     }
     auto lastError = core::makeError(core::ErrorKind::UpstreamError, "no deployment could serve the request");
-    for (const auto& deployment : *candidates) {
-      exchange.deployment = deployment.label;
-      exchange.provider = deployment.provider->config().name;
-      exchange.simulated = deployment.provider->config().simulated;
-      exchange.attempts++;
-      auto upstream = co_await send(*request, deployment, caller);
-      std::optional<core::Error> failure;
-      if (!upstream) {
-        failure = upstream.error();
-      } else if (request->stream) {
-        failure = co_await relayStream(*request, deployment, **upstream, out, exchange);
-      } else {
-        failure = co_await relayAnswer(*request, deployment, **upstream, out, exchange);
+    for (int retry = 1;; ++retry) {
+      bool stop = false;
+      for (size_t k = 0; k < route->candidates.size() && !stop; ++k) {
+        const auto& deployment = route->candidates[k];
+        if (!routing.begin(*route, k)) continue;
+        exchange.deployment = deployment.label;
+        exchange.provider = deployment.provider->config().name;
+        exchange.simulated = deployment.provider->config().simulated;
+        exchange.route.reason = routing.header(*route, k);
+        exchange.attempts++;
+        auto started = Clock::now();
+        auto failure = co_await attempt(*request, deployment, caller, out, exchange);
+        if (!failure) {
+          routing.succeeded(*route, k, started, exchange);
+          finish(exchange);
+          co_return;
+        }
+        lastError = *failure;
+        if (out.clientGone()) {
+          routing.abandoned(*route, k);
+          stop = true;
+          break;
+        }
+        routing.failed(*route, k, lastError);
+        core::log(core::LogLevel::Warn, "attempt failed id=" + exchange.id + " deployment=" + deployment.label +
+                                            " error=" + lastError.message);
+        if (!retryable(lastError)) stop = true;
       }
-      if (!failure) {
-        finish(exchange);
-        co_return;
-      }
-      lastError = *failure;
-      if (out.clientGone()) break;
-      core::log(core::LogLevel::Warn, "attempt failed id=" + exchange.id + " deployment=" + deployment.label +
-                                          " error=" + lastError.message);
-      if (!retryable(lastError)) break;
+      if (stop || !routing.replan(*route, exchange)) break;
+      std::chrono::microseconds backoff(routing.backoffUs(*route, retry));
+      co_await sleepFor(backoff);
     }
     co_await fail(out, exchange, lastError);
+  }
+
+  // One attempt on one deployment: send, then relay. An error only when
+  // nothing has reached the caller yet (the next candidate may serve).
+  Task<std::optional<core::Error>> attempt(const core::ChatRequest& request, const Deployment& deployment,
+                                           const http::Request& caller, http::ResponseWriter& out, Exchange& exchange) {
+    auto upstream = co_await send(request, deployment, caller);
+    if (!upstream) co_return upstream.error();
+    if (request.stream) co_return co_await relayStream(request, deployment, **upstream, out, exchange);
+    co_return co_await relayAnswer(request, deployment, **upstream, out, exchange);
   }
 
   // Sends the request to one deployment and waits for a 2xx answer's headers;
@@ -489,6 +516,7 @@ struct Gateway::Impl {
                           {"x-arbitra-deployment", deployment.label},
                           {"x-arbitra-provider", deployment.provider->config().name}};
     if (deployment.provider->config().simulated) headers.push_back({"x-arbitra-simulated", "true"});
+    if (!exchange.route.reason.empty()) headers.push_back({"x-arbitra-route", exchange.route.reason});
     return headers;
   }
 
