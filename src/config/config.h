@@ -135,7 +135,7 @@ struct RoutingConfig {
   int64_t maxPricePerMillion = 0;      // micro-dollars per million tokens (0: none)
   int64_t microDollarsPerSecond = 0;   // `balanced`: what one second of waiting is worth
   int64_t breakerFailures = 5;         // consecutive failures that open the breaker
-  int64_t breakerOpenMs = 5'000;       // first open period; doubles while probes fail
+  int64_t breakerOpenMs = 5'000;       // first open period; doubles while probes fail, up to 4x
   int line = 0;
 };
 

@@ -166,6 +166,7 @@ SimDeployment parseDeployment(const YamlReader& r, const YAML::Node& node) {
     else if (key == "tokens_per_second") d.tokensPerSecond = r.number(v, key, 0.1);
     else if (key == "error_rate") d.errorRate = r.number(v, key);
     else if (key == "rpm") d.rpm = static_cast<int64_t>(r.number(v, key, 1));
+    else if (key == "router_rpm") d.routerRpm = static_cast<int64_t>(r.number(v, key, 0));
     else if (key == "context_window") d.contextWindow = static_cast<int64_t>(r.number(v, key, 1));
     else if (key == "changes") {
       if (!v.IsSequence()) r.fail(v, "changes must be a list");
@@ -240,7 +241,7 @@ std::vector<config::ModelConfig> modelsFor(const Scenario& s, const std::string&
       dc.price.outputPerMillion = d.outputPico;
       dc.price.known = true;
       dc.contextWindow = d.contextWindow;
-      dc.rpm = d.rpm;
+      dc.rpm = d.routerRpm >= 0 ? d.routerRpm : d.rpm;
       m.deployments.push_back(dc);
     }
     models.push_back(std::move(m));
@@ -673,21 +674,35 @@ Result oracle(const Scenario& scenario, const std::vector<TraceRequest>& trace) 
   result.policy = "oracle";
   result.requests = static_cast<int64_t>(trace.size());
   std::vector<float> ttfts;
+  std::vector<const SimDeployment*> all;
+  for (const auto& g : scenario.groups) {
+    for (const auto& d : g.deployments) all.push_back(&d);
+  }
+  std::vector<std::deque<int64_t>> windows(all.size());
+  auto hasRoom = [&](size_t d, int64_t nowUs) {
+    if (all[d]->rpm <= 0) return true;
+    auto& window = windows[d];
+    while (!window.empty() && window.front() <= nowUs - 60'000'000) window.pop_front();
+    return static_cast<int64_t>(window.size()) < all[d]->rpm;
+  };
   for (size_t i = 0; i < trace.size(); ++i) {
     const TraceRequest& r = trace[i];
+    int64_t nowUs = static_cast<int64_t>(r.t * 1e6);
     int global = 0;
     int64_t best = -1, fallback = -1;
+    int bestAt = -1, fallbackAt = -1;
     double bestTtft = 0, fallbackTtft = 0;
     for (const auto& g : scenario.groups) {
       for (const auto& d : g.deployments) {
         int index = global++;
         if (g.name != r.model) continue;
         if (d.contextWindow > 0 && r.inputTokens + r.maxTokens > d.contextWindow) continue;
+        if (!hasRoom(static_cast<size_t>(index), nowUs)) continue;
         Truth t = truthOf(scenario, d, index, i, r.t, 0);
         if (!t.ok) continue;
         int64_t cost = r.inputTokens * t.inputPico + r.outputTokens * t.outputPico;
-        if (meets(r, t.ttftMs, t.tokensPerSecond) && (best < 0 || cost < best)) best = cost, bestTtft = t.ttftMs;
-        if (fallback < 0 || cost < fallback) fallback = cost, fallbackTtft = t.ttftMs;
+        if (meets(r, t.ttftMs, t.tokensPerSecond) && (best < 0 || cost < best)) best = cost, bestTtft = t.ttftMs, bestAt = index;
+        if (fallback < 0 || cost < fallback) fallback = cost, fallbackTtft = t.ttftMs, fallbackAt = index;
       }
     }
     result.attempts++;
@@ -696,10 +711,12 @@ Result oracle(const Scenario& scenario, const std::vector<TraceRequest>& trace) 
       result.metBar++;
       result.served++;
       ttfts.push_back(static_cast<float>(bestTtft));
+      if (all[bestAt]->rpm > 0) windows[bestAt].push_back(nowUs);
     } else if (fallback >= 0) {
       result.costPico += fallback;
       result.served++;
       ttfts.push_back(static_cast<float>(fallbackTtft));
+      if (all[fallbackAt]->rpm > 0) windows[fallbackAt].push_back(nowUs);
     } else {
       result.failed++;
     }

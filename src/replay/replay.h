@@ -17,7 +17,8 @@
 // Ground truth: what deployment d would do with request i at time t is drawn
 // from a hash of (seed, i, d), so every policy and the oracle face the same
 // world. The oracle, in hindsight, sends each request to the cheapest
-// deployment whose draw met the bar (ignoring rate limits).
+// deployment whose draw met the bar and whose RPM limit had room (greedy in
+// arrival order); when none met the bar, to the cheapest that answered.
 //
 // Money is integer pico-dollars throughout.
 #pragma once
@@ -55,7 +56,8 @@ struct SimDeployment {
   double spread = 0.25;   // log-normal sigma of TTFT
   double tokensPerSecond = 50;
   double errorRate = 0;
-  int64_t rpm = 0;        // enforced by the simulated provider; also told to the router
+  int64_t rpm = 0;        // enforced by the simulated provider (429 + Retry-After)
+  int64_t routerRpm = -1; // what the router is told (-1: the same; 0: nothing)
   int64_t contextWindow = 0;
   std::vector<Change> changes;
   std::vector<Outage> outages;

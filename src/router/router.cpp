@@ -49,7 +49,9 @@ Router::Router(const std::vector<config::ModelConfig>& models, const PolicyRegis
     BreakerSettings breaker;
     breaker.failures = static_cast<int>(model.routing.breakerFailures);
     breaker.openUs = model.routing.breakerOpenMs * 1000;
-    breaker.maxOpenUs = std::max(breaker.openUs, breaker.maxOpenUs);
+    // Doubling stops at 4x: a probe is one fast failure, while a long open
+    // period keeps traffic off a provider that has already recovered.
+    breaker.maxOpenUs = breaker.openUs * 4;
     int index = 0;
     for (const auto& d : model.deployments) {
       auto slot = std::make_unique<Slot>();
