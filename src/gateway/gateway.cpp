@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "gateway/deployments.h"
 #include "gateway/exchange.h"
+#include "gateway/hedge.h"
 #include "gateway/route.h"
 #include "http/sse.h"
 
@@ -213,18 +214,17 @@ struct Gateway::Impl {
     auto lastError = core::makeError(core::ErrorKind::UpstreamError, "no deployment could serve the request");
     for (int retry = 1;; ++retry) {
       bool stop = false;
+      size_t hedgedWith = route->candidates.size();  // a candidate already sent as a hedge
       for (size_t k = 0; k < route->candidates.size() && !stop; ++k) {
         const auto& deployment = route->candidates[k];
-        if (!routing.begin(*route, k)) continue;
-        exchange.deployment = deployment.label;
-        exchange.provider = deployment.provider->config().name;
-        exchange.simulated = deployment.provider->config().simulated;
-        exchange.route.reason = routing.header(*route, k);
+        if (k == hedgedWith || !routing.begin(*route, k)) continue;
+        served(exchange, *route, k);
         exchange.attempts++;
         auto started = Clock::now();
-        auto failure = co_await attempt(*request, deployment, caller, out, exchange);
+        size_t by = k;
+        auto failure = co_await attempt(*request, *route, k, caller, out, exchange, by, started, hedgedWith);
         if (!failure) {
-          routing.succeeded(*route, k, started, exchange);
+          routing.succeeded(*route, by, started, exchange);
           finish(exchange);
           co_return;
         }
@@ -246,12 +246,51 @@ struct Gateway::Impl {
     co_await fail(out, exchange, lastError);
   }
 
-  // One attempt on one deployment: send, then relay. An error only when
-  // nothing has reached the caller yet (the next candidate may serve).
-  Task<std::optional<core::Error>> attempt(const core::ChatRequest& request, const Deployment& deployment,
-                                           const http::Request& caller, http::ResponseWriter& out, Exchange& exchange) {
-    auto upstream = co_await send(request, deployment, caller);
+  void served(Exchange& exchange, const RoutePlan& route, size_t k) {
+    const auto& deployment = route.candidates[k];
+    exchange.deployment = deployment.label;
+    exchange.provider = deployment.provider->config().name;
+    exchange.simulated = deployment.provider->config().simulated;
+    exchange.route.reason = routing.header(route, k);
+  }
+
+  // One attempt on candidate k: send (hedged when the plan says so; see
+  // hedge.h), then relay. An error only when nothing has reached the caller
+  // yet (the next candidate may serve). `by` says who answered; `started`
+  // becomes the hedge's start when the hedge won.
+  Task<std::optional<core::Error>> attempt(const core::ChatRequest& request, RoutePlan& route, size_t k,
+                                           const http::Request& caller, http::ResponseWriter& out, Exchange& exchange,
+                                           size_t& by, Clock::time_point& started, size_t& hedgedWith) {
+    core::Result<std::unique_ptr<http::ClientResponse>> upstream = core::makeError(core::ErrorKind::Internal, "not sent");
+    size_t h = k + 1;
+    if (!request.stream && k == 0 && route.plan.hedgeAfterMs > 0 && h < route.candidates.size()) {
+      std::function<Task<UpstreamResponse>(bool)> sendTo = [&](bool hedge) {
+        return send(request, route.candidates[hedge ? h : k], caller);
+      };
+      std::function<bool()> admit = [&] { return routing.begin(route, h); };
+      std::chrono::microseconds after(static_cast<int64_t>(route.plan.hedgeAfterMs * 1000));
+      auto race = co_await sendWithHedge(sendTo, after, admit);
+      if (race.hedgeSent) {
+        hedgedWith = h;
+        exchange.attempts++;
+        if (race.hedgeError) routing.failed(route, h, *race.hedgeError);
+        if (race.hedgeWon) {
+          if (race.primaryError) routing.failed(route, k, *race.primaryError);
+          else routing.abandoned(route, k);
+          by = h;
+          started = race.hedgeStartedAt;
+          served(exchange, route, h);
+          exchange.route.reason += "; hedged after " + std::to_string(static_cast<int64_t>(route.plan.hedgeAfterMs)) + "ms";
+        } else if (race.response && !race.hedgeError) {
+          routing.abandoned(route, h);
+        }
+      }
+      upstream = std::move(race.response);
+    } else {
+      upstream = co_await send(request, route.candidates[k], caller);
+    }
     if (!upstream) co_return upstream.error();
+    const Deployment& deployment = route.candidates[by];
     if (request.stream) co_return co_await relayStream(request, deployment, **upstream, out, exchange);
     co_return co_await relayAnswer(request, deployment, **upstream, out, exchange);
   }

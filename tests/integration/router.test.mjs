@@ -180,6 +180,29 @@ describe('router', () => {
     assert.ok(results.some((r) => /fallback after 1 failed attempt/.test(r.route)), 'some were served after a failed attempt');
   });
 
+  test('hedging: a stalled first choice is overtaken by the second after its p95', T, async () => {
+    let a = await sim('    ttft_ms: 30\n');
+    const b = await sim('    ttft_ms: 30\n');
+    const gw = await startGateway({ config: config(a, b, { routing: 'policy: cost, hedge: true' }) });
+    for (let i = 0; i < 10; i++) assert.equal((await ask(gw)).provider, 'a');
+    a = await restart(a, '    ttft_ms: 3000\n');
+    const started = performance.now();
+    const r = await ask(gw);
+    const took = performance.now() - started;
+    assert.equal(r.status, 200, r.res.text);
+    assert.equal(r.provider, 'b', r.route);
+    assert.match(r.route, /^b\/m; .*; hedged after \d+ms$/);
+    assert.ok(took < ms(1500), `answered in ${took} ms, not after a's 3 s`);
+    assert.equal(await simRequests(a), 1, 'the stalled first choice was sent, then cancelled');
+    // Streams are not hedged: they are served as before.
+    const streamed = await httpRequest(gw.url, '/v1/chat/completions', {
+      body: { model: 'g', stream: true, messages: [{ role: 'user', content: 'stream please' }] },
+    });
+    assert.equal(streamed.status, 200);
+    assert.match(streamed.text, /data: \[DONE\]/);
+    assert.ok(gw.alive);
+  });
+
   test('context overflow goes to the longer-context fallback group', T, async () => {
     const a = await sim();
     const b = await sim();
