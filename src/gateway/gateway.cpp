@@ -11,6 +11,7 @@
 #include "api/codec.h"
 #include "core/log.h"
 #include "gateway/deployments.h"
+#include "gateway/deferred.h"
 #include "gateway/exchange.h"
 #include "gateway/hedge.h"
 #include "gateway/route.h"
@@ -151,6 +152,7 @@ struct Gateway::Impl {
 
   DeploymentTable table;
   Routing routing;
+  DeferredStore deferred;
   http::HttpClient client;
   uint64_t idBase = 0;
   std::atomic<uint64_t> counter{0};
@@ -165,6 +167,8 @@ struct Gateway::Impl {
       if (co_await requireMethod(request, out, "POST", WireFormat::Anthropic)) co_await chat(request, out, WireFormat::Anthropic);
     } else if (path == "/v1/embeddings" || path == "/embeddings") {
       if (co_await requireMethod(request, out, "POST", WireFormat::OpenAI)) co_await embeddings(request, out);
+    } else if (path.starts_with("/v1/arbitra/deferred/")) {
+      if (co_await requireMethod(request, out, "GET", WireFormat::OpenAI)) co_await deferredStatus(path, out);
     } else if (path == "/v1/models" || path == "/models") {
       if (co_await requireMethod(request, out, "GET", WireFormat::OpenAI)) co_await models(request, out);
     } else if (path == "/healthz") {
@@ -192,6 +196,10 @@ struct Gateway::Impl {
   // ---- the chat walk --------------------------------------------------------
 
   Task<void> chat(http::Request& caller, http::ResponseWriter& out, WireFormat format) {
+    if (caller.header("x-arbitra-defer") == "true") {
+      co_await defer(caller, out, format);
+      co_return;
+    }
     Exchange exchange = begin(format);
     const auto& codec = api::codecFor(format);
     auto request = codec.parseRequest(caller.body);
@@ -504,6 +512,69 @@ struct Gateway::Impl {
       co_return;
     }
     co_await fail(out, exchange, lastError);
+  }
+
+  // ---- deferred requests (deferred.h) ----------------------------------------
+
+  // Answers 202 with a job id and walks the request in the background.
+  Task<void> defer(http::Request& caller, http::ResponseWriter& out, WireFormat format) {
+    Exchange exchange = begin(format);
+    auto request = api::codecFor(format).parseRequest(caller.body);
+    if (!request) {
+      co_await fail(out, exchange, request.error());
+      co_return;
+    }
+    if (request->stream) {
+      co_await fail(out, exchange, core::makeError(core::ErrorKind::InvalidRequest,
+                                                   "x-arbitra-defer: a deferred request cannot stream", "stream"));
+      co_return;
+    }
+    auto id = deferred.add(request->model, format, exchange.wallStartMs);
+    if (!id) {
+      co_await fail(out, exchange, core::makeError(core::ErrorKind::Overloaded, "too many deferred requests in flight"));
+      co_return;
+    }
+    auto job = std::make_shared<http::Request>(caller);
+    std::erase_if(job->headers, [](const http::Header& h) { return boost::beast::iequals(h.name, "x-arbitra-defer"); });
+    job->headers.push_back({"x-arbitra-deferred", "true"});
+    auto executor = co_await boost::asio::this_coro::executor;
+    boost::asio::co_spawn(executor, runDeferred(job, *id, format), boost::asio::detached);
+    json::object body{{"id", *id}, {"object", "arbitra.deferred_request"}, {"status", "queued"},
+                      {"model", request->model}, {"url", "/v1/arbitra/deferred/" + *id}};
+    http::Headers headers = labelled(http::jsonHeaders());
+    headers.push_back({"x-arbitra-request-id", exchange.id});
+    co_await out.send(202, std::move(headers), json::serialize(body));
+  }
+
+  Task<void> runDeferred(std::shared_ptr<http::Request> job, std::string id, WireFormat format) {
+    deferred.running(id);
+    CapturingWriter capture;
+    co_await chat(*job, capture, format);
+    std::string deployment = capture.header("x-arbitra-deployment");
+    deferred.finish(id, capture.status(), std::move(capture.body()), std::move(deployment),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count());
+  }
+
+  Task<void> deferredStatus(std::string_view path, http::ResponseWriter& out) {
+    std::string id(path.substr(std::string_view("/v1/arbitra/deferred/").size()));
+    auto job = deferred.get(id);
+    if (!job) {
+      Exchange exchange = begin(WireFormat::OpenAI);
+      co_await fail(out, exchange, core::makeError(core::ErrorKind::NotFound, "no deferred request with that id"));
+      co_return;
+    }
+    json::object body{{"id", job->id}, {"object", "arbitra.deferred_request"}, {"status", toString(job->state)},
+                      {"model", job->model}, {"created_at_ms", job->createdMs}};
+    if (job->finishedMs > 0) {
+      boost::system::error_code ec;
+      json::value answer = json::parse(job->body, ec);
+      body["completed_at_ms"] = job->finishedMs;
+      body["http_status"] = job->httpStatus;
+      body["deployment"] = job->deployment;
+      body["response"] = ec ? json::value(job->body) : std::move(answer);
+    }
+    co_await out.send(200, labelled(http::jsonHeaders()), json::serialize(body));
   }
 
   Task<void> models(http::Request& caller, http::ResponseWriter& out) {

@@ -65,6 +65,11 @@ std::optional<core::Error> readOverrides(core::ChatRequest& request, const http:
     request.raw.erase("arbitra");
   }
   if (auto route = http::findHeader(headers, "x-arbitra-route"); !route.empty()) out.policyOverride = std::string(route);
+  // A deferred job (deferred.h): time does not matter, so cost decides.
+  if (http::findHeader(headers, "x-arbitra-deferred") == "true") {
+    out.facts.deferred = true;
+    if (out.policyOverride.empty()) out.policyOverride = "cost";
+  }
   if (auto v = http::findHeader(headers, "x-arbitra-max-ttft-ms"); !v.empty()) {
     auto n = parseCount(v);
     if (!n) return badOverride("x-arbitra-max-ttft-ms", "must be a non-negative integer");

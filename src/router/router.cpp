@@ -131,6 +131,7 @@ std::optional<core::Error> Router::plan(int groupIndex, const RequestFacts& fact
   if (bars.maxTtftMs == 0) bars.maxTtftMs = group.routing.maxTtftMs;
   if (bars.minTokensPerSecond == 0) bars.minTokensPerSecond = group.routing.minTokensPerSecond;
   if (bars.maxPricePerMillion == 0) bars.maxPricePerMillion = group.routing.maxPricePerMillion;
+  if (facts.deferred) bars.maxTtftMs = bars.minTokensPerSecond = 0;
 
   planGroup(groupIndex, *policy, facts, bars, nowUs, false, out);
   size_t own = out.order.size();

@@ -61,6 +61,7 @@ struct RequestFacts {
   Bars bars;
   std::string_view policy;  // "" = the group's policy
   uint64_t random = 0;      // a per-request draw (weighted policy)
+  bool deferred = false;    // no latency bars (the request's nor the group's)
 };
 
 struct Choice {

@@ -203,6 +203,40 @@ describe('router', () => {
     assert.ok(gw.alive);
   });
 
+  test('deferred requests: 202 and a job id, served by cost with no latency bar, result by id', T, async () => {
+    const a = await sim('    ttft_ms: 400\n');  // cheap, but slower than the group's bar
+    const b = await sim();
+    const gw = await startGateway({ config: config(a, b, { routing: 'policy: cost, max_ttft_ms: 200' }) });
+    // Teach the router that a is slow: a normal request ends up on b.
+    for (let i = 0; i < 3; i++) await ask(gw);
+    assert.equal((await ask(gw)).provider, 'b');
+    const accepted = await ask(gw, { headers: { 'x-arbitra-defer': 'true' } });
+    assert.equal(accepted.status, 202, accepted.res.text);
+    const job = accepted.res.json;
+    assert.match(job.id, /^defer-[0-9a-f]{16}$/);
+    assert.equal(job.status, 'queued');
+    assert.equal(job.url, `/v1/arbitra/deferred/${job.id}`);
+    let status;
+    for (let i = 0; i < 50; i++) {
+      status = (await httpRequest(gw.url, job.url)).json;
+      if (status.status === 'completed' || status.status === 'failed') break;
+      await sleep(100);
+    }
+    assert.equal(status.status, 'completed', JSON.stringify(status));
+    assert.equal(status.http_status, 200);
+    assert.equal(status.deployment, 'a/m', 'no latency bar: the cheapest serves');
+    assert.equal(status.response.object, 'chat.completion');
+    assert.ok(status.response.choices[0].message.content.length > 0);
+    const missing = await httpRequest(gw.url, '/v1/arbitra/deferred/defer-0000000000000000');
+    assert.equal(missing.status, 404);
+    const streamed = await httpRequest(gw.url, '/v1/chat/completions', {
+      body: { model: 'g', stream: true, messages: [{ role: 'user', content: 'x' }] },
+      headers: { 'x-arbitra-defer': 'true' },
+    });
+    assert.equal(streamed.status, 400);
+    assert.match(streamed.json.error.message, /cannot stream/);
+  });
+
   test('context overflow goes to the longer-context fallback group', T, async () => {
     const a = await sim();
     const b = await sim();

@@ -79,6 +79,24 @@ TEST_F(RouterTest, CostSkipsTheCheapOneWhoseP90MissesTheBarAndComesBackAfterAPro
   EXPECT_FALSE(plan.order[0].probe);
 }
 
+TEST_F(RouterTest, DeferredRequestsDropTheLatencyBarsButKeepThePriceBar) {
+  auto m = group("m", {{"cheap", 100'000, 100'000}, {"dear", 500'000, 500'000}});
+  m.routing.maxTtftMs = 1000;
+  auto router = make({m});
+  serve(*router, 0, 0, 3000, 50, 20, kSecond);
+  serve(*router, 0, 1, 300, 50, 20, kSecond);
+  Plan plan;
+  ASSERT_FALSE(router->plan(0, facts(500, 100), kSecond, plan));
+  EXPECT_EQ(first(*router, plan), "dear") << "the group's 1 s bar";
+  auto f = facts(500, 100);
+  f.deferred = true;
+  ASSERT_FALSE(router->plan(0, f, kSecond, plan));
+  EXPECT_EQ(first(*router, plan), "cheap");
+  f.bars.maxPricePerMillion = 50'000;
+  ASSERT_FALSE(router->plan(0, f, kSecond, plan));
+  EXPECT_FALSE(plan.order[0].eligible) << "a price bar still holds";
+}
+
 TEST_F(RouterTest, TokensPerSecondAndPriceBars) {
   auto router = make({group("m", {{"slowgen", 100'000, 100'000}, {"fastgen", 300'000, 300'000}})});
   serve(*router, 0, 0, 200, 10, 20, kSecond);
