@@ -184,6 +184,12 @@ void Routing::succeeded(const RoutePlan& route, size_t k, Clock::time_point star
   double ttftMs = std::chrono::duration<double, std::milli>(first - started).count();
   int64_t firstUs = std::chrono::duration_cast<std::chrono::microseconds>(first.time_since_epoch()).count();
   router_->firstToken(id, ttftMs, firstUs);
+  if (!exchange.note.empty()) {
+    // Failed mid-stream (reported to the caller, never retried): it answered,
+    // but it counts against the deployment's health.
+    router_->fail(id, router::Failure::Server, std::nullopt, nowUs());
+    return;
+  }
   double generationMs = std::chrono::duration<double, std::milli>(now - first).count();
   int64_t output = exchange.usage ? exchange.usage->outputTokens : 0;
   // Non-streamed answers arrive whole: no generation time to measure.
