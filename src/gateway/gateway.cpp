@@ -288,7 +288,9 @@ struct Gateway::Impl {
           by = h;
           started = race.hedgeStartedAt;
           served(exchange, route, h);
-          exchange.route.reason += "; hedged after " + std::to_string(static_cast<int64_t>(route.plan.hedgeAfterMs)) + "ms";
+          std::string why = "hedge: the first choice had not answered after its p95 (" +
+                            std::to_string(static_cast<int64_t>(route.plan.hedgeAfterMs)) + "ms)";
+          exchange.route.reason = routing.header(route, h, why);
         } else if (race.response && !race.hedgeError) {
           routing.abandoned(route, h);
         }

@@ -211,9 +211,9 @@ int64_t Routing::backoffUs(const RoutePlan& route, int retry) const {
   return router_->backoffUs(route.plan.group, retry, draw());
 }
 
-std::string Routing::header(const RoutePlan& route, size_t k) const {
+std::string Routing::header(const RoutePlan& route, size_t k, std::string_view why) const {
   if (route.ids[k] < 0) return route.candidates[k].label + "; the only deployment";
-  return router_->explain(route.plan, k);
+  return router_->explain(route.plan, k, why);
 }
 
 }  // namespace arbitra::gateway

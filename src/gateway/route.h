@@ -62,7 +62,7 @@ class Routing {
   int64_t backoffUs(const RoutePlan& route, int retry) const;
 
   // The x-arbitra-route header for the deployment that served.
-  std::string header(const RoutePlan& route, size_t k) const;
+  std::string header(const RoutePlan& route, size_t k, std::string_view why = {}) const;
 
  private:
   void fill(RoutePlan& route, Exchange& exchange);

@@ -306,11 +306,12 @@ int64_t Router::backoffUs(int group, int retry, uint64_t random) const {
   return static_cast<int64_t>(random % static_cast<uint64_t>(cap));
 }
 
-std::string Router::explain(const Plan& plan, size_t chosen) const {
+std::string Router::explain(const Plan& plan, size_t chosen, std::string_view reason) const {
   if (chosen >= plan.order.size()) return {};
   const Choice& choice = plan.order[chosen];
-  std::string why = chosen == 0 ? std::string(plan.reason)
-                                : "fallback after " + std::to_string(chosen) + " failed attempt" + (chosen == 1 ? "" : "s");
+  std::string why = !reason.empty() ? std::string(reason)
+                    : chosen == 0   ? std::string(plan.reason)
+                                    : "fallback after " + std::to_string(chosen) + " failed attempt" + (chosen == 1 ? "" : "s");
   if (chosen > 0 && choice.fallback) why += " (fallback group)";
   char numbers[96];
   std::snprintf(numbers, sizeof numbers, "; expected=$%.6f; p90_ttft=%.0fms", static_cast<double>(choice.costPico) / 1e12,

@@ -139,8 +139,9 @@ class Router {
   int64_t inputPrice(int deployment) const;
   int64_t outputPrice(int deployment) const;
 
-  // "deepinfra/llama-70b; policy=cost; cheapest meeting the bar; expected=$0.000123; p90_ttft=420ms"
-  std::string explain(const Plan& plan, size_t chosen) const;
+  // "deepinfra/llama-70b; policy=cost; cheapest meeting the bar; expected=$0.000123; p90_ttft=420ms";
+  // `why` replaces the reason (e.g. for a hedge).
+  std::string explain(const Plan& plan, size_t chosen, std::string_view why = {}) const;
   std::vector<std::string> policyNames() const { return registry_.names(); }
 
  private:

@@ -143,8 +143,9 @@ describe('router', () => {
     const gw = await startGateway({ config: config(a, b) });
     const results = [];
     const started = performance.now();
-    while (performance.now() - started < ms(2000)) results.push(await ask(gw));
-    assert.ok(results.length >= 5);
+    // Not scaled for slow builds: the window must stay inside the 3 s Retry-After.
+    while (performance.now() - started < 2000) results.push(await ask(gw));
+    assert.ok(results.length >= 3);
     assert.ok(results.every((r) => r.status === 200 && r.provider === 'b'), 'b serves while a cools down');
     assert.equal(await simRequests(a), 1, 'a was asked once, then left alone for its Retry-After');
     await sleep(ms(1500));
@@ -191,7 +192,7 @@ describe('router', () => {
     const took = performance.now() - started;
     assert.equal(r.status, 200, r.res.text);
     assert.equal(r.provider, 'b', r.route);
-    assert.match(r.route, /^b\/m; .*; hedged after \d+ms$/);
+    assert.match(r.route, /^b\/m; policy=cost; hedge: the first choice had not answered after its p95 \(\d+ms\); expected=/);
     assert.ok(took < ms(1500), `answered in ${took} ms, not after a's 3 s`);
     assert.equal(await simRequests(a), 1, 'the stalled first choice was sent, then cancelled');
     // Streams are not hedged: they are served as before.
