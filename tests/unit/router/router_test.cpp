@@ -3,6 +3,9 @@
 // start-up errors.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "router/router.h"
 #include "router_test_util.h"
 
@@ -264,6 +267,51 @@ TEST_F(RouterTest, PriceChangesApplyToTheNextPlan) {
   router->setPrice(0, 300, 300);
   ASSERT_FALSE(router->plan(0, facts(1000, 100), 0, plan));
   EXPECT_EQ(first(*router, plan), "b");
+}
+
+}  // namespace
+}  // namespace arbitra::router
+
+namespace arbitra::router {
+namespace {
+
+// Decisions and feedback from several threads at once: counts stay exact
+// (every begin is matched by one outcome) and estimates stay sane.
+TEST(RouterThreads, ConcurrentPlansAndFeedback) {
+  PolicyRegistry registry;
+  registerBuiltins(registry);
+  std::vector<config::ModelConfig> models = {
+      testing::group("m", {{"a", 1, 1}, {"b", 2, 2}, {"c", 3, 3}, {"d", 4, 4}})};
+  Router router(models, registry, "r.yaml");
+  std::vector<std::thread> threads;
+  std::atomic<int64_t> served{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Plan plan;
+      for (int i = 0; i < 20000; ++i) {
+        int64_t now = static_cast<int64_t>(i) * 1000;
+        auto f = testing::facts(100, 50);
+        f.random = static_cast<uint64_t>(t * 1'000'003 + i);
+        ASSERT_FALSE(router.plan(0, f, now, plan));
+        int id = plan.order.front().deployment;
+        if (!router.begin(id, 150, now)) continue;
+        if ((i + t) % 17 == 0) {
+          router.fail(id, Failure::Server, std::nullopt, now);
+        } else {
+          router.firstToken(id, 100.0 + id * 10, now);
+          router.finish(0, id, 50, 500, now);
+          served++;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_GT(served.load(), 60000);
+  for (int id = 0; id < 4; ++id) {
+    EXPECT_EQ(router.state(id).inFlight(), 0) << id;
+    double p90 = router.state(id).ttftP90Ms();
+    EXPECT_TRUE(p90 == 0 || (p90 > 50 && p90 < 500)) << id << " " << p90;
+  }
 }
 
 }  // namespace
