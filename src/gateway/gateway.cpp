@@ -223,9 +223,12 @@ struct Gateway::Impl {
     for (int retry = 1;; ++retry) {
       bool stop = false;
       size_t hedgedWith = route->candidates.size();  // a candidate already sent as a hedge
+      int tried = 0;
       for (size_t k = 0; k < route->candidates.size() && !stop; ++k) {
         const auto& deployment = route->candidates[k];
-        if (k == hedgedWith || !routing.begin(*route, k)) continue;
+        bool lastResort = tried == 0 && k + 1 == route->candidates.size();
+        if (k == hedgedWith || !routing.begin(*route, k, lastResort)) continue;
+        tried++;
         served(exchange, *route, k);
         exchange.attempts++;
         auto started = Clock::now();

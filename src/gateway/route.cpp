@@ -171,9 +171,9 @@ void Routing::fill(RoutePlan& route, Exchange& exchange) {
   }
 }
 
-bool Routing::begin(const RoutePlan& route, size_t k) {
+bool Routing::begin(const RoutePlan& route, size_t k, bool lastResort) {
   if (route.ids[k] < 0) return true;
-  return router_->begin(route.ids[k], route.tokens, nowUs());
+  return router_->begin(route.ids[k], route.tokens, nowUs(), lastResort);
 }
 
 void Routing::succeeded(const RoutePlan& route, size_t k, Clock::time_point started, const Exchange& exchange) {

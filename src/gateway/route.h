@@ -54,8 +54,9 @@ class Routing {
   // Again, after every candidate failed once (a retry); false when none is left.
   bool replan(RoutePlan& route, Exchange& exchange);
 
-  // Attempt `k` of the plan starts; false: skip it (its half-open probe is out).
-  bool begin(const RoutePlan& route, size_t k);
+  // Attempt `k` of the plan starts; false: skip it (its half-open probe is
+  // out), unless `lastResort` (nothing was attempted and nothing is left).
+  bool begin(const RoutePlan& route, size_t k, bool lastResort = false);
   void succeeded(const RoutePlan& route, size_t k, Clock::time_point started, const Exchange& exchange);
   void failed(const RoutePlan& route, size_t k, const core::Error& error);
   void abandoned(const RoutePlan& route, size_t k);  // the caller left

@@ -516,9 +516,11 @@ class Simulation {
   bool launch(int i, bool isHedge) {
     auto& state = requests_[i];
     const TraceRequest& r = trace_[i];
+    bool triedAny = state.cursor > 0;
     while (state.cursor < state.plan.order.size()) {
       int d = state.plan.order[state.cursor++].deployment;
-      if (!router_->begin(d, tokensOf(r), now_)) continue;
+      bool lastResort = !isHedge && !triedAny && state.cursor == state.plan.order.size();
+      if (!router_->begin(d, tokensOf(r), now_, lastResort)) continue;
       start(i, d, isHedge);
       return true;
     }

@@ -126,10 +126,10 @@ bool DeploymentState::available(int64_t nowUs, int64_t tokens, int64_t rpm, int6
   return ready <= nowUs;
 }
 
-bool DeploymentState::begin(int64_t tokens, int64_t nowUs) {
+bool DeploymentState::begin(int64_t tokens, int64_t nowUs, bool lastResort) {
   if (breaker(nowUs) == Breaker::HalfOpen) {
     bool expected = false;
-    if (!probeOut_.compare_exchange_strong(expected, true)) return false;
+    if (!probeOut_.compare_exchange_strong(expected, true) && !lastResort) return false;
   }
   inFlight_.fetch_add(1, std::memory_order_relaxed);
   lock();

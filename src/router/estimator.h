@@ -98,8 +98,9 @@ class DeploymentState {
 
   // ---- feedback (short spinlock) ----
   // An attempt starts: counts in flight and against the rate window. Returns
-  // false when the breaker is half-open and its one probe is already out.
-  bool begin(int64_t tokens, int64_t nowUs);
+  // false when the breaker is half-open and its one probe is already out,
+  // unless `lastResort` (nothing else is left to try: never a lock-out).
+  bool begin(int64_t tokens, int64_t nowUs, bool lastResort = false);
   void firstToken(double ttftMs, int64_t nowUs);  // success as far as health goes
   void finish(int64_t outputTokens, double generationMs, int64_t nowUs);
   void fail(Failure failure, std::optional<int> retryAfterSeconds, int64_t nowUs);

@@ -273,8 +273,8 @@ void Router::planGroup(int groupIndex, const Policy& policy, const RequestFacts&
   }
 }
 
-bool Router::begin(int deployment, int64_t tokens, int64_t nowUs) {
-  return slots_[deployment]->state.begin(tokens, nowUs);
+bool Router::begin(int deployment, int64_t tokens, int64_t nowUs, bool lastResort) {
+  return slots_[deployment]->state.begin(tokens, nowUs, lastResort);
 }
 
 void Router::firstToken(int deployment, double ttftMs, int64_t nowUs) {

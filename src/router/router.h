@@ -30,7 +30,7 @@
 //   int group = router.findGroup("llama-70b");
 //   Plan plan;
 //   if (auto error = router.plan(group, facts, nowUs, plan)) ...;
-//   for (auto& choice : plan.order) { if (!router.begin(choice, nowUs)) continue; ... }
+//   for (auto& choice : plan.order) { if (!router.begin(choice.deployment, tokens, nowUs)) continue; ... }
 #pragma once
 
 #include <atomic>
@@ -123,8 +123,8 @@ class Router {
   std::optional<core::Error> plan(int group, const RequestFacts& facts, int64_t nowUs, Plan& out);
 
   // Feedback. begin() is false when the deployment's half-open probe is
-  // already out (skip to the next choice).
-  bool begin(int deployment, int64_t tokens, int64_t nowUs);
+  // already out (skip to the next choice), unless `lastResort`.
+  bool begin(int deployment, int64_t tokens, int64_t nowUs, bool lastResort = false);
   void firstToken(int deployment, double ttftMs, int64_t nowUs);
   void finish(int group, int deployment, int64_t outputTokens, double generationMs, int64_t nowUs);
   void fail(int deployment, Failure failure, std::optional<int> retryAfterSeconds, int64_t nowUs);

@@ -69,6 +69,8 @@ TEST(DeploymentState, BreakerOpensHalfOpensWithOneProbeAndCloses) {
   EXPECT_TRUE(state.available(t, 10, 0, 0));
   EXPECT_TRUE(state.begin(10, t));
   EXPECT_FALSE(state.begin(10, t)) << "a second request while the probe is out";
+  EXPECT_TRUE(state.begin(10, t, true)) << "unless nothing else is left: never a lock-out";
+  state.cancel();
   // The probe fails: open again, for twice as long.
   state.fail(Failure::Server, std::nullopt, t);
   EXPECT_EQ(state.breaker(t + 9 * kSecond), Breaker::Open);
