@@ -1,8 +1,12 @@
 // Deferred-request jobs and the writer that captures their answers (see deferred.h).
 #include "gateway/deferred.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <random>
+
+#include <boost/json.hpp>
 
 namespace arbitra::gateway {
 
@@ -14,6 +18,36 @@ const char* toString(DeferredJob::State state) {
     case DeferredJob::State::Failed: return "failed";
   }
   return "unknown";
+}
+
+std::string acceptedBody(const std::string& id, const std::string& model) {
+  boost::json::object body{{"id", id}, {"object", "arbitra.deferred_request"}, {"status", "queued"},
+                           {"model", model}, {"url", "/v1/arbitra/deferred/" + id}};
+  return boost::json::serialize(body);
+}
+
+std::string statusBody(const DeferredJob& job) {
+  boost::json::object body{{"id", job.id}, {"object", "arbitra.deferred_request"}, {"status", toString(job.state)},
+                           {"model", job.model}, {"created_at_ms", job.createdMs}};
+  if (job.finishedMs > 0) {
+    boost::system::error_code ec;
+    boost::json::value answer = boost::json::parse(job.body, ec);
+    body["completed_at_ms"] = job.finishedMs;
+    body["http_status"] = job.httpStatus;
+    body["deployment"] = job.deployment;
+    body["response"] = ec ? boost::json::value(job.body) : std::move(answer);
+  }
+  return boost::json::serialize(body);
+}
+
+http::Request jobRequest(const http::Request& caller) {
+  http::Request job = caller;
+  std::erase_if(job.headers, [](const http::Header& h) {
+    return h.name.size() == 15 && std::equal(h.name.begin(), h.name.end(), "x-arbitra-defer",
+                                             [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  });
+  job.headers.push_back({"x-arbitra-deferred", "true"});
+  return job;
 }
 
 std::optional<std::string> DeferredStore::add(const std::string& model, core::WireFormat format, int64_t nowMs) {

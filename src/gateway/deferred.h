@@ -36,6 +36,13 @@ struct DeferredJob {
 
 const char* toString(DeferredJob::State state);
 
+// The 202 answer and the status document (JSON).
+std::string acceptedBody(const std::string& id, const std::string& model);
+std::string statusBody(const DeferredJob& job);
+// The job's own copy of the caller's request: x-arbitra-defer becomes
+// x-arbitra-deferred (the walk routes it by cost, with no latency bar).
+http::Request jobRequest(const http::Request& caller);
+
 class DeferredStore {
  public:
   static constexpr size_t kMaxJobs = 10'000;

@@ -539,16 +539,12 @@ struct Gateway::Impl {
       co_await fail(out, exchange, core::makeError(core::ErrorKind::Overloaded, "too many deferred requests in flight"));
       co_return;
     }
-    auto job = std::make_shared<http::Request>(caller);
-    std::erase_if(job->headers, [](const http::Header& h) { return boost::beast::iequals(h.name, "x-arbitra-defer"); });
-    job->headers.push_back({"x-arbitra-deferred", "true"});
+    auto job = std::make_shared<http::Request>(jobRequest(caller));
     auto executor = co_await boost::asio::this_coro::executor;
     boost::asio::co_spawn(executor, runDeferred(job, *id, format), boost::asio::detached);
-    json::object body{{"id", *id}, {"object", "arbitra.deferred_request"}, {"status", "queued"},
-                      {"model", request->model}, {"url", "/v1/arbitra/deferred/" + *id}};
     http::Headers headers = labelled(http::jsonHeaders());
     headers.push_back({"x-arbitra-request-id", exchange.id});
-    co_await out.send(202, std::move(headers), json::serialize(body));
+    co_await out.send(202, std::move(headers), acceptedBody(*id, request->model));
   }
 
   Task<void> runDeferred(std::shared_ptr<http::Request> job, std::string id, WireFormat format) {
@@ -569,17 +565,7 @@ struct Gateway::Impl {
       co_await fail(out, exchange, core::makeError(core::ErrorKind::NotFound, "no deferred request with that id"));
       co_return;
     }
-    json::object body{{"id", job->id}, {"object", "arbitra.deferred_request"}, {"status", toString(job->state)},
-                      {"model", job->model}, {"created_at_ms", job->createdMs}};
-    if (job->finishedMs > 0) {
-      boost::system::error_code ec;
-      json::value answer = json::parse(job->body, ec);
-      body["completed_at_ms"] = job->finishedMs;
-      body["http_status"] = job->httpStatus;
-      body["deployment"] = job->deployment;
-      body["response"] = ec ? json::value(job->body) : std::move(answer);
-    }
-    co_await out.send(200, labelled(http::jsonHeaders()), json::serialize(body));
+    co_await out.send(200, labelled(http::jsonHeaders()), statusBody(*job));
   }
 
   Task<void> models(http::Request& caller, http::ResponseWriter& out) {
