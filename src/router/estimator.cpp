@@ -109,6 +109,10 @@ bool DeploymentState::available(int64_t nowUs, int64_t tokens, int64_t rpm, int6
   int64_t cool = coolUntilUs_.load(std::memory_order_relaxed);
   if (cool > nowUs) ready = std::max(ready, cool);
   if (rpm > 0 || tpm > 0) {
+    // The window is approximate (it assumes the last minute's requests were
+    // spread evenly) and providers count exactly: keep 5% headroom.
+    rpm = rpm > 0 ? std::max<int64_t>(1, rpm - rpm / 20) : 0;
+    tpm = tpm > 0 ? std::max<int64_t>(1, tpm - tpm / 20) : 0;
     // The published counts are as of the last attempt; recount only near the limit.
     bool near = (rpm > 0 && minuteRequests_.load(std::memory_order_relaxed) + 1 > rpm) ||
                 (tpm > 0 && minuteTokens_.load(std::memory_order_relaxed) + tokens > tpm);

@@ -113,8 +113,19 @@ TEST(DeploymentState, RpmAndTpmLimitsMakeItUnavailable) {
   EXPECT_FALSE(state.available(kSecond, 100, 10, 0)) << "10 requests this minute, rpm 10";
   EXPECT_TRUE(state.available(kSecond, 100, 11, 0));
   EXPECT_FALSE(state.available(kSecond, 100, 0, 1000)) << "1,000 tokens used, tpm 1,000";
-  EXPECT_TRUE(state.available(kSecond, 100, 0, 1100));
+  EXPECT_FALSE(state.available(kSecond, 100, 0, 1100)) << "5% headroom: 1,045 usable";
+  EXPECT_TRUE(state.available(kSecond, 100, 0, 1200));
   EXPECT_TRUE(state.available(125 * kSecond, 100, 10, 1000)) << "the window slid past them";
+}
+
+TEST(DeploymentState, RpmKeepsFivePercentHeadroom) {
+  DeploymentState state;
+  for (int i = 0; i < 95; ++i) {
+    ASSERT_TRUE(state.begin(1, i * 1000));
+    state.cancel();
+  }
+  EXPECT_FALSE(state.available(kSecond, 1, 100, 0)) << "95 of rpm 100 used";
+  EXPECT_TRUE(state.available(kSecond, 1, 101, 0));
 }
 
 TEST(DeploymentState, ErrorRateAndThroughputArePublished) {
