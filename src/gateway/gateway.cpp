@@ -79,7 +79,7 @@ class StreamRelay {
  public:
   StreamRelay(const core::ChatRequest& request, const Deployment& deployment, Exchange& exchange)
       : request_(request),
-        exchange_(exchange),
+        exchange_(&exchange),
         passthrough_(deployment.provider->format() == request.format),
         decoder_(deployment.provider->codec().makeStreamDecoder()),
         encoder_(api::codecFor(request.format).makeStreamEncoder(request)) {}
@@ -95,7 +95,7 @@ class StreamRelay {
       auto decoded = decoder_->decode(event.event, event.data);
       if (!decoded) return decoded.error();
       sawEvent_ = true;
-      for (const auto& e : *decoded) observe(exchange_, e);
+      for (const auto& e : *decoded) observe(*exchange_, e);
       if (passthrough_) {
         // We always ask OpenAI upstreams for usage; drop that chunk when the caller did not.
         bool forcedUsage = request_.format == WireFormat::OpenAI && !request_.includeUsage && onlyUsage(*decoded);
@@ -113,11 +113,19 @@ class StreamRelay {
 
   void error(const core::Error& error, std::string& out) { encoder_->error(error, out); }
   bool sawEvent() const { return sawEvent_; }
+  bool sawToken() const { return exchange_->firstToken.has_value(); }
+  // A hedged stream was read up to its first token into a scratch record;
+  // the winner carries on recording into the request's own.
+  void rebind(Exchange& exchange) {
+    exchange.firstToken = exchange_->firstToken;
+    exchange.usage = exchange_->usage;
+    exchange_ = &exchange;
+  }
   bool finished() const { return decoder_->finished(); }
 
  private:
   const core::ChatRequest& request_;
-  Exchange& exchange_;
+  Exchange* exchange_;
   bool passthrough_;
   std::unique_ptr<api::StreamDecoder> decoder_;
   std::unique_ptr<api::StreamEncoder> encoder_;
@@ -125,6 +133,16 @@ class StreamRelay {
   std::vector<http::SseEvent> events_;
   bool sawEvent_ = false;
   bool closed_ = false;
+};
+
+// An upstream answer read far enough to race it (hedging): a non-streamed
+// answer's headers (they come with the whole answer); a stream up to its
+// first token, buffered.
+struct Prepared {
+  std::unique_ptr<http::ClientResponse> upstream;
+  std::unique_ptr<Exchange> scratch;  // streams: what the relay recorded so far
+  std::unique_ptr<StreamRelay> relay;
+  std::string bytes;                  // streams: the caller's bytes so far
 };
 
 Task<void> sleepFor(std::chrono::microseconds duration) {
@@ -272,40 +290,76 @@ struct Gateway::Impl {
   Task<std::optional<core::Error>> attempt(const core::ChatRequest& request, RoutePlan& route, size_t k,
                                            const http::Request& caller, http::ResponseWriter& out, Exchange& exchange,
                                            size_t& by, Clock::time_point& started, size_t& hedgedWith) {
-    core::Result<std::unique_ptr<http::ClientResponse>> upstream = core::makeError(core::ErrorKind::Internal, "not sent");
     size_t h = k + 1;
-    if (!request.stream && k == 0 && route.plan.hedgeAfterMs > 0 && h < route.candidates.size()) {
-      std::function<Task<UpstreamResponse>(bool)> sendTo = [&](bool hedge) {
-        return send(request, route.candidates[hedge ? h : k], caller);
-      };
-      std::function<bool()> admit = [&] { return routing.begin(route, h); };
-      std::chrono::microseconds after(static_cast<int64_t>(route.plan.hedgeAfterMs * 1000));
-      auto race = co_await sendWithHedge(sendTo, after, admit);
-      if (race.hedgeSent) {
-        hedgedWith = h;
-        exchange.attempts++;
-        if (race.hedgeError) routing.failed(route, h, *race.hedgeError);
-        if (race.hedgeWon) {
-          if (race.primaryError) routing.failed(route, k, *race.primaryError);
-          else routing.abandoned(route, k);
-          by = h;
-          started = race.hedgeStartedAt;
-          served(exchange, route, h);
-          std::string why = "hedge: the first choice had not answered after its p95 (" +
-                            std::to_string(static_cast<int64_t>(route.plan.hedgeAfterMs)) + "ms)";
-          exchange.route.reason = routing.header(route, h, why);
-        } else if (race.response && !race.hedgeError) {
-          routing.abandoned(route, h);
-        }
-      }
-      upstream = std::move(race.response);
-    } else {
-      upstream = co_await send(request, route.candidates[k], caller);
+    if (!(k == 0 && route.plan.hedgeAfterMs > 0 && h < route.candidates.size())) {
+      auto upstream = co_await send(request, route.candidates[k], caller);
+      if (!upstream) co_return upstream.error();
+      if (request.stream) co_return co_await relayStream(request, route.candidates[k], **upstream, out, exchange);
+      co_return co_await relayAnswer(request, route.candidates[k], **upstream, out, exchange);
     }
-    if (!upstream) co_return upstream.error();
+    using Ready = std::unique_ptr<Prepared>;
+    std::function<Task<core::Result<Ready>>(bool)> sendTo = [&](bool hedge) {
+      return prepare(request, route.candidates[hedge ? h : k], caller);
+    };
+    std::function<bool()> admit = [&] { return routing.begin(route, h); };
+    std::chrono::microseconds after(static_cast<int64_t>(route.plan.hedgeAfterMs * 1000));
+    auto race = co_await sendWithHedge<Ready>(sendTo, after, admit);
+    if (race.hedgeSent) {
+      hedgedWith = h;
+      exchange.attempts++;
+      if (race.hedgeError) routing.failed(route, h, *race.hedgeError);
+      if (race.hedgeWon) {
+        if (race.primaryError) routing.failed(route, k, *race.primaryError);
+        else routing.abandoned(route, k);
+        by = h;
+        started = race.hedgeStartedAt;
+        served(exchange, route, h);
+        std::string why = "hedge: the first choice had not answered after its p95 (" +
+                          std::to_string(static_cast<int64_t>(route.plan.hedgeAfterMs)) + "ms)";
+        exchange.route.reason = routing.header(route, h, why);
+      } else if (race.response && !race.hedgeError) {
+        routing.abandoned(route, h);
+      }
+    }
+    if (!race.response) co_return race.response.error();
+    Prepared& ready = **race.response;
     const Deployment& deployment = route.candidates[by];
-    if (request.stream) co_return co_await relayStream(request, deployment, **upstream, out, exchange);
-    co_return co_await relayAnswer(request, deployment, **upstream, out, exchange);
+    if (!request.stream) co_return co_await relayAnswer(request, deployment, *ready.upstream, out, exchange);
+    ready.relay->rebind(exchange);
+    co_return co_await relayStream(request, deployment, *ready.upstream, out, exchange, &ready);
+  }
+
+  // Sends and reads up to the first token (see Prepared), for a hedge race.
+  Task<core::Result<std::unique_ptr<Prepared>>> prepare(const core::ChatRequest& request, const Deployment& deployment,
+                                                        const http::Request& caller) {
+    auto upstream = co_await send(request, deployment, caller);
+    if (!upstream) co_return upstream.error();
+    auto ready = std::make_unique<Prepared>();
+    ready->upstream = std::move(*upstream);
+    if (!request.stream) co_return ready;
+    ready->scratch = std::make_unique<Exchange>();
+    ready->relay = std::make_unique<StreamRelay>(request, deployment, *ready->scratch);
+    if (auto failed = co_await readToFirst(*ready->relay, *ready->upstream, ready->bytes, deployment, true)) co_return *failed;
+    co_return ready;
+  }
+
+  // Before the first byte reaches the caller: reads until one event decodes
+  // (or, for a hedge race, the first token), or the upstream fails.
+  static Task<std::optional<core::Error>> readToFirst(StreamRelay& relay, http::ClientResponse& upstream,
+                                                      std::string& bytes, const Deployment& deployment, bool token) {
+    while (token ? !relay.sawToken() && !relay.finished() : !relay.sawEvent()) {
+      auto chunk = co_await upstream.read();
+      if (!chunk) co_return withLabel(chunk.error(), deployment);
+      if (chunk->empty()) {
+        co_return core::makeError(core::ErrorKind::UpstreamError,
+                                  "upstream " + deployment.label + " ended the stream before sending an event");
+      }
+      if (auto failed = relay.process(*chunk, bytes)) {
+        failed->message = "upstream " + deployment.label + " sent an invalid stream: " + failed->message;
+        co_return failed;
+      }
+    }
+    co_return std::nullopt;
   }
 
   // Sends the request to one deployment and waits for a 2xx answer's headers;
@@ -394,22 +448,16 @@ struct Gateway::Impl {
   // in-stream error event, never a retry that would duplicate output.
   Task<std::optional<core::Error>> relayStream(const core::ChatRequest& request, const Deployment& deployment,
                                                http::ClientResponse& upstream, http::ResponseWriter& out,
-                                               Exchange& exchange) {
-    StreamRelay relay(request, deployment, exchange);
+                                               Exchange& exchange, Prepared* primed = nullptr) {
+    std::unique_ptr<StreamRelay> own;
     std::string bytes;
-    // Before the first byte: read until one event decodes (or the upstream fails).
-    while (!relay.sawEvent()) {
-      auto chunk = co_await upstream.read();
-      if (!chunk) co_return withLabel(chunk.error(), deployment);
-      if (chunk->empty()) {
-        co_return core::makeError(core::ErrorKind::UpstreamError,
-                                  "upstream " + deployment.label + " ended the stream before sending an event");
-      }
-      if (auto failed = relay.process(*chunk, bytes)) {
-        failed->message = "upstream " + deployment.label + " sent an invalid stream: " + failed->message;
-        co_return failed;
-      }
+    if (primed) {  // a hedge race already read it up to its first token
+      bytes = std::move(primed->bytes);
+    } else {
+      own = std::make_unique<StreamRelay>(request, deployment, exchange);
+      if (auto failed = co_await readToFirst(*own, upstream, bytes, deployment, false)) co_return failed;
     }
+    StreamRelay& relay = primed ? *primed->relay : *own;
     auto headers = responseHeaders(exchange, deployment);
     headers.push_back({"content-type", "text/event-stream"});
     headers.push_back({"cache-control", "no-cache"});

@@ -181,7 +181,7 @@ describe('router', () => {
     assert.ok(results.some((r) => /fallback after 1 failed attempt/.test(r.route)), 'some were served after a failed attempt');
   });
 
-  test('hedging: a stalled first choice is overtaken by the second after its p95', T, async () => {
+  test('hedging: a stalled first choice is overtaken by the second after its p95, streamed or not', T, async () => {
     let a = await sim('    ttft_ms: 30\n');
     const b = await sim('    ttft_ms: 30\n');
     const gw = await startGateway({ config: config(a, b, { routing: 'policy: cost, hedge: true' }) });
@@ -195,12 +195,21 @@ describe('router', () => {
     assert.match(r.route, /^b\/m; policy=cost; hedge: the first choice had not answered after its p95 \(\d+ms\); expected=/);
     assert.ok(took < ms(1500), `answered in ${took} ms, not after a's 3 s`);
     assert.equal(await simRequests(a), 1, 'the stalled first choice was sent, then cancelled');
-    // Streams are not hedged: they are served as before.
+    // Streams too: the race is to the first token (a's headers and first
+    // event come at once, its tokens 3 s later).
+    const streamStart = performance.now();
     const streamed = await httpRequest(gw.url, '/v1/chat/completions', {
       body: { model: 'g', stream: true, messages: [{ role: 'user', content: 'stream please' }] },
     });
+    const streamTook = performance.now() - streamStart;
     assert.equal(streamed.status, 200);
-    assert.match(streamed.text, /data: \[DONE\]/);
+    assert.equal(streamed.headers.get('x-arbitra-provider'), 'b', streamed.headers.get('x-arbitra-route'));
+    assert.match(streamed.headers.get('x-arbitra-route'), /hedge: the first choice had not answered/);
+    assert.ok(streamTook < ms(1500), `streamed answer in ${streamTook} ms`);
+    const events = streamed.text.split('\n').filter((l) => l.startsWith('data: '));
+    assert.equal(events.at(-1), 'data: [DONE]');
+    const text = events.slice(0, -1).map((l) => JSON.parse(l.slice(6))).map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
+    assert.equal(text.trim().split(/\s+/).length, 8, `one whole answer, no duplicate: ${text}`);
     assert.ok(gw.alive);
   });
 
