@@ -38,7 +38,8 @@ std::vector<std::string> split(const std::string& text) {
 
 int runReplay(int argc, char** argv) {
   std::string trace, scenarioPath, generate;
-  std::vector<std::string> policies = {"cost", "balanced", "latency", "weighted", "priority", "cheapest-list", "round-robin"};
+  std::vector<std::string> policies = {"cost",     "balanced",      "latency",    "weighted",
+                                       "priority", "cheapest-list", "round-robin"};
   replay::GenerateOptions options;
   try {
     for (int i = 2; i < argc; ++i) {
@@ -77,8 +78,8 @@ int runReplay(int argc, char** argv) {
       std::ofstream out(generate);
       if (!out) throw std::runtime_error(generate + ": cannot write");
       replay::generateTrace(scenario, options, out);
-      std::printf("wrote %lld requests over %.0f s to %s\n", static_cast<long long>(options.requests), options.durationS,
-                  generate.c_str());
+      std::printf("wrote %lld requests over %.0f s to %s\n", static_cast<long long>(options.requests),
+                  options.durationS, generate.c_str());
       return 0;
     }
     auto requests = replay::loadTrace(trace);

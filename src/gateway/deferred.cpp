@@ -21,14 +21,20 @@ const char* toString(DeferredJob::State state) {
 }
 
 std::string acceptedBody(const std::string& id, const std::string& model) {
-  boost::json::object body{{"id", id}, {"object", "arbitra.deferred_request"}, {"status", "queued"},
-                           {"model", model}, {"url", "/v1/arbitra/deferred/" + id}};
+  boost::json::object body{{"id", id},
+                           {"object", "arbitra.deferred_request"},
+                           {"status", "queued"},
+                           {"model", model},
+                           {"url", "/v1/arbitra/deferred/" + id}};
   return boost::json::serialize(body);
 }
 
 std::string statusBody(const DeferredJob& job) {
-  boost::json::object body{{"id", job.id}, {"object", "arbitra.deferred_request"}, {"status", toString(job.state)},
-                           {"model", job.model}, {"created_at_ms", job.createdMs}};
+  boost::json::object body{{"id", job.id},
+                           {"object", "arbitra.deferred_request"},
+                           {"status", toString(job.state)},
+                           {"model", job.model},
+                           {"created_at_ms", job.createdMs}};
   if (job.finishedMs > 0) {
     boost::system::error_code ec;
     boost::json::value answer = boost::json::parse(job.body, ec);
@@ -43,8 +49,9 @@ std::string statusBody(const DeferredJob& job) {
 http::Request jobRequest(const http::Request& caller) {
   http::Request job = caller;
   std::erase_if(job.headers, [](const http::Header& h) {
-    return h.name.size() == 15 && std::equal(h.name.begin(), h.name.end(), "x-arbitra-defer",
-                                             [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+    return h.name.size() == 15 && std::equal(h.name.begin(), h.name.end(), "x-arbitra-defer", [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
   });
   job.headers.push_back({"x-arbitra-deferred", "true"});
   return job;
@@ -69,7 +76,8 @@ std::optional<std::string> DeferredStore::add(const std::string& model, core::Wi
     if (!evicted) return std::nullopt;
   }
   char id[48];
-  std::snprintf(id, sizeof id, "defer-%016llx", static_cast<unsigned long long>(salt_ * 0x9e3779b97f4a7c15ULL + ++counter_));
+  std::snprintf(id, sizeof id, "defer-%016llx",
+                static_cast<unsigned long long>(salt_ * 0x9e3779b97f4a7c15ULL + ++counter_));
   DeferredJob job;
   job.id = id;
   job.model = model;
@@ -123,6 +131,8 @@ http::Task<bool> CapturingWriter::write(std::string_view data) {
   co_return true;
 }
 
-http::Task<bool> CapturingWriter::endStream() { co_return true; }
+http::Task<bool> CapturingWriter::endStream() {
+  co_return true;
+}
 
 }  // namespace arbitra::gateway

@@ -41,7 +41,8 @@ std::optional<core::Error> readOverrides(core::ChatRequest& request, const http:
     if (!body->is_object()) return badOverride("arbitra", "must be an object");
     for (const auto& [key, value] : body->as_object()) {
       auto integer = [&](int64_t& into) -> std::optional<core::Error> {
-        if (!value.is_int64() || value.as_int64() < 0) return badOverride("arbitra." + std::string(key), "must be a non-negative integer");
+        if (!value.is_int64() || value.as_int64() < 0)
+          return badOverride("arbitra." + std::string(key), "must be a non-negative integer");
         into = value.as_int64();
         return std::nullopt;
       };
@@ -53,18 +54,21 @@ std::optional<core::Error> readOverrides(core::ChatRequest& request, const http:
       } else if (key == "min_tokens_per_second") {
         if (auto e = integer(bars.minTokensPerSecond)) return e;
       } else if (key == "max_price") {
-        std::string text = value.is_string() ? std::string(value.as_string())
-                           : value.is_number() ? json::serialize(value) : std::string();
+        std::string text = value.is_string()   ? std::string(value.as_string())
+                           : value.is_number() ? json::serialize(value)
+                                               : std::string();
         auto micros = config::parseMicroDollars(text);
         if (!micros) return badOverride("arbitra.max_price", "must be dollars per million tokens, e.g. \"0.50\"");
         bars.maxPricePerMillion = *micros;
       } else {
-        return badOverride("arbitra." + std::string(key), "is not a routing option (route, max_ttft_ms, min_tokens_per_second, max_price)");
+        return badOverride("arbitra." + std::string(key),
+                           "is not a routing option (route, max_ttft_ms, min_tokens_per_second, max_price)");
       }
     }
     request.raw.erase("arbitra");
   }
-  if (auto route = http::findHeader(headers, "x-arbitra-route"); !route.empty()) out.policyOverride = std::string(route);
+  if (auto route = http::findHeader(headers, "x-arbitra-route"); !route.empty())
+    out.policyOverride = std::string(route);
   // A deferred job (deferred.h): time does not matter, so cost decides.
   if (http::findHeader(headers, "x-arbitra-deferred") == "true") {
     out.facts.deferred = true;

@@ -36,7 +36,9 @@ uint64_t hash(uint64_t seed, uint64_t a, uint64_t b, uint64_t salt) {
   return mix(mix(mix(seed ^ salt) ^ a) ^ (b * 0x9e3779b97f4a7c15ULL));
 }
 
-double uniform(uint64_t h) { return (static_cast<double>(h >> 11) + 0.5) * 0x1.0p-53; }
+double uniform(uint64_t h) {
+  return (static_cast<double>(h >> 11) + 0.5) * 0x1.0p-53;
+}
 
 double normal(uint64_t h) {  // Box-Muller from two halves of the stream
   double u1 = uniform(h);
@@ -145,9 +147,12 @@ struct YamlReader {
     if (!node.IsMap()) fail(node, "price must be {input, output}");
     for (const auto& kv : node) {
       std::string key = kv.first.Scalar();
-      if (key == "input") input = price(kv.second, "price.input");
-      else if (key == "output") output = price(kv.second, "price.output");
-      else fail(kv.first, "unknown key '" + key + "' in price (expected input, output)");
+      if (key == "input")
+        input = price(kv.second, "price.input");
+      else if (key == "output")
+        output = price(kv.second, "price.output");
+      else
+        fail(kv.first, "unknown key '" + key + "' in price (expected input, output)");
     }
   }
 };
@@ -159,32 +164,51 @@ SimDeployment parseDeployment(const YamlReader& r, const YAML::Node& node) {
   for (const auto& kv : node) {
     std::string key = kv.first.Scalar();
     const YAML::Node& v = kv.second;
-    if (key == "name") d.name = v.Scalar();
-    else if (key == "price") { r.prices(v, d.inputPico, d.outputPico); hasPrice = true; }
-    else if (key == "ttft_ms") d.ttftMs = r.number(v, key, 1);
-    else if (key == "ttft_spread") d.spread = r.number(v, key);
-    else if (key == "tokens_per_second") d.tokensPerSecond = r.number(v, key, 0.1);
-    else if (key == "error_rate") d.errorRate = r.number(v, key);
-    else if (key == "rpm") d.rpm = static_cast<int64_t>(r.number(v, key, 1));
-    else if (key == "router_rpm") d.routerRpm = static_cast<int64_t>(r.number(v, key, 0));
-    else if (key == "context_window") d.contextWindow = static_cast<int64_t>(r.number(v, key, 1));
+    if (key == "name")
+      d.name = v.Scalar();
+    else if (key == "price") {
+      r.prices(v, d.inputPico, d.outputPico);
+      hasPrice = true;
+    } else if (key == "ttft_ms")
+      d.ttftMs = r.number(v, key, 1);
+    else if (key == "ttft_spread")
+      d.spread = r.number(v, key);
+    else if (key == "tokens_per_second")
+      d.tokensPerSecond = r.number(v, key, 0.1);
+    else if (key == "error_rate")
+      d.errorRate = r.number(v, key);
+    else if (key == "rpm")
+      d.rpm = static_cast<int64_t>(r.number(v, key, 1));
+    else if (key == "router_rpm")
+      d.routerRpm = static_cast<int64_t>(r.number(v, key, 0));
+    else if (key == "context_window")
+      d.contextWindow = static_cast<int64_t>(r.number(v, key, 1));
     else if (key == "changes") {
       if (!v.IsSequence()) r.fail(v, "changes must be a list");
       for (const auto& item : v) {
         Change c;
         for (const auto& f : item) {
           std::string k = f.first.Scalar();
-          if (k == "at_s") c.atS = r.number(f.second, k);
-          else if (k == "over_s") c.overS = r.number(f.second, k);
-          else if (k == "ttft_ms") c.ttftMs = r.number(f.second, k, 1);
-          else if (k == "tokens_per_second") c.tokensPerSecond = r.number(f.second, k, 0.1);
-          else if (k == "error_rate") c.errorRate = r.number(f.second, k);
-          else if (k == "price") r.prices(f.second, c.inputPico, c.outputPico);
-          else r.fail(f.first, "unknown key '" + k + "' in a change (expected at_s, over_s, ttft_ms, tokens_per_second, error_rate, price)");
+          if (k == "at_s")
+            c.atS = r.number(f.second, k);
+          else if (k == "over_s")
+            c.overS = r.number(f.second, k);
+          else if (k == "ttft_ms")
+            c.ttftMs = r.number(f.second, k, 1);
+          else if (k == "tokens_per_second")
+            c.tokensPerSecond = r.number(f.second, k, 0.1);
+          else if (k == "error_rate")
+            c.errorRate = r.number(f.second, k);
+          else if (k == "price")
+            r.prices(f.second, c.inputPico, c.outputPico);
+          else
+            r.fail(f.first, "unknown key '" + k +
+                                "' in a change (expected at_s, over_s, ttft_ms, tokens_per_second, error_rate, price)");
         }
         d.changes.push_back(c);
       }
-      std::stable_sort(d.changes.begin(), d.changes.end(), [](const Change& a, const Change& b) { return a.atS < b.atS; });
+      std::stable_sort(d.changes.begin(), d.changes.end(),
+                       [](const Change& a, const Change& b) { return a.atS < b.atS; });
     } else if (key == "outages") {
       if (!v.IsSequence()) r.fail(v, "outages must be a list of {from_s, to_s}");
       for (const auto& item : v) {
@@ -209,9 +233,10 @@ config::RoutingConfig parseRouting(const YamlReader& r, const YAML::Node& node, 
   YAML::Emitter emitter;
   emitter << node;
   int line = node.Mark().is_null() ? 1 : node.Mark().line + 1;
-  std::string yaml = "providers:\n  p: { kind: openai, base_url: http://127.0.0.1:1/v1 }\nmodels:\n  g:\n"
-                     "    deployments: [{ provider: p, model: m }]\n    routing: " +
-                     std::string(emitter.c_str()) + "\n";
+  std::string yaml =
+      "providers:\n  p: { kind: openai, base_url: http://127.0.0.1:1/v1 }\nmodels:\n  g:\n"
+      "    deployments: [{ provider: p, model: m }]\n    routing: " +
+      std::string(emitter.c_str()) + "\n";
   try {
     auto parsed = config::parseConfig(yaml, r.name);
     auto routing = parsed.models.at(0).routing;
@@ -309,7 +334,9 @@ std::vector<TraceRequest> loadTrace(const std::string& path) {
   while (std::getline(in, line)) {
     number++;
     if (line.empty()) continue;
-    auto fail = [&](const std::string& what) { throw std::runtime_error(path + ":" + std::to_string(number) + ": " + what); };
+    auto fail = [&](const std::string& what) {
+      throw std::runtime_error(path + ":" + std::to_string(number) + ": " + what);
+    };
     boost::system::error_code ec;
     json::value v = json::parse(line, ec);
     if (ec || !v.is_object()) fail("not a JSON object");
@@ -364,14 +391,15 @@ void generateTrace(const Scenario& scenario, const GenerateOptions& options, std
     }
     int64_t input = static_cast<int64_t>(std::clamp(800.0 * std::exp(1.0 * normal(mix(h ^ 2))), 10.0, 30000.0));
     int64_t maxTokens = kMaxTokens[mix(h ^ 3) % 4];
-    int64_t output = static_cast<int64_t>(std::clamp(200.0 * std::exp(0.8 * normal(mix(h ^ 4))), 1.0, static_cast<double>(maxTokens)));
+    int64_t output = static_cast<int64_t>(
+        std::clamp(200.0 * std::exp(0.8 * normal(mix(h ^ 4))), 1.0, static_cast<double>(maxTokens)));
     double kind = uniform(mix(h ^ 5));
     int64_t maxTtft = 0, minTps = 0;
     if (kind < 0.3) {
       maxTtft = 1000, minTps = 20;  // interactive
     } else if (kind < 0.8) {
       maxTtft = 2500, minTps = 10;  // standard
-    }                                // else relaxed: no bars
+    }                               // else relaxed: no bars
     int len = std::snprintf(buffer, sizeof buffer,
                             R"({"t":%.4f,"model":"%s","input_tokens":%lld,"max_tokens":%lld,"output_tokens":%lld)",
                             times[i], scenario.groups[group].name.c_str(), static_cast<long long>(input),
@@ -446,7 +474,8 @@ class Simulation {
         push(static_cast<int64_t>(c.atS * 1e6), EventKind::Price, change++);
       }
     }
-    for (size_t i = 0; i < trace_.size(); ++i) push(static_cast<int64_t>(trace_[i].t * 1e6), EventKind::Arrival, static_cast<int>(i));
+    for (size_t i = 0; i < trace_.size(); ++i)
+      push(static_cast<int64_t>(trace_[i].t * 1e6), EventKind::Arrival, static_cast<int>(i));
     while (!queue_.empty()) {
       Event e = queue_.top();
       queue_.pop();
@@ -482,7 +511,9 @@ class Simulation {
 
   void push(int64_t atUs, EventKind kind, int index) { queue_.push(Event{atUs, seq_++, kind, index}); }
 
-  int64_t tokensOf(const TraceRequest& r) const { return r.inputTokens + (r.maxTokens > 0 ? r.maxTokens : r.outputTokens); }
+  int64_t tokensOf(const TraceRequest& r) const {
+    return r.inputTokens + (r.maxTokens > 0 ? r.maxTokens : r.outputTokens);
+  }
 
   void arrive(int i) {
     const TraceRequest& r = trace_[i];
@@ -532,7 +563,8 @@ class Simulation {
     auto& state = requests_[i];
     if (state.retriesUsed < state.plan.retries) {
       state.retriesUsed++;
-      int64_t wait = router_->backoffUs(state.plan.group, state.retriesUsed, hash(s_.seed, static_cast<uint64_t>(i), state.retriesUsed, 31));
+      int64_t wait = router_->backoffUs(state.plan.group, state.retriesUsed,
+                                        hash(s_.seed, static_cast<uint64_t>(i), state.retriesUsed, 31));
       push(now_ + std::max<int64_t>(wait, 1), EventKind::Retry, i);
       return;
     }
@@ -703,7 +735,8 @@ Result oracle(const Scenario& scenario, const std::vector<TraceRequest>& trace) 
         Truth t = truthOf(scenario, d, index, i, r.t, 0);
         if (!t.ok) continue;
         int64_t cost = r.inputTokens * t.inputPico + r.outputTokens * t.outputPico;
-        if (meets(r, t.ttftMs, t.tokensPerSecond) && (best < 0 || cost < best)) best = cost, bestTtft = t.ttftMs, bestAt = index;
+        if (meets(r, t.ttftMs, t.tokensPerSecond) && (best < 0 || cost < best))
+          best = cost, bestTtft = t.ttftMs, bestAt = index;
         if (fallback < 0 || cost < fallback) fallback = cost, fallbackTtft = t.ttftMs, fallbackAt = index;
       }
     }
@@ -730,11 +763,13 @@ Result oracle(const Scenario& scenario, const std::vector<TraceRequest>& trace) 
 
 std::string renderTable(const std::vector<Result>& results, const Result& oracleResult) {
   std::string out =
-      "| policy | cost ($) | × oracle | met the bar | failed | attempts/request | hedges | 429s | p50 TTFT | p99 TTFT |\n"
+      "| policy | cost ($) | × oracle | met the bar | failed | attempts/request | hedges | 429s | p50 TTFT | p99 TTFT "
+      "|\n"
       "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   auto row = [&](const Result& r) {
     char line[320];
-    double ratio = oracleResult.costPico > 0 ? static_cast<double>(r.costPico) / static_cast<double>(oracleResult.costPico) : 0;
+    double ratio =
+        oracleResult.costPico > 0 ? static_cast<double>(r.costPico) / static_cast<double>(oracleResult.costPico) : 0;
     std::snprintf(line, sizeof line, "| %s | %.4f | %.3f | %.2f%% | %lld | %.3f | %lld | %lld | %.0f ms | %.0f ms |\n",
                   r.policy.c_str(), static_cast<double>(r.costPico) / 1e12, ratio,
                   r.requests > 0 ? 100.0 * static_cast<double>(r.metBar) / static_cast<double>(r.requests) : 0.0,

@@ -52,12 +52,12 @@ struct SimDeployment {
   std::string name;
   int64_t inputPico = 0;  // list price, pico-dollars per token
   int64_t outputPico = 0;
-  double ttftMs = 500;    // median
-  double spread = 0.25;   // log-normal sigma of TTFT
+  double ttftMs = 500;   // median
+  double spread = 0.25;  // log-normal sigma of TTFT
   double tokensPerSecond = 50;
   double errorRate = 0;
-  int64_t rpm = 0;        // enforced by the simulated provider (429 + Retry-After)
-  int64_t routerRpm = -1; // what the router is told (-1: the same; 0: nothing)
+  int64_t rpm = 0;         // enforced by the simulated provider (429 + Retry-After)
+  int64_t routerRpm = -1;  // what the router is told (-1: the same; 0: nothing)
   int64_t contextWindow = 0;
   std::vector<Change> changes;
   std::vector<Outage> outages;

@@ -85,7 +85,9 @@ void DeploymentState::lock() const {
   }
 }
 
-void DeploymentState::unlock() const { spin_.store(false, std::memory_order_release); }
+void DeploymentState::unlock() const {
+  spin_.store(false, std::memory_order_release);
+}
 
 void DeploymentState::publish() {
   ttftP90_.store(ttft_.quantile(kZ90), std::memory_order_relaxed);
@@ -174,8 +176,8 @@ void DeploymentState::finish(int64_t outputTokens, double generationMs, int64_t 
 
 void DeploymentState::fail(Failure failure, std::optional<int> retryAfterSeconds, int64_t nowUs) {
   if (failure == Failure::RateLimited) {
-    int64_t wait = retryAfterSeconds && *retryAfterSeconds > 0 ? int64_t{*retryAfterSeconds} * 1'000'000
-                                                               : kDefaultRetryAfterUs;
+    int64_t wait =
+        retryAfterSeconds && *retryAfterSeconds > 0 ? int64_t{*retryAfterSeconds} * 1'000'000 : kDefaultRetryAfterUs;
     int64_t until = nowUs + wait;
     int64_t current = coolUntilUs_.load(std::memory_order_relaxed);
     while (current < until && !coolUntilUs_.compare_exchange_weak(current, until)) {
@@ -187,8 +189,8 @@ void DeploymentState::fail(Failure failure, std::optional<int> retryAfterSeconds
     consecutiveFailures_++;
     bool open = before == Breaker::HalfOpen || consecutiveFailures_ >= breakerSettings_.failures;
     if (open) {
-      openPeriodUs_ = openPeriodUs_ == 0 ? breakerSettings_.openUs
-                                         : std::min(openPeriodUs_ * 2, breakerSettings_.maxOpenUs);
+      openPeriodUs_ =
+          openPeriodUs_ == 0 ? breakerSettings_.openUs : std::min(openPeriodUs_ * 2, breakerSettings_.maxOpenUs);
       openUntilUs_.store(nowUs + openPeriodUs_, std::memory_order_relaxed);
     }
     publish();
@@ -198,7 +200,9 @@ void DeploymentState::fail(Failure failure, std::optional<int> retryAfterSeconds
   settle();
 }
 
-void DeploymentState::cancel() { settle(); }
+void DeploymentState::cancel() {
+  settle();
+}
 
 void DeploymentState::settle() {
   inFlight_.fetch_sub(1, std::memory_order_relaxed);

@@ -58,7 +58,7 @@ enum class Failure {
 enum class Breaker : int { Closed = 0, Open = 1, HalfOpen = 2 };
 
 struct BreakerSettings {
-  int failures = 5;          // consecutive failures that open it
+  int failures = 5;            // consecutive failures that open it
   int64_t openUs = 5'000'000;  // first open period; doubles while probes fail
   int64_t maxOpenUs = 60'000'000;
 };

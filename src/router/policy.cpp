@@ -90,7 +90,9 @@ class RoundRobinPolicy final : public Policy {
 
 }  // namespace
 
-void PolicyRegistry::add(std::unique_ptr<Policy> policy) { policies_.push_back(std::move(policy)); }
+void PolicyRegistry::add(std::unique_ptr<Policy> policy) {
+  policies_.push_back(std::move(policy));
+}
 
 const Policy* PolicyRegistry::find(std::string_view name) const {
   for (const auto& policy : policies_) {

@@ -27,20 +27,20 @@ namespace arbitra::router {
 
 // One candidate as a policy sees it, for one request.
 struct CandidateView {
-  int index = 0;              // position in the group's config order
-  int64_t costPico = 0;       // expected cost of this request there
-  double ttftP90Ms = 0;       // predicted p90 time to first token (0: not measured yet)
-  double tokensPerSecond = 0; // predicted (pessimistic) output tokens/s (0: unknown)
-  double expectedMs = 0;      // predicted time to the whole answer
-  int64_t weight = 1;         // config weight (`weighted`)
+  int index = 0;               // position in the group's config order
+  int64_t costPico = 0;        // expected cost of this request there
+  double ttftP90Ms = 0;        // predicted p90 time to first token (0: not measured yet)
+  double tokensPerSecond = 0;  // predicted (pessimistic) output tokens/s (0: unknown)
+  double expectedMs = 0;       // predicted time to the whole answer
+  int64_t weight = 1;          // config weight (`weighted`)
   int inFlight = 0;
   bool measured = false;
 };
 
 // What a policy may know about the request beyond the candidate.
 struct PolicyContext {
-  uint64_t random = 0;                // a per-request draw
-  uint64_t sequence = 0;              // the group's request counter (round-robin)
+  uint64_t random = 0;    // a per-request draw
+  uint64_t sequence = 0;  // the group's request counter (round-robin)
   int groupSize = 1;
   int64_t microDollarsPerSecond = 0;  // `balanced`: the price of one second of waiting
 };

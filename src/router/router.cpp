@@ -8,9 +8,9 @@
 namespace arbitra::router {
 namespace {
 
-constexpr int64_t kProbeEveryUs = 15'000'000;   // a stale, shut-out deployment gets one probe this often
-constexpr int64_t kStaleAfterUs = 15'000'000;   // no sample for this long: its estimate may be out of date
-constexpr double kDefaultOutputTokens = 256;    // the group's output estimate before any answer
+constexpr int64_t kProbeEveryUs = 15'000'000;  // a stale, shut-out deployment gets one probe this often
+constexpr int64_t kStaleAfterUs = 15'000'000;  // no sample for this long: its estimate may be out of date
+constexpr double kDefaultOutputTokens = 256;   // the group's output estimate before any answer
 constexpr double kOutputAlpha = 0.02;
 
 }  // namespace
@@ -43,8 +43,9 @@ Router::Router(const std::vector<config::ModelConfig>& models, const PolicyRegis
     if (group->policy == nullptr) {
       std::string known;
       for (const auto& name : registry.names()) known += (known.empty() ? "" : ", ") + name;
-      throw config::ConfigError(sourceFile + ":" + std::to_string(model.routing.policyLine) + ": routing.policy of model '" +
-                                model.name + "' is not a known policy (known: " + known + ")");
+      throw config::ConfigError(sourceFile + ":" + std::to_string(model.routing.policyLine) +
+                                ": routing.policy of model '" + model.name +
+                                "' is not a known policy (known: " + known + ")");
     }
     BreakerSettings breaker;
     breaker.failures = static_cast<int>(model.routing.breakerFailures);
@@ -89,20 +90,38 @@ int Router::findGroup(std::string_view name) const {
   return -1;
 }
 
-const std::string& Router::groupName(int group) const { return groups_[group]->name; }
-const config::RoutingConfig& Router::routing(int group) const { return groups_[group]->routing; }
-const std::vector<int>& Router::deployments(int group) const { return groups_[group]->deployments; }
-const DeploymentInfo& Router::info(int deployment) const { return slots_[deployment]->info; }
-DeploymentState& Router::state(int deployment) { return slots_[deployment]->state; }
-const DeploymentState& Router::state(int deployment) const { return slots_[deployment]->state; }
-size_t Router::deploymentCount() const { return slots_.size(); }
+const std::string& Router::groupName(int group) const {
+  return groups_[group]->name;
+}
+const config::RoutingConfig& Router::routing(int group) const {
+  return groups_[group]->routing;
+}
+const std::vector<int>& Router::deployments(int group) const {
+  return groups_[group]->deployments;
+}
+const DeploymentInfo& Router::info(int deployment) const {
+  return slots_[deployment]->info;
+}
+DeploymentState& Router::state(int deployment) {
+  return slots_[deployment]->state;
+}
+const DeploymentState& Router::state(int deployment) const {
+  return slots_[deployment]->state;
+}
+size_t Router::deploymentCount() const {
+  return slots_.size();
+}
 
 void Router::setPrice(int deployment, int64_t inputPico, int64_t outputPico) {
   slots_[deployment]->inputPico.store(inputPico, std::memory_order_relaxed);
   slots_[deployment]->outputPico.store(outputPico, std::memory_order_relaxed);
 }
-int64_t Router::inputPrice(int deployment) const { return slots_[deployment]->inputPico.load(std::memory_order_relaxed); }
-int64_t Router::outputPrice(int deployment) const { return slots_[deployment]->outputPico.load(std::memory_order_relaxed); }
+int64_t Router::inputPrice(int deployment) const {
+  return slots_[deployment]->inputPico.load(std::memory_order_relaxed);
+}
+int64_t Router::outputPrice(int deployment) const {
+  return slots_[deployment]->outputPico.load(std::memory_order_relaxed);
+}
 
 std::optional<core::Error> Router::plan(int groupIndex, const RequestFacts& facts, int64_t nowUs, Plan& out) {
   Group& group = *groups_[groupIndex];
@@ -164,8 +183,8 @@ std::optional<core::Error> Router::plan(int groupIndex, const RequestFacts& fact
   return std::nullopt;
 }
 
-void Router::planGroup(int groupIndex, const Policy& policy, const RequestFacts& facts, const Bars& bars,
-                       int64_t nowUs, bool fallback, Plan& out) {
+void Router::planGroup(int groupIndex, const Policy& policy, const RequestFacts& facts, const Bars& bars, int64_t nowUs,
+                       bool fallback, Plan& out) {
   Group& group = *groups_[groupIndex];
   size_t begin = out.order.size();
   PolicyContext context;
@@ -295,7 +314,9 @@ void Router::fail(int deployment, Failure failure, std::optional<int> retryAfter
   slots_[deployment]->state.fail(failure, retryAfterSeconds, nowUs);
 }
 
-void Router::cancel(int deployment) { slots_[deployment]->state.cancel(); }
+void Router::cancel(int deployment) {
+  slots_[deployment]->state.cancel();
+}
 
 int64_t Router::backoffUs(int group, int retry, uint64_t random) const {
   const auto& routing = groups_[group]->routing;
@@ -310,12 +331,13 @@ std::string Router::explain(const Plan& plan, size_t chosen, std::string_view re
   if (chosen >= plan.order.size()) return {};
   const Choice& choice = plan.order[chosen];
   std::string why = !reason.empty() ? std::string(reason)
-                    : chosen == 0   ? std::string(plan.reason)
-                                    : "fallback after " + std::to_string(chosen) + " failed attempt" + (chosen == 1 ? "" : "s");
+                    : chosen == 0
+                        ? std::string(plan.reason)
+                        : "fallback after " + std::to_string(chosen) + " failed attempt" + (chosen == 1 ? "" : "s");
   if (chosen > 0 && choice.fallback) why += " (fallback group)";
   char numbers[96];
-  std::snprintf(numbers, sizeof numbers, "; expected=$%.6f; p90_ttft=%.0fms", static_cast<double>(choice.costPico) / 1e12,
-                choice.ttftP90Ms);
+  std::snprintf(numbers, sizeof numbers, "; expected=$%.6f; p90_ttft=%.0fms",
+                static_cast<double>(choice.costPico) / 1e12, choice.ttftP90Ms);
   std::string policy = plan.policy ? std::string(plan.policy->name()) : "";
   return info(choice.deployment).label + "; policy=" + policy + "; " + why + numbers;
 }

@@ -57,7 +57,7 @@ struct Bars {
 
 struct RequestFacts {
   int64_t inputTokens = 0;
-  int64_t maxTokens = 0;    // 0: not given
+  int64_t maxTokens = 0;  // 0: not given
   Bars bars;
   std::string_view policy;  // "" = the group's policy
   uint64_t random = 0;      // a per-request draw (weighted policy)
@@ -71,28 +71,28 @@ struct Choice {
   double tokensPerSecond = 0;
   double score = 0;
   int64_t readyAtUs = 0;
-  bool eligible = false;   // met the bars
-  bool available = true;   // breaker closed / half-open, no cool-down, under RPM/TPM
+  bool eligible = false;  // met the bars
+  bool available = true;  // breaker closed / half-open, no cool-down, under RPM/TPM
   bool measured = false;
   bool probe = false;
-  bool fallback = false;   // from a fallback group
+  bool fallback = false;  // from a fallback group
 };
 
 struct Plan {
   int group = -1;
   const Policy* policy = nullptr;
-  std::vector<Choice> order;     // best first
-  std::string_view reason;       // why order[0]
-  double hedgeAfterMs = 0;       // 0: no hedge
+  std::vector<Choice> order;  // best first
+  std::string_view reason;    // why order[0]
+  double hedgeAfterMs = 0;    // 0: no hedge
   int64_t expectedOutputTokens = 0;
-  int retries = 0;               // re-tries after every candidate failed once
-  int contextSkipped = 0;        // deployments that cannot fit the request
+  int retries = 0;         // re-tries after every candidate failed once
+  int contextSkipped = 0;  // deployments that cannot fit the request
 };
 
 struct DeploymentInfo {
   int group = 0;
-  int index = 0;  // within the group, config order
-  std::string label;     // "provider/upstream-model"
+  int index = 0;      // within the group, config order
+  std::string label;  // "provider/upstream-model"
   std::string provider;
   std::string model;
   int64_t contextWindow = 0;

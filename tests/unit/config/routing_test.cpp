@@ -14,25 +14,15 @@ using testing::yamlLines;
 const char* kProviders = "providers: { p: { kind: openai, base_url: http://127.0.0.1:1/v1 } }";
 
 TEST(ConfigRouting, GroupWithRoutingAndLimits) {
-  auto config = parseConfig(yamlLines({kProviders,
-                                       "models:",
-                                       "  big:",
-                                       "    deployments:",
-                                       "      - { provider: p, model: a, rpm: 600, tpm: 100000, weight: 3 }",
-                                       "      - { provider: p, model: b }",
-                                       "    routing:",
-                                       "      policy: balanced",
-                                       "      fallbacks: [small]",
-                                       "      retries: 3",
-                                       "      backoff_ms: 50",
-                                       "      hedge: true",
-                                       "      max_ttft_ms: 1500",
-                                       "      min_tokens_per_second: 20",
-                                       "      max_price: 1.25",
-                                       "      dollars_per_second: 0.0001",
-                                       "      breaker: { failures: 4, open_ms: 2000 }",
-                                       "  small: [{ provider: p, model: c }]"}),
-                            "c.yaml");
+  auto config =
+      parseConfig(yamlLines({kProviders, "models:", "  big:", "    deployments:",
+                             "      - { provider: p, model: a, rpm: 600, tpm: 100000, weight: 3 }",
+                             "      - { provider: p, model: b }", "    routing:", "      policy: balanced",
+                             "      fallbacks: [small]", "      retries: 3", "      backoff_ms: 50",
+                             "      hedge: true", "      max_ttft_ms: 1500", "      min_tokens_per_second: 20",
+                             "      max_price: 1.25", "      dollars_per_second: 0.0001",
+                             "      breaker: { failures: 4, open_ms: 2000 }", "  small: [{ provider: p, model: c }]"}),
+                  "c.yaml");
   const auto* big = config.findModel("big");
   ASSERT_NE(big, nullptr);
   ASSERT_EQ(big->deployments.size(), 2u);
@@ -72,7 +62,9 @@ TEST(ConfigRouting, Errors) {
   EXPECT_EQ(with({"      fallbacks: [ghost]"}),
             "c.yaml:5: routing.fallbacks of model 'm' names model 'ghost', which is not declared under models");
   EXPECT_EQ(with({"      fallbacks: [m]"}), "c.yaml:5: routing.fallbacks of model 'm' names itself");
-  EXPECT_EQ(with({"      polcy: cost"}).rfind("c.yaml:6: unknown key 'polcy' in model 'm' routing (expected one of: policy,", 0), 0u);
+  EXPECT_EQ(with({"      polcy: cost"})
+                .rfind("c.yaml:6: unknown key 'polcy' in model 'm' routing (expected one of: policy,", 0),
+            0u);
   EXPECT_EQ(with({"      breaker: { failures: 0 }"}),
             "c.yaml:6: breaker.failures must be an integer from 1 to 1000 (got '0')");
   EXPECT_EQ(parseError(yamlLines({kProviders, "models:", "  m:", "    deployments: []"})),

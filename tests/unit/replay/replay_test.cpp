@@ -84,21 +84,26 @@ TEST(Replay, KnownRpmLimitsAvoid429sAndUnknownOnesAreHonoured) {
 
 TEST(Replay, ScenarioErrorsNameFileAndLine) {
   try {
-    parseScenario("seed: 1\ngroups:\n  m:\n    deployments:\n      - name: a\n        price: { input: x, output: \"1\" }\n",
-                  "s.yaml");
+    parseScenario(
+        "seed: 1\ngroups:\n  m:\n    deployments:\n      - name: a\n        price: { input: x, output: \"1\" }\n",
+        "s.yaml");
     FAIL();
   } catch (const std::runtime_error& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("s.yaml:6: price.input must be dollars per million tokens", 0), 0u) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("s.yaml:6: price.input must be dollars per million tokens", 0), 0u)
+        << e.what();
   }
   try {
-    parseScenario("seed: 1\ngroups:\n  m:\n    routing: { policy: cost, retries: 99 }\n    deployments:\n      - name: a\n        price: { input: \"1\", output: \"1\" }\n",
-                  "s.yaml");
+    parseScenario(
+        "seed: 1\ngroups:\n  m:\n    routing: { policy: cost, retries: 99 }\n    deployments:\n      - name: a\n       "
+        " price: { input: \"1\", output: \"1\" }\n",
+        "s.yaml");
     FAIL();
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("retries must be an integer from 0 to 10"), std::string::npos) << e.what();
   }
   std::string path = ::testing::TempDir() + "/bad_trace.jsonl";
-  std::ofstream(path) << "{\"t\":1,\"model\":\"m\",\"input_tokens\":5}\n{\"t\":0.5,\"model\":\"m\",\"input_tokens\":5}\n";
+  std::ofstream(path)
+      << "{\"t\":1,\"model\":\"m\",\"input_tokens\":5}\n{\"t\":0.5,\"model\":\"m\",\"input_tokens\":5}\n";
   try {
     loadTrace(path);
     FAIL();

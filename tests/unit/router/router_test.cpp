@@ -248,7 +248,8 @@ TEST_F(RouterTest, UnknownPolicyInConfigIsAFileLineError) {
     make({m});
     FAIL() << "accepted an unknown policy";
   } catch (const config::ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("r.yaml:12: routing.policy of model 'm' is not a known policy", 0), 0u) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind("r.yaml:12: routing.policy of model 'm' is not a known policy", 0), 0u)
+        << e.what();
   }
 }
 
@@ -280,8 +281,7 @@ namespace {
 TEST(RouterThreads, ConcurrentPlansAndFeedback) {
   PolicyRegistry registry;
   registerBuiltins(registry);
-  std::vector<config::ModelConfig> models = {
-      testing::group("m", {{"a", 1, 1}, {"b", 2, 2}, {"c", 3, 3}, {"d", 4, 4}})};
+  std::vector<config::ModelConfig> models = {testing::group("m", {{"a", 1, 1}, {"b", 2, 2}, {"c", 3, 3}, {"d", 4, 4}})};
   Router router(models, registry, "r.yaml");
   std::vector<std::thread> threads;
   std::atomic<int64_t> served{0};

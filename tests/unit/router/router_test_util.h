@@ -12,7 +12,7 @@ namespace arbitra::router::testing {
 
 struct D {
   std::string name;
-  int64_t inputMicros;   // $ per million tokens, in micro-dollars
+  int64_t inputMicros;  // $ per million tokens, in micro-dollars
   int64_t outputMicros;
   int64_t contextWindow = 0;
   int64_t weight = 1;
