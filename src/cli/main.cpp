@@ -17,6 +17,7 @@
 
 #include "cli/ledger_commands.h"
 #include "cli/plan.h"
+#include "cli/replay.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "gateway/gateway.h"
@@ -36,6 +37,7 @@ constexpr const char* kUsage =
     "  plan      price every place a workload could run (arbitra plan --help)\n"
     "  keys      create, list and revoke virtual keys (arbitra keys --help)\n"
     "  report    spend, tokens, latency and savings from the ledger (arbitra report --help)\n"
+    "  replay    replay a trace through the router offline (arbitra replay --help)\n"
     "  version   print the version\n"
     "\n"
     "serve options:\n"
@@ -189,6 +191,7 @@ int main(int argc, char** argv) {
     if (command == "plan") return cli::runPlan(argc, argv);
     if (command == "keys") return cli::runKeys(argc, argv);
     if (command == "report") return cli::runReport(argc, argv);
+    if (command == "replay") return cli::runReplay(argc, argv);
     if (command == "version" || command == "--version") {
       std::puts("arbitra 0.1.0");
       return 0;

@@ -621,7 +621,11 @@ class Parser {
       model.name = entry.key;
       if (model.name.empty()) fail(entry.keyLine, "a model name must not be empty");
       const std::string where = "model " + quoted(model.name);
-      if (entry.value.IsSequence()) {
+      model.line = entry.keyLine;
+      model.routing.line = entry.keyLine;
+      if (entry.value.IsMap() && entry.value["deployments"].IsDefined()) {
+        parseGroup(entry, where, model, config);
+      } else if (entry.value.IsSequence()) {
         if (entry.value.size() == 0) fail(entry.valueLine, where + " has no deployments");
         for (const auto& item : entry.value) {
           model.deployments.push_back(
@@ -634,6 +638,82 @@ class Parser {
       }
       config.models.push_back(std::move(model));
     }
+    // Fallback groups may be declared after the group naming them.
+    for (const auto& model : config.models) {
+      for (const auto& fallback : model.routing.fallbacks) {
+        if (config.findModel(fallback) == nullptr) {
+          fail(model.routing.line, "routing.fallbacks of model " + quoted(model.name) + " names model" +
+                                       named(fallback) + ", which is not declared under models");
+        }
+        if (fallback == model.name) {
+          fail(model.routing.line, "routing.fallbacks of model " + quoted(model.name) + " names itself");
+        }
+      }
+    }
+  }
+
+  // A model group written as a mapping: {deployments: [...], routing: {...}}.
+  void parseGroup(const Entry& entry, const std::string& where, ModelConfig& model, const Config& config) const {
+    auto found = entries(entry.value, entry.keyLine, where);
+    checkKeys(found, where, {"deployments", "routing"});
+    for (const auto& part : found) {
+      if (part.key == "deployments") {
+        if (!part.value.IsSequence() || part.value.size() == 0) {
+          fail(part.valueLine, where + " deployments must be a non-empty list");
+        }
+        for (const auto& item : part.value) {
+          model.deployments.push_back(parseDeployment(item, lineOf(item, part.valueLine), where, config));
+        }
+      } else if (part.key == "routing") {
+        parseRouting(part, where, model.routing);
+      }
+    }
+  }
+
+  void parseRouting(const Entry& section, const std::string& where, RoutingConfig& routing) const {
+    const std::string inWhere = where + " routing";
+    routing.line = section.keyLine;
+    auto found = entries(section.value, section.keyLine, inWhere);
+    checkKeys(found, inWhere,
+              {"policy", "fallbacks", "retries", "backoff_ms", "max_backoff_ms", "hedge", "max_ttft_ms",
+               "min_tokens_per_second", "max_price", "dollars_per_second", "breaker"});
+    for (const auto& entry : found) {
+      const std::string field = "routing." + entry.key;
+      if (entry.key == "policy") {
+        routing.policy = text(entry, field);
+        routing.policyLine = entry.valueLine;
+        if (routing.policy.empty()) fail(entry.valueLine, field + " must not be empty");
+      } else if (entry.key == "fallbacks") {
+        if (!entry.value.IsSequence()) fail(entry.valueLine, field + " must be a list of model names");
+        for (const auto& item : entry.value) {
+          if (!item.IsScalar()) fail(lineOf(item, entry.valueLine), field + " must be a list of model names");
+          routing.fallbacks.push_back(item.Scalar());
+        }
+      } else if (entry.key == "retries") {
+        routing.retries = integer(entry, field, 0, 10, "an integer from 0 to 10");
+      } else if (entry.key == "backoff_ms") {
+        routing.backoffMs = integer(entry, field, 0, 60'000, "an integer from 0 to 60000");
+      } else if (entry.key == "max_backoff_ms") {
+        routing.maxBackoffMs = integer(entry, field, 0, 600'000, "an integer from 0 to 600000");
+      } else if (entry.key == "hedge") {
+        routing.hedge = boolean(entry, field);
+      } else if (entry.key == "max_ttft_ms") {
+        routing.maxTtftMs = positive(entry, field);
+      } else if (entry.key == "min_tokens_per_second") {
+        routing.minTokensPerSecond = positive(entry, field);
+      } else if (entry.key == "max_price") {
+        routing.maxPricePerMillion = dollars(entry, field);
+      } else if (entry.key == "dollars_per_second") {
+        routing.microDollarsPerSecond = dollars(entry, field);
+      } else if (entry.key == "breaker") {
+        auto parts = entries(entry.value, entry.keyLine, inWhere + " breaker");
+        checkKeys(parts, inWhere + " breaker", {"failures", "open_ms"});
+        for (const auto& part : parts) {
+          if (part.key == "failures") routing.breakerFailures = integer(part, "breaker.failures", 1, 1000, "an integer from 1 to 1000");
+          if (part.key == "open_ms") routing.breakerOpenMs = positive(part, "breaker.open_ms");
+        }
+      }
+    }
   }
 
   DeploymentConfig parseDeployment(const YAML::Node& node, int line, const std::string& where,
@@ -643,7 +723,7 @@ class Parser {
     deployment.line = line;
     const std::string inWhere = "a deployment of " + where;
     auto found = entries(node, line, inWhere);
-    checkKeys(found, inWhere, {"provider", "model", "price", "context_window"});
+    checkKeys(found, inWhere, {"provider", "model", "price", "context_window", "rpm", "tpm", "weight"});
     bool hasProvider = false;
     bool hasModel = false;
     for (const auto& entry : found) {
@@ -668,6 +748,12 @@ class Parser {
         parsePrice(entry, where, deployment.price);
       } else if (key == "context_window") {
         deployment.contextWindow = positive(entry, key);
+      } else if (key == "rpm") {
+        deployment.rpm = positive(entry, key);
+      } else if (key == "tpm") {
+        deployment.tpm = positive(entry, key);
+      } else if (key == "weight") {
+        deployment.weight = integer(entry, key, 0, 1'000'000, "an integer from 0 to 1000000");
       }
     }
     if (!hasProvider) fail(line, inWhere + " needs a provider");

@@ -22,8 +22,9 @@
 // headers, proxy, timeouts {connect_ms, first_byte_ms, idle_ms, total_ms},
 // simulated}; models.<public name>: one deployment or a list of them, each
 // {provider, model, price {input, output, cached_input, cache_write},
-// context_window}. Unknown or repeated keys are errors; an empty file is the
-// default config.
+// context_window, rpm, tpm, weight}, or a mapping {deployments: [...],
+// routing: {...}} (RoutingConfig below). Unknown or repeated keys are errors;
+// an empty file is the default config.
 //
 // api_key is `${NAME}` or `os.environ/NAME` (LiteLLM style); the variable must
 // be set. base_url, proxy and header values may contain ${NAME} references.
@@ -130,12 +131,44 @@ struct DeploymentConfig {
   std::string upstreamModel;  // the model id sent upstream
   Price price;
   int64_t contextWindow = 0;  // 0: unknown
+  int64_t rpm = 0;            // requests per minute the provider allows (0: no limit known)
+  int64_t tpm = 0;            // tokens per minute (input + max output) it allows (0: none known)
+  int64_t weight = 1;         // share of traffic under the `weighted` policy
+  int line = 0;
+};
+
+// How a model group picks among its deployments (src/router/). In the file:
+//   models:
+//     llama-70b:
+//       deployments: [ ... ]
+//       routing: { policy: cost, fallbacks: [llama-405b], retries: 2, backoff_ms: 100,
+//                  hedge: true, max_ttft_ms: 1500, min_tokens_per_second: 20,
+//                  max_price: 1.00, dollars_per_second: 0.0001,
+//                  breaker: { failures: 5, open_ms: 5000 } }
+// The policy name is checked against the router's registry at start-up
+// (router::Router throws ConfigError naming policyLine).
+struct RoutingConfig {
+  std::string policy = "priority";     // default: the order written, first preferred
+  int policyLine = 0;
+  std::vector<std::string> fallbacks;  // other model groups, tried after this one
+  int64_t retries = 2;                 // attempts after the first, across deployments
+  int64_t backoffMs = 100;             // base of the full-jitter exponential backoff
+  int64_t maxBackoffMs = 2'000;
+  bool hedge = false;                  // second request after the first's predicted p95 TTFT
+  int64_t maxTtftMs = 0;               // default bars (0: none); requests may override
+  int64_t minTokensPerSecond = 0;
+  int64_t maxPricePerMillion = 0;      // micro-dollars per million tokens (0: none)
+  int64_t microDollarsPerSecond = 0;   // `balanced`: what one second of waiting is worth
+  int64_t breakerFailures = 5;         // consecutive failures that open the breaker
+  int64_t breakerOpenMs = 5'000;       // first open period; doubles while probes fail, up to 4x
   int line = 0;
 };
 
 struct ModelConfig {
   std::string name;  // public model name
   std::vector<DeploymentConfig> deployments;
+  RoutingConfig routing;
+  int line = 0;
 };
 
 // The ledger (src/ledger/): where records go and how they are kept.

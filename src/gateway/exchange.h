@@ -24,12 +24,12 @@ struct RouteCandidate {
   std::string deployment;        // label, "<provider>/<upstream model>"
   int64_t predictedCostPico = 0;  // expected cost of this request there, pico-dollars
   double predictedTtftMs = 0;     // predicted p90 time to first token
-  bool eligible = true;           // met the request's bars
+  bool eligible = true;           // met the request's bars and was available (breaker, 429, RPM/TPM)
 };
 
 struct RouteDecision {
   std::string policy;  // "cost", "latency", "balanced", "weighted", "priority", "" = config order
-  std::string reason;  // one short phrase for the x-arbitra-route header
+  std::string reason;  // the x-arbitra-route header: "<deployment>; policy=<p>; <why>; expected=$..; p90_ttft=..ms"
   std::vector<RouteCandidate> candidates;
 };
 

@@ -13,7 +13,10 @@
 #include "gateway/accounting.h"
 #include "gateway/admin.h"
 #include "gateway/deployments.h"
+#include "gateway/deferred.h"
 #include "gateway/exchange.h"
+#include "gateway/hedge.h"
+#include "gateway/route.h"
 #include "http/sse.h"
 #include "ledger/cost.h"
 
@@ -80,7 +83,7 @@ class StreamRelay {
  public:
   StreamRelay(const core::ChatRequest& request, const Deployment& deployment, Exchange& exchange)
       : request_(request),
-        exchange_(exchange),
+        exchange_(&exchange),
         passthrough_(deployment.provider->format() == request.format),
         decoder_(deployment.provider->codec().makeStreamDecoder()),
         encoder_(api::codecFor(request.format).makeStreamEncoder(request)) {}
@@ -96,7 +99,7 @@ class StreamRelay {
       auto decoded = decoder_->decode(event.event, event.data);
       if (!decoded) return decoded.error();
       sawEvent_ = true;
-      for (const auto& e : *decoded) observe(exchange_, e);
+      for (const auto& e : *decoded) observe(*exchange_, e);
       if (passthrough_) {
         // We always ask OpenAI upstreams for usage; drop that chunk when the caller did not.
         bool forcedUsage = request_.format == WireFormat::OpenAI && !request_.includeUsage && onlyUsage(*decoded);
@@ -114,11 +117,19 @@ class StreamRelay {
 
   void error(const core::Error& error, std::string& out) { encoder_->error(error, out); }
   bool sawEvent() const { return sawEvent_; }
+  bool sawToken() const { return exchange_->firstToken.has_value(); }
+  // A hedged stream was read up to its first token into a scratch record;
+  // the winner carries on recording into the request's own.
+  void rebind(Exchange& exchange) {
+    exchange.firstToken = exchange_->firstToken;
+    exchange.usage = exchange_->usage;
+    exchange_ = &exchange;
+  }
   bool finished() const { return decoder_->finished(); }
 
  private:
   const core::ChatRequest& request_;
-  Exchange& exchange_;
+  Exchange* exchange_;
   bool passthrough_;
   std::unique_ptr<api::StreamDecoder> decoder_;
   std::unique_ptr<api::StreamEncoder> encoder_;
@@ -142,6 +153,22 @@ std::optional<core::Usage> embeddingUsage(const std::string& answer) {
   return out;
 }
 
+// An upstream answer read far enough to race it (hedging): a non-streamed
+// answer's headers (they come with the whole answer); a stream up to its
+// first token, buffered.
+struct Prepared {
+  std::unique_ptr<http::ClientResponse> upstream;
+  std::unique_ptr<Exchange> scratch;  // streams: what the relay recorded so far
+  std::unique_ptr<StreamRelay> relay;
+  std::string bytes;                  // streams: the caller's bytes so far
+};
+
+Task<void> sleepFor(std::chrono::microseconds duration) {
+  if (duration.count() <= 0) co_return;
+  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, duration);
+  co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+}
+
 // Model names end up in response headers and log lines: no control characters.
 bool hasControlCharacters(std::string_view text) {
   for (unsigned char c : text) {
@@ -154,13 +181,19 @@ bool hasControlCharacters(std::string_view text) {
 
 struct Gateway::Impl {
   Impl(const config::Config& config, const providers::Registry& registry)
-      : accounting(config), table(config, registry, &accounting.catalog()) {
+      : accounting(config),
+        priced(ledger::withCatalogPrices(config, accounting.catalog())),
+        table(priced, registry, &accounting.catalog()),
+        routing(priced, table) {
     std::random_device device;
     idBase = (static_cast<uint64_t>(device()) << 32) ^ device();
   }
 
   Accounting accounting;  // keys, budgets, cost, the ledger, metrics
+  config::Config priced;  // the config with catalog prices filled in
   DeploymentTable table;
+  Routing routing;
+  DeferredStore deferred;
   http::HttpClient client;
   uint64_t idBase = 0;
   std::atomic<uint64_t> counter{0};
@@ -175,6 +208,8 @@ struct Gateway::Impl {
       if (co_await requireMethod(request, out, "POST", WireFormat::Anthropic)) co_await chat(request, out, WireFormat::Anthropic);
     } else if (path == "/v1/embeddings" || path == "/embeddings") {
       if (co_await requireMethod(request, out, "POST", WireFormat::OpenAI)) co_await embeddings(request, out);
+    } else if (path.starts_with("/v1/arbitra/deferred/")) {
+      if (co_await requireMethod(request, out, "GET", WireFormat::OpenAI)) co_await deferredStatus(request, path, out);
     } else if (path == "/v1/models" || path == "/models") {
       if (co_await requireMethod(request, out, "GET", WireFormat::OpenAI)) co_await models(request, out);
     } else if (path == "/metrics") {
@@ -209,19 +244,27 @@ struct Gateway::Impl {
   // What the walk leaves for the record step.
   struct Walk {
     Caller who;
-    std::vector<Deployment> candidates;
-    const Deployment* served = nullptr;  // the last deployment tried
-    const Deployment* primary() const { return candidates.empty() ? nullptr : &candidates.front(); }
+    std::optional<Deployment> served;   // the last deployment tried
+    std::optional<Deployment> primary;  // the group's first deployment (routing savings)
   };
+
+  void record(Exchange& exchange, const Walk& walk) {
+    accounting.record(exchange, walk.served ? &*walk.served : nullptr, walk.primary ? &*walk.primary : nullptr,
+                      walk.who);
+  }
 
   // Every chat request is recorded (refused and failed ones too), then logged.
   Task<void> chat(http::Request& caller, http::ResponseWriter& out, WireFormat format) {
+    if (caller.header("x-arbitra-defer") == "true") {
+      co_await defer(caller, out, format);
+      co_return;
+    }
     Exchange exchange = begin(format);
     exchange.promptBytes = caller.body.size();
     accounting.begin();
     Walk walk;
     co_await chatWalk(caller, out, exchange, walk);
-    accounting.record(exchange, walk.served, walk.primary(), walk.who);
+    record(exchange, walk);
     finish(exchange);
   }
 
@@ -245,40 +288,144 @@ struct Gateway::Impl {
     }
     exchange.model = request->model;
     exchange.stream = request->stream;
-    auto candidates = table.resolve(request->model);
-    if (!candidates) {
-      co_await reply(out, exchange, candidates.error());
+    auto route = routing.route(*request, caller.headers, exchange);
+    if (!route) {
+      co_await reply(out, exchange, route.error());
       co_return;
     }
-    walk.candidates = std::move(*candidates);
-    if (auto refused = accounting.admit(walk.who, *request, walk.candidates, caller.body.size())) {
+    if (route->ids.size() > 1) {  // a routed group: savings are measured against its first deployment
+      if (auto configured = table.resolve(request->model); configured && !configured->empty()) {
+        walk.primary = configured->front();
+      }
+    }
+    if (auto refused = accounting.admit(walk.who, *request, route->candidates, caller.body.size())) {
       co_await reply(out, exchange, *refused);
       co_return;
     }
     auto lastError = core::makeError(core::ErrorKind::UpstreamError, "no deployment could serve the request");
-    for (const auto& deployment : walk.candidates) {
-      walk.served = &deployment;
-      exchange.deployment = deployment.label;
-      exchange.provider = deployment.provider->config().name;
-      exchange.simulated = deployment.provider->config().simulated;
-      exchange.attempts++;
-      auto upstream = co_await send(*request, deployment, caller);
-      std::optional<core::Error> failure;
-      if (!upstream) {
-        failure = upstream.error();
-      } else if (request->stream) {
-        failure = co_await relayStream(*request, deployment, **upstream, out, exchange);
-      } else {
-        failure = co_await relayAnswer(*request, deployment, **upstream, out, exchange);
+    for (int retry = 1;; ++retry) {
+      bool stop = false;
+      size_t hedgedWith = route->candidates.size();  // a candidate already sent as a hedge
+      int tried = 0;
+      for (size_t k = 0; k < route->candidates.size() && !stop; ++k) {
+        const auto& deployment = route->candidates[k];
+        bool lastResort = tried == 0 && k + 1 == route->candidates.size();
+        if (k == hedgedWith || !routing.begin(*route, k, lastResort)) continue;
+        tried++;
+        served(exchange, *route, k);
+        walk.served = deployment;
+        exchange.attempts++;
+        auto started = Clock::now();
+        size_t by = k;
+        auto failure = co_await attempt(*request, *route, k, caller, out, exchange, by, started, hedgedWith);
+        if (by != k) walk.served = route->candidates[by];  // the hedge answered
+        if (!failure) {
+          routing.succeeded(*route, by, started, exchange);
+          co_return;
+        }
+        lastError = *failure;
+        if (out.clientGone()) {
+          routing.abandoned(*route, k);
+          stop = true;
+          break;
+        }
+        routing.failed(*route, k, lastError);
+        core::log(core::LogLevel::Warn, "attempt failed id=" + exchange.id + " deployment=" + deployment.label +
+                                            " error=" + lastError.message);
+        if (!retryable(lastError)) stop = true;
       }
-      if (!failure) co_return;
-      lastError = *failure;
-      if (out.clientGone()) break;
-      core::log(core::LogLevel::Warn, "attempt failed id=" + exchange.id + " deployment=" + deployment.label +
-                                          " error=" + lastError.message);
-      if (!retryable(lastError)) break;
+      if (stop || !routing.replan(*route, exchange)) break;
+      std::chrono::microseconds backoff(routing.backoffUs(*route, retry));
+      co_await sleepFor(backoff);
     }
     co_await reply(out, exchange, lastError);
+  }
+
+  void served(Exchange& exchange, const RoutePlan& route, size_t k) {
+    const auto& deployment = route.candidates[k];
+    exchange.deployment = deployment.label;
+    exchange.provider = deployment.provider->config().name;
+    exchange.simulated = deployment.provider->config().simulated;
+    exchange.route.reason = routing.header(route, k);
+  }
+
+  // One attempt on candidate k: send (hedged when the plan says so; see
+  // hedge.h), then relay. An error only when nothing has reached the caller
+  // yet (the next candidate may serve). `by` says who answered; `started`
+  // becomes the hedge's start when the hedge won.
+  Task<std::optional<core::Error>> attempt(const core::ChatRequest& request, RoutePlan& route, size_t k,
+                                           const http::Request& caller, http::ResponseWriter& out, Exchange& exchange,
+                                           size_t& by, Clock::time_point& started, size_t& hedgedWith) {
+    size_t h = k + 1;
+    if (!(k == 0 && route.plan.hedgeAfterMs > 0 && h < route.candidates.size())) {
+      auto upstream = co_await send(request, route.candidates[k], caller);
+      if (!upstream) co_return upstream.error();
+      if (request.stream) co_return co_await relayStream(request, route.candidates[k], **upstream, out, exchange);
+      co_return co_await relayAnswer(request, route.candidates[k], **upstream, out, exchange);
+    }
+    using Ready = std::unique_ptr<Prepared>;
+    std::function<Task<core::Result<Ready>>(bool)> sendTo = [&](bool hedge) {
+      return prepare(request, route.candidates[hedge ? h : k], caller);
+    };
+    std::function<bool()> admit = [&] { return routing.begin(route, h); };
+    std::chrono::microseconds after(static_cast<int64_t>(route.plan.hedgeAfterMs * 1000));
+    auto race = co_await sendWithHedge<Ready>(sendTo, after, admit);
+    if (race.hedgeSent) {
+      hedgedWith = h;
+      exchange.attempts++;
+      if (race.hedgeError) routing.failed(route, h, *race.hedgeError);
+      if (race.hedgeWon) {
+        if (race.primaryError) routing.failed(route, k, *race.primaryError);
+        else routing.abandoned(route, k);
+        by = h;
+        started = race.hedgeStartedAt;
+        served(exchange, route, h);
+        std::string why = "hedge: the first choice had not answered after its p95 (" +
+                          std::to_string(static_cast<int64_t>(route.plan.hedgeAfterMs)) + "ms)";
+        exchange.route.reason = routing.header(route, h, why);
+      } else if (race.response && !race.hedgeError) {
+        routing.abandoned(route, h);
+      }
+    }
+    if (!race.response) co_return race.response.error();
+    Prepared& ready = **race.response;
+    const Deployment& deployment = route.candidates[by];
+    if (!request.stream) co_return co_await relayAnswer(request, deployment, *ready.upstream, out, exchange);
+    ready.relay->rebind(exchange);
+    co_return co_await relayStream(request, deployment, *ready.upstream, out, exchange, &ready);
+  }
+
+  // Sends and reads up to the first token (see Prepared), for a hedge race.
+  Task<core::Result<std::unique_ptr<Prepared>>> prepare(const core::ChatRequest& request, const Deployment& deployment,
+                                                        const http::Request& caller) {
+    auto upstream = co_await send(request, deployment, caller);
+    if (!upstream) co_return upstream.error();
+    auto ready = std::make_unique<Prepared>();
+    ready->upstream = std::move(*upstream);
+    if (!request.stream) co_return ready;
+    ready->scratch = std::make_unique<Exchange>();
+    ready->relay = std::make_unique<StreamRelay>(request, deployment, *ready->scratch);
+    if (auto failed = co_await readToFirst(*ready->relay, *ready->upstream, ready->bytes, deployment, true)) co_return *failed;
+    co_return ready;
+  }
+
+  // Before the first byte reaches the caller: reads until one event decodes
+  // (or, for a hedge race, the first token), or the upstream fails.
+  static Task<std::optional<core::Error>> readToFirst(StreamRelay& relay, http::ClientResponse& upstream,
+                                                      std::string& bytes, const Deployment& deployment, bool token) {
+    while (token ? !relay.sawToken() && !relay.finished() : !relay.sawEvent()) {
+      auto chunk = co_await upstream.read();
+      if (!chunk) co_return withLabel(chunk.error(), deployment);
+      if (chunk->empty()) {
+        co_return core::makeError(core::ErrorKind::UpstreamError,
+                                  "upstream " + deployment.label + " ended the stream before sending an event");
+      }
+      if (auto failed = relay.process(*chunk, bytes)) {
+        failed->message = "upstream " + deployment.label + " sent an invalid stream: " + failed->message;
+        co_return failed;
+      }
+    }
+    co_return std::nullopt;
   }
 
   // Sends the request to one deployment and waits for a 2xx answer's headers;
@@ -378,22 +525,16 @@ struct Gateway::Impl {
   // in-stream error event, never a retry that would duplicate output.
   Task<std::optional<core::Error>> relayStream(const core::ChatRequest& request, const Deployment& deployment,
                                                http::ClientResponse& upstream, http::ResponseWriter& out,
-                                               Exchange& exchange) {
-    StreamRelay relay(request, deployment, exchange);
+                                               Exchange& exchange, Prepared* primed = nullptr) {
+    std::unique_ptr<StreamRelay> own;
     std::string bytes;
-    // Before the first byte: read until one event decodes (or the upstream fails).
-    while (!relay.sawEvent()) {
-      auto chunk = co_await upstream.read();
-      if (!chunk) co_return withLabel(chunk.error(), deployment);
-      if (chunk->empty()) {
-        co_return core::makeError(core::ErrorKind::UpstreamError,
-                                  "upstream " + deployment.label + " ended the stream before sending an event");
-      }
-      if (auto failed = relay.process(*chunk, bytes)) {
-        failed->message = "upstream " + deployment.label + " sent an invalid stream: " + failed->message;
-        co_return failed;
-      }
+    if (primed) {  // a hedge race already read it up to its first token
+      bytes = std::move(primed->bytes);
+    } else {
+      own = std::make_unique<StreamRelay>(request, deployment, exchange);
+      if (auto failed = co_await readToFirst(*own, upstream, bytes, deployment, false)) co_return failed;
     }
+    StreamRelay& relay = primed ? *primed->relay : *own;
     auto headers = responseHeaders(exchange, deployment);
     headers.push_back({"content-type", "text/event-stream"});
     headers.push_back({"cache-control", "no-cache"});
@@ -444,7 +585,7 @@ struct Gateway::Impl {
     accounting.begin();
     Walk walk;
     co_await embeddingsWalk(caller, out, exchange, walk);
-    accounting.record(exchange, walk.served, walk.primary(), walk.who);
+    record(exchange, walk);
     finish(exchange);
   }
 
@@ -485,20 +626,19 @@ struct Gateway::Impl {
       co_await reply(out, exchange, candidates.error());
       co_return;
     }
-    walk.candidates = std::move(*candidates);
     core::ChatRequest shape;  // what admission needs: the model and no output
     shape.model = request.model;
     shape.maxTokens = 0;
-    if (auto refused = accounting.admit(walk.who, shape, walk.candidates, caller.body.size())) {
+    if (auto refused = accounting.admit(walk.who, shape, *candidates, caller.body.size())) {
       co_await reply(out, exchange, *refused);
       co_return;
     }
     auto lastError = core::makeError(core::ErrorKind::InvalidRequest,
                                      "model '" + request.model + "' has no deployment that serves embeddings", "model");
-    for (const auto& deployment : walk.candidates) {
+    for (const auto& deployment : *candidates) {
       const auto& provider = *deployment.provider;
       if (!provider.supportsEmbeddings()) continue;
-      walk.served = &deployment;
+      walk.served = deployment;
       exchange.deployment = deployment.label;
       exchange.provider = provider.config().name;
       exchange.simulated = provider.config().simulated;
@@ -528,6 +668,66 @@ struct Gateway::Impl {
       co_return;
     }
     co_await reply(out, exchange, lastError);
+  }
+
+  // ---- deferred requests (deferred.h) ----------------------------------------
+
+  // Answers 202 with a job id and walks the request in the background.
+  Task<void> defer(http::Request& caller, http::ResponseWriter& out, WireFormat format) {
+    Exchange exchange = begin(format);
+    // The job runs through chat() later (authenticated, admitted and recorded
+    // there); a caller without a valid key is refused now, not after a 202.
+    if (auto who = accounting.authenticate(caller); !who) {
+      co_await fail(out, exchange, who.error());
+      co_return;
+    }
+    auto request = api::codecFor(format).parseRequest(caller.body);
+    if (!request) {
+      co_await fail(out, exchange, request.error());
+      co_return;
+    }
+    if (request->stream) {
+      co_await fail(out, exchange, core::makeError(core::ErrorKind::InvalidRequest,
+                                                   "x-arbitra-defer: a deferred request cannot stream", "stream"));
+      co_return;
+    }
+    auto id = deferred.add(request->model, format, exchange.wallStartMs);
+    if (!id) {
+      co_await fail(out, exchange, core::makeError(core::ErrorKind::Overloaded, "too many deferred requests in flight"));
+      co_return;
+    }
+    auto job = std::make_shared<http::Request>(jobRequest(caller));
+    auto executor = co_await boost::asio::this_coro::executor;
+    boost::asio::co_spawn(executor, runDeferred(job, *id, format), boost::asio::detached);
+    http::Headers headers = labelled(http::jsonHeaders());
+    headers.push_back({"x-arbitra-request-id", exchange.id});
+    co_await out.send(202, std::move(headers), acceptedBody(*id, request->model));
+  }
+
+  Task<void> runDeferred(std::shared_ptr<http::Request> job, std::string id, WireFormat format) {
+    deferred.running(id);
+    CapturingWriter capture;
+    co_await chat(*job, capture, format);
+    std::string deployment = capture.header("x-arbitra-deployment");
+    deferred.finish(id, capture.status(), std::move(capture.body()), std::move(deployment),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch()).count());
+  }
+
+  Task<void> deferredStatus(const http::Request& caller, std::string_view path, http::ResponseWriter& out) {
+    if (auto who = accounting.authenticate(caller); !who) {
+      Exchange exchange = begin(WireFormat::OpenAI);
+      co_await fail(out, exchange, who.error());
+      co_return;
+    }
+    std::string id(path.substr(std::string_view("/v1/arbitra/deferred/").size()));
+    auto job = deferred.get(id);
+    if (!job) {
+      Exchange exchange = begin(WireFormat::OpenAI);
+      co_await fail(out, exchange, core::makeError(core::ErrorKind::NotFound, "no deferred request with that id"));
+      co_return;
+    }
+    co_await out.send(200, labelled(http::jsonHeaders()), statusBody(*job));
   }
 
   Task<void> models(http::Request& caller, http::ResponseWriter& out) {
@@ -579,6 +779,7 @@ struct Gateway::Impl {
                           {"x-arbitra-deployment", deployment.label},
                           {"x-arbitra-provider", deployment.provider->config().name}};
     if (deployment.provider->config().simulated) headers.push_back({"x-arbitra-simulated", "true"});
+    if (!exchange.route.reason.empty()) headers.push_back({"x-arbitra-route", exchange.route.reason});
     return headers;
   }
 

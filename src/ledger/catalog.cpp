@@ -164,4 +164,15 @@ config::Price priceFor(const config::DeploymentConfig& deployment, const config:
   return {};
 }
 
+config::Config withCatalogPrices(const config::Config& config, const PriceCatalog& catalog) {
+  config::Config out = config;
+  for (auto& model : out.models) {
+    for (auto& deployment : model.deployments) {
+      const auto* provider = config.findProvider(deployment.provider);
+      if (provider && !deployment.price.known) deployment.price = priceFor(deployment, *provider, catalog);
+    }
+  }
+  return out;
+}
+
 }  // namespace arbitra::ledger

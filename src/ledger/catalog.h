@@ -49,4 +49,8 @@ class PriceCatalog {
 config::Price priceFor(const config::DeploymentConfig& deployment, const config::ProviderConfig& provider,
                        const PriceCatalog& catalog);
 
+// A copy of `config` where every deployment without a configured price has
+// its catalog row's (the router and the ledger then see the same prices).
+config::Config withCatalogPrices(const config::Config& config, const PriceCatalog& catalog);
+
 }  // namespace arbitra::ledger

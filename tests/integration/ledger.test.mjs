@@ -202,6 +202,41 @@ describe('ledger', () => {
     assert.equal(report(ledgerFile, '--group-by', 'total').total.cost_pico, pico);
   });
 
+  test('routing decisions and savings are recorded', T, async () => {
+    const ledgerFile = tempFile('route.db', null);
+    // The same simulated model sold at two prices; the expensive one is listed first.
+    const config = gatewayConfig(sim.port) + `  duo:
+    deployments:
+      - { provider: simoa, model: m-plain, price: { input: "3", output: "15" } }
+      - { provider: simant, model: m-plain, price: { input: "0.15", output: "0.6" } }
+    routing: { policy: cost }
+`;
+    const gw = await startGateway({ config, args: ['--ledger', ledgerFile] });
+    for (let i = 0; i < 5; i++) {
+      const r = await chat(gw, { model: 'duo', content: `route me ${i}` });
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get('x-arbitra-route'), /simant\/m-plain/);
+    }
+    await gw.stop();
+    const rows = execFileSync('sqlite3', ['-json', ledgerFile,
+      "SELECT input_tokens, output_tokens, cost_pico, route_saved_pico, route FROM records WHERE model = 'duo'"],
+    { encoding: 'utf8' });
+    const records = JSON.parse(rows);
+    assert.equal(records.length, 5);
+    for (const r of records) {
+      const cheap = r.input_tokens * 150_000 + r.output_tokens * 600_000;
+      const dear = r.input_tokens * 3_000_000 + r.output_tokens * 15_000_000;
+      assert.equal(r.cost_pico, cheap);
+      assert.equal(r.route_saved_pico, dear - cheap, 'saved against the group\'s first deployment');
+      const route = JSON.parse(r.route);
+      assert.equal(route.policy, 'cost');
+      assert.equal(route.candidates.length, 2);
+      assert.ok(route.candidates.every((c) => c.predicted_cost_pico > 0));
+    }
+    const total = report(ledgerFile, '--group-by', 'model').groups.find((g) => g.group === 'duo');
+    assert.equal(total.routing_saved_pico, records.reduce((s, r) => s + r.route_saved_pico, 0));
+  });
+
   test('virtual keys: required once they exist, scoped to models, revocable', T, async () => {
     const ledgerFile = tempFile('keys.db', null);
     const env = cleanEnv({ SIM_KEY, ARBITRA_MASTER_KEY: MASTER });

@@ -86,7 +86,7 @@ TEST(ConfigErrors, UnknownKeysEverywhere) {
   EXPECT_EQ(parseError(yamlLines({"providers:", "  openai: { kind: openai }", "models:", "  m:",
                                   "    provider: openai", "    model: x", "    max_tokens: 5"})),
             "c.yaml:7: unknown key 'max_tokens' in a deployment of model 'm' (expected one of: "
-            "provider, model, price, context_window)");
+            "provider, model, price, context_window, rpm, tpm, weight)");
   EXPECT_EQ(parseError(yamlLines({"providers:", "  openai: { kind: openai }",
                                   "models:", "  m:", "    provider: openai", "    model: x",
                                   "    price: { input: 1, output: 2, per_image: 3 }"})),
