@@ -12,6 +12,15 @@ namespace arbitra::planner {
 
 namespace {
 
+// The largest cut <= `at` that does not split a UTF-8 character (labels hold
+// "×" and "·"; a split one makes the SVG invalid XML).
+size_t utf8Boundary(const std::string& s, size_t at) {
+  if (at >= s.size()) return s.size();
+  while (at > 0 && (static_cast<unsigned char>(s[at]) & 0xC0) == 0x80) --at;
+  return at;
+}
+
+
 std::string fmt(const char* format, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, v);
@@ -341,7 +350,7 @@ std::string costVsVolume(const RoutePlan& rp, const Workload& w) {
     std::string line2;
     if (label.size() > 52) {
       size_t cut = label.rfind(" · ", 52);
-      if (cut == std::string::npos) cut = 52;
+      if (cut == std::string::npos) cut = utf8Boundary(label, 52);
       line2 = label.substr(cut);
       label = label.substr(0, cut);
     }
@@ -381,7 +390,7 @@ std::string costSplit(const RoutePlan& rp) {
   for (size_t i = 0; i < drawn.size(); ++i) {
     const Option& o = *drawn[i];
     double y = 60 + i * rowH;
-    std::string label = o.label.size() > 70 ? o.label.substr(0, 67) + "..." : o.label;
+    std::string label = o.label.size() > 70 ? o.label.substr(0, utf8Boundary(o.label, 67)) + "..." : o.label;
     s << "<text x=\"" << x0 - 6 << "\" y=\"" << y + 15 << "\" text-anchor=\"end\">" << xmlEscape(label) << "</text>";
     double x = x0;
     for (const auto& part : o.cost.split) {
