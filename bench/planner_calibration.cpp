@@ -28,8 +28,7 @@ int main(int argc, char** argv) {
     std::printf("| bandwidth | %.4f | %.3f | trtllm-h100-128-2048 |\n", fit.efficiency.bandwidth, shipped.bandwidth);
     std::printf("| compute (decode = prefill) | %.4f | %.3f / %.3f | trtllm-h100-128-128 |\n",
                 fit.efficiency.decodeCompute, shipped.decodeCompute, shipped.prefillCompute);
-    std::printf("| cpuBlockQuant | %.4f | %.3f | cpu-1b-q4_0 |\n", fit.efficiency.cpuBlockQuant,
-                shipped.cpuBlockQuant);
+    std::printf("| cpuBlockQuant | %.4f | %.3f | cpu-1b-q4_0 |\n", fit.efficiency.cpuBlockQuant, shipped.cpuBlockQuant);
     std::printf("| memoryUsable | - | %.2f | stated (TensorRT-LLM default KV fraction) |\n", shipped.memoryUsable);
     std::printf("\n| id | setup | in/out | published | predicted | ratio | within ±25%% | role | source |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|\n");
@@ -50,8 +49,8 @@ int main(int argc, char** argv) {
         ++checks;
         checksWithin += ok;
       }
-      std::printf("| %s | %s | %.0f/%.0f | %.1f | %.1f | %.3f | %s | %s | [%zu] |\n", f.id.c_str(),
-                  f.setup.c_str(), f.input, f.output, f.tokensPerS, p, ratio, ok ? "yes" : "NO",
+      std::printf("| %s | %s | %.0f/%.0f | %.1f | %.1f | %.3f | %s | %s | [%zu] |\n", f.id.c_str(), f.setup.c_str(),
+                  f.input, f.output, f.tokensPerS, p, ratio, ok ? "yes" : "NO",
                   f.fits.empty() ? "check (held out)" : ("fit: " + f.fits).c_str(), note(f));
     }
     std::printf("\n");

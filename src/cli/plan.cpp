@@ -1,4 +1,5 @@
-// `arbitra plan WORKLOAD.yaml [--json] [--svg DIR] [--png DIR] [--catalog DIR] [--measured FILE.json] [--top N | --all]`
+// `arbitra plan WORKLOAD.yaml [--json] [--svg DIR] [--png DIR] [--catalog DIR]
+//                             [--measured FILE.json] [--top N | --all]`
 //
 // Wiring only: load the catalog and the workload, make the plan, render it.
 // Every input error (file:line: field: what) exits 2.

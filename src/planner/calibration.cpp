@@ -18,18 +18,18 @@ constexpr const char* kCpu =
 
 const std::vector<PublishedFigure>& publishedFigures() {
   static const std::vector<PublishedFigure> figures = {
-      {"trtllm-h100-128-128", "TensorRT-LLM, Llama-3.1-8B FP8, 1x H100 SXM, 128/128", "h100-sxm", "llama-3.1-8b",
-       "FP8", 128, 128, true, 27569, "compute", kTrtLlm, "2026-11-01"},
-      {"trtllm-h100-128-2048", "TensorRT-LLM, Llama-3.1-8B FP8, 1x H100 SXM, 128/2048", "h100-sxm",
-       "llama-3.1-8b", "FP8", 128, 2048, true, 22004, "bandwidth", kTrtLlm, "2026-11-01"},
-      {"trtllm-h100-1000-1000", "TensorRT-LLM, Llama-3.1-8B FP8, 1x H100 SXM, 1000/1000", "h100-sxm",
-       "llama-3.1-8b", "FP8", 1000, 1000, true, 15270, "", kTrtLlm, "2026-11-01"},
-      {"trtllm-h200-128-128", "TensorRT-LLM, Llama-3.1-8B FP8, 1x H200, 128/128", "h200", "llama-3.1-8b", "FP8",
-       128, 128, true, 28447, "", kTrtLlm, "2026-11-01"},
+      {"trtllm-h100-128-128", "TensorRT-LLM, Llama-3.1-8B FP8, 1x H100 SXM, 128/128", "h100-sxm", "llama-3.1-8b", "FP8",
+       128, 128, true, 27569, "compute", kTrtLlm, "2026-11-01"},
+      {"trtllm-h100-128-2048", "TensorRT-LLM, Llama-3.1-8B FP8, 1x H100 SXM, 128/2048", "h100-sxm", "llama-3.1-8b",
+       "FP8", 128, 2048, true, 22004, "bandwidth", kTrtLlm, "2026-11-01"},
+      {"trtllm-h100-1000-1000", "TensorRT-LLM, Llama-3.1-8B FP8, 1x H100 SXM, 1000/1000", "h100-sxm", "llama-3.1-8b",
+       "FP8", 1000, 1000, true, 15270, "", kTrtLlm, "2026-11-01"},
+      {"trtllm-h200-128-128", "TensorRT-LLM, Llama-3.1-8B FP8, 1x H200, 128/128", "h200", "llama-3.1-8b", "FP8", 128,
+       128, true, 28447, "", kTrtLlm, "2026-11-01"},
       {"cpu-1b-f16", "llama.cpp, Llama-3.2-1B F16, 2 vCPU AVX2, batch 1", "cpu-2vcpu-avx2", "llama-3.2-1b", "F16", 0,
        128, false, 5.9, "CPU row bandwidth (hardware.yaml; in-sample)", kCpu, "2026-11-01"},
-      {"cpu-1b-q4_0", "llama.cpp, Llama-3.2-1B Q4_0, 2 vCPU AVX2, batch 1", "cpu-2vcpu-avx2", "llama-3.2-1b",
-       "Q4_0", 0, 128, false, 16.1, "cpuBlockQuant", kCpu, "2026-11-01"},
+      {"cpu-1b-q4_0", "llama.cpp, Llama-3.2-1B Q4_0, 2 vCPU AVX2, batch 1", "cpu-2vcpu-avx2", "llama-3.2-1b", "Q4_0", 0,
+       128, false, 16.1, "cpuBlockQuant", kCpu, "2026-11-01"},
       {"cpu-1b-q4_k_m", "llama.cpp, Llama-3.2-1B Q4_K_M, 2 vCPU AVX2, batch 1", "cpu-2vcpu-avx2", "llama-3.2-1b",
        "Q4_K_M", 0, 128, false, 13.8, "", kCpu, "2026-11-01"},
   };

@@ -21,8 +21,8 @@ namespace arbitra::planner {
 namespace {
 
 uint32_t be32(std::string_view b, size_t at) {
-  return (uint32_t(uint8_t(b[at])) << 24) | (uint32_t(uint8_t(b[at + 1])) << 16) |
-         (uint32_t(uint8_t(b[at + 2])) << 8) | uint32_t(uint8_t(b[at + 3]));
+  return (uint32_t(uint8_t(b[at])) << 24) | (uint32_t(uint8_t(b[at + 1])) << 16) | (uint32_t(uint8_t(b[at + 2])) << 8) |
+         uint32_t(uint8_t(b[at + 3]));
 }
 
 std::optional<uint32_t> attribute(std::string_view tag, std::string_view name) {

@@ -20,7 +20,6 @@ size_t utf8Boundary(const std::string& s, size_t at) {
   return at;
 }
 
-
 std::string fmt(const char* format, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, v);

@@ -133,9 +133,8 @@ TEST(Png, MissingConverterIsAClearError) {
   EXPECT_FALSE(fs::exists(png));
   EXPECT_FALSE(fs::exists(png + ".svg.tmp"));
   // A converter that fails: 'false' exits 1.
-  std::string f = errorOf([&] {
-    writePng("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"/>", png, "false");
-  });
+  std::string f = errorOf(
+      [&] { writePng("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"/>", png, "false"); });
   EXPECT_NE(f.find("'false' failed (exit 1)"), std::string::npos) << f;
   fs::remove_all(dir);
 }
