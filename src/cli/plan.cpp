@@ -1,4 +1,5 @@
-// `arbitra plan WORKLOAD.yaml [--json] [--svg DIR] [--catalog DIR] [--measured FILE.json] [--top N | --all]`
+// `arbitra plan WORKLOAD.yaml [--json] [--svg DIR] [--png DIR] [--catalog DIR]
+//                             [--measured FILE.json] [--top N | --all]`
 //
 // Wiring only: load the catalog and the workload, make the plan, render it.
 // Every input error (file:line: field: what) exits 2.
@@ -16,6 +17,7 @@
 #include "ledger/report.h"
 #include "planner/measured.h"
 #include "planner/plan.h"
+#include "planner/png.h"
 #include "planner/report.h"
 #include "planner/workload.h"
 
@@ -33,6 +35,7 @@ constexpr const char* kPlanUsage =
     "options:\n"
     "  --json               the whole plan as JSON on stdout\n"
     "  --svg DIR            write charts: <route>-cost-vs-volume.svg, <route>-cost-split.svg\n"
+    "  --png DIR            the same charts as PNG (rendered by rsvg-convert, Debian librsvg2-bin)\n"
     "  --catalog DIR        catalog files (default: $ARBITRA_CATALOG, ./data/planner,\n"
     "                       or data/planner next to the build directory)\n"
     "  --measured FILE      measured throughput (JSON) overriding the model\n"
@@ -64,7 +67,7 @@ std::string defaultCatalog(const char* argv0) {
 }  // namespace
 
 int runPlan(int argc, char** argv) {
-  std::string workloadPath, svgDir, catalogDir, measuredPath, ledgerPath, emitWorkload;
+  std::string workloadPath, svgDir, pngDir, catalogDir, measuredPath, ledgerPath, emitWorkload;
   LedgerWorkloadOptions fromLedger;
   bool json = false;
   planner::TextOptions text;
@@ -84,6 +87,8 @@ int runPlan(int argc, char** argv) {
       json = true;
     } else if (arg == "--svg") {
       svgDir = value();
+    } else if (arg == "--png") {
+      pngDir = value();
     } else if (arg == "--catalog") {
       catalogDir = value();
     } else if (arg == "--measured") {
@@ -165,6 +170,14 @@ int runPlan(int argc, char** argv) {
         std::ofstream out(path, std::ios::binary);
         out << file.svg;
         if (!out) throw planner::PlannerError(path.string() + ": cannot write the chart");
+        if (!json) std::fprintf(stderr, "wrote %s\n", path.c_str());
+      }
+    }
+    if (!pngDir.empty()) {
+      fs::create_directories(pngDir);
+      for (const auto& file : planner::renderSvg(plan, workload)) {
+        fs::path path = fs::path(pngDir) / (file.name.substr(0, file.name.size() - 4) + ".png");
+        planner::writePng(file.svg, path.string());
         if (!json) std::fprintf(stderr, "wrote %s\n", path.c_str());
       }
     }

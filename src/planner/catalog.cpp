@@ -177,11 +177,12 @@ void parseModels(const std::string& text, const std::string& file, Catalog& cata
   for (const auto& q : catalog.quantizations) seenQ.insert(q.id);
   for (size_t i = 0; i < quants.size(); ++i) {
     Fields f(quants[i], file, indexPath("quantizations", i));
-    f.onlyKeys({"id", "bits_per_weight", "compute", "source", "as_of"});
+    f.onlyKeys({"id", "bits_per_weight", "compute", "kv_bits", "source", "as_of"});
     Quantization q;
     q.id = f.str("id");
     unique(seenQ, f, q.id);
     q.bitsPerWeight = f.num("bits_per_weight", 1, 64);
+    q.kvBits = f.optNum("kv_bits", 4, 32).value_or(16);
     std::string compute = f.str("compute");
     if (compute == "fp8")
       q.fp8Compute = true;

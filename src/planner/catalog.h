@@ -95,6 +95,7 @@ struct Quantization {
   std::string id;  // "F16", "Q8_0", "Q4_K_M", "FP8"
   double bitsPerWeight = 16;
   bool fp8Compute = false;  // matmuls at FP8 rate (needs Hardware::fp8Tflops)
+  double kvBits = 16;       // KV cache element size (yaml kv_bits, default 16)
   Provenance from;
 };
 

@@ -12,6 +12,14 @@ namespace arbitra::planner {
 
 namespace {
 
+// The largest cut <= `at` that does not split a UTF-8 character (labels hold
+// "×" and "·"; a split one makes the SVG invalid XML).
+size_t utf8Boundary(const std::string& s, size_t at) {
+  if (at >= s.size()) return s.size();
+  while (at > 0 && (static_cast<unsigned char>(s[at]) & 0xC0) == 0x80) --at;
+  return at;
+}
+
 std::string fmt(const char* format, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, format, v);
@@ -56,10 +64,14 @@ std::string renderText(const Plan& plan, const TextOptions& options) {
   std::ostringstream out;
   const Efficiency& e = plan.efficiency;
   out << "arbitra plan: " << plan.workload << " (" << plan.file << ")\n";
-  out << "Model efficiency (defaults, not yet calibrated against measured throughput): bandwidth "
-      << fmt("%.2f", e.bandwidth) << ", decode compute " << fmt("%.2f", e.decodeCompute) << ", prefill compute "
-      << fmt("%.2f", e.prefillCompute) << ", usable memory " << fmt("%.2f", e.memoryUsable) << ", tensor-parallel "
-      << fmt("%.2f", e.tensorParallel) << ", max batch " << e.maxBatch << "\n";
+  out << "Model efficiency ("
+      << (e.calibrated ? "calibrated against published TensorRT-LLM and llama.cpp figures; not yet against this "
+                         "machine's arbitra bench"
+                       : "set by hand, not calibrated")
+      << "): bandwidth " << fmt("%.3f", e.bandwidth) << ", decode compute " << fmt("%.3f", e.decodeCompute)
+      << ", prefill compute " << fmt("%.3f", e.prefillCompute) << ", CPU block-quant " << fmt("%.3f", e.cpuBlockQuant)
+      << ", usable memory " << fmt("%.2f", e.memoryUsable) << ", tensor-parallel " << fmt("%.2f", e.tensorParallel)
+      << " (not calibrated), max batch " << e.maxBatch << "\n";
   if (plan.measuredUsed > 0) out << "Measured throughput (--measured) used for " << plan.measuredUsed << " options.\n";
   for (const auto& rp : plan.routes) {
     const Route& r = *rp.route;
@@ -114,8 +126,16 @@ std::string renderJson(const Plan& plan) {
                         {"prefill_compute", e.prefillCompute},
                         {"memory_usable", e.memoryUsable},
                         {"tensor_parallel", e.tensorParallel},
+                        {"cpu_block_quant", e.cpuBlockQuant},
                         {"max_batch", e.maxBatch},
-                        {"calibrated", false}};
+                        {"calibrated", e.calibrated},
+                        {"calibrated_against",
+                         e.calibrated ? "published figures: TensorRT-LLM Llama-3.1-8B FP8 on H100 (fit: 128/128 -> "
+                                        "compute, 128/2048 -> bandwidth; checks: 1000/1000, H200 128/128); llama.cpp "
+                                        "Llama-3.2-1B on 2 vCPU (fit: Q4_0 -> cpu_block_quant; check: Q4_K_M). "
+                                        "tensor_parallel, memory_usable, max_batch are stated, not fitted. "
+                                        "Not yet against arbitra bench on this machine (use --measured)."
+                                      : "none: factors set by hand"}};
   root["money_unit"] = "micro-dollars (integers); *_usd fields are the same amounts as decimal strings";
   json::array routes;
   for (const auto& rp : plan.routes) {
@@ -329,7 +349,7 @@ std::string costVsVolume(const RoutePlan& rp, const Workload& w) {
     std::string line2;
     if (label.size() > 52) {
       size_t cut = label.rfind(" · ", 52);
-      if (cut == std::string::npos) cut = 52;
+      if (cut == std::string::npos) cut = utf8Boundary(label, 52);
       line2 = label.substr(cut);
       label = label.substr(0, cut);
     }
@@ -369,7 +389,7 @@ std::string costSplit(const RoutePlan& rp) {
   for (size_t i = 0; i < drawn.size(); ++i) {
     const Option& o = *drawn[i];
     double y = 60 + i * rowH;
-    std::string label = o.label.size() > 70 ? o.label.substr(0, 67) + "..." : o.label;
+    std::string label = o.label.size() > 70 ? o.label.substr(0, utf8Boundary(o.label, 67)) + "..." : o.label;
     s << "<text x=\"" << x0 - 6 << "\" y=\"" << y + 15 << "\" text-anchor=\"end\">" << xmlEscape(label) << "</text>";
     double x = x0;
     for (const auto& part : o.cost.split) {

@@ -19,6 +19,7 @@ std::optional<DeviceBudget> deviceBudget(const Hardware& hw, int devices, const 
     tflops = *hw.fp8Tflops;
   }
   double bwEff = hw.bandwidthEfficiency.value_or(eff.bandwidth);
+  if (hw.kind == HardwareKind::Cpu && !quant.fp8Compute && quant.bitsPerWeight < 16) bwEff *= eff.cpuBlockQuant;
   double decodeEff = hw.computeEfficiency.value_or(eff.decodeCompute);
   double prefillEff = hw.computeEfficiency.value_or(eff.prefillCompute);
   double scale = devices > 1 ? devices * eff.tensorParallel : 1.0;
@@ -38,9 +39,13 @@ double kvBytesPerToken(const ModelShape& model, double bytesPerElement) {
   return 2.0 * model.layers * model.kvHeads * model.headDim * bytesPerElement;
 }
 
+double kvBytesPerToken(const ModelShape& model, const Quantization& quant) {
+  return kvBytesPerToken(model, quant.kvBits / 8.0);
+}
+
 double decodeStepSeconds(const DeviceBudget& d, const ModelShape& m, const Quantization& q, int batch,
                          double contextTokens) {
-  double bytes = weightBytes(m, q) + batch * contextTokens * kvBytesPerToken(m);
+  double bytes = weightBytes(m, q) + batch * contextTokens * kvBytesPerToken(m, q);
   double bandwidthTime = bytes / d.bandwidthBytesPerS;
   double computeTime = 2.0 * m.activeParams * batch / d.decodeFlops;
   return std::max(bandwidthTime, computeTime);
@@ -59,7 +64,7 @@ int maxBatchByMemory(const DeviceBudget& d, const ModelShape& m, const Quantizat
                      const Efficiency& eff) {
   double free = d.memoryBytes * eff.memoryUsable - weightBytes(m, q);
   if (free <= 0) return 0;
-  double perStream = kvBytesPerToken(m) * std::max(1.0, contextTokens);
+  double perStream = kvBytesPerToken(m, q) * std::max(1.0, contextTokens);
   return static_cast<int>(std::min(1e9, std::floor(free / perStream)));
 }
 
@@ -81,6 +86,18 @@ AtBatch atBatch(double step, int batch, double prefillPerRequest, double outputM
   a.perStream = (1.0 / step) * (1.0 - prefillShare);
   return a;
 }
+
+}  // namespace
+
+double maxLoadOutputTokensPerS(const DeviceBudget& d, const ModelShape& m, const Quantization& q, double input,
+                               double output, const Efficiency& eff) {
+  int batch = maxBatchByMemory(d, m, q, input + output, eff);
+  if (batch < 1) return 0;
+  double step = decodeStepSeconds(d, m, q, batch, input + output / 2);
+  return atBatch(step, batch, prefillSeconds(d, m, input), output).requestsPerS * output;
+}
+
+namespace {
 
 std::string fmt(const char* format, double a, double b = 0) {
   char buf[160];

@@ -9,9 +9,15 @@
 // KV cache per token = 2 (K and V) × layers × kv_heads × head_dim × bytes per element
 // Largest batch = (memory × usable fraction − weight bytes) / (KV per token × context)
 //
-// The efficiency factors below are defaults to be calibrated against measured
-// throughput (`arbitra bench`, issue 4, not built yet; `--measured` overrides the
-// model per hardware/model/format meanwhile). Every plan prints the ones it used.
+// KV cache per token uses the format's kv_bits (16 unless the format says
+// otherwise: FP8 keeps its KV cache in FP8).
+//
+// The efficiency factors below are calibrated against published throughput
+// (src/planner/calibration.h: which figure fixes which factor, and which
+// figures are held out to check them); `bench/planner_calibration.sh` reruns
+// the fit and prints predicted vs published. `--measured` overrides the model
+// per hardware/model/format with `arbitra bench` figures. Every plan prints the
+// factors it used.
 #pragma once
 
 #include <optional>
@@ -21,14 +27,26 @@
 
 namespace arbitra::planner {
 
-// Defaults to calibrate; printed in every report.
-constexpr double kBandwidthEfficiency = 0.80;       // achieved / peak memory bandwidth in decode
-constexpr double kDecodeComputeEfficiency = 0.50;   // achieved / peak tensor FLOPs in batched decode
-constexpr double kPrefillComputeEfficiency = 0.60;  // achieved / peak tensor FLOPs in prefill
-constexpr double kMemoryUsableFraction = 0.90;      // of device memory for weights + KV (rest: activations, runtime)
-constexpr double kTensorParallelEfficiency = 0.85;  // per-device scaling when a replica spans 2+ devices
-constexpr double kKvBytesPerElement = 2.0;          // F16 KV cache
-constexpr int kMaxBatch = 256;                      // a serving engine's max concurrent sequences (vLLM max_num_seqs)
+// The factors, all in one place; printed in every report. "fit" values come
+// from calibration.cpp's fit (rounded to 3 decimals; a unit test reruns the fit
+// and fails if these drift from it). The others are stated, not fitted.
+//   bandwidth      fit: TensorRT-LLM, Llama-3.1-8B FP8, 1x H100, 128/2048 (KV-bound decode)
+//   compute        fit: same, 128/128 (compute-bound decode and prefill); one figure
+//                  cannot separate decode from prefill, so both take the same value
+//   cpuBlockQuant  fit: llama.cpp Q4_0 decode on the 2-vCPU machine (F16 fixes the
+//                  CPU row's bandwidth in hardware.yaml)
+//   memoryUsable   stated: TensorRT-LLM's default kv_cache_free_gpu_mem_fraction 0.90
+//   tensorParallel stated: no multi-device figure is used, not calibrated
+//   maxBatch       stated: vLLM's default max_num_seqs (planning only; max-load
+//                  predictions use the KV-limited batch, as TensorRT-LLM does)
+constexpr double kBandwidthEfficiency = 0.620;       // fit: achieved / peak memory bandwidth in decode
+constexpr double kDecodeComputeEfficiency = 0.448;   // fit: achieved / peak tensor FLOPs in batched decode
+constexpr double kPrefillComputeEfficiency = 0.448;  // fit: achieved / peak tensor FLOPs in prefill
+constexpr double kCpuBlockQuantEfficiency = 0.769;   // fit: CPU decode bandwidth of block-quantized weights / F16's
+constexpr double kMemoryUsableFraction = 0.90;       // of device memory for weights + KV (rest: activations, runtime)
+constexpr double kTensorParallelEfficiency = 0.85;   // per-device scaling when a replica spans 2+ devices
+constexpr double kKvBytesPerElement = 2.0;           // F16 KV cache (formats without kv_bits)
+constexpr int kMaxBatch = 256;                       // a serving engine's max concurrent sequences (vLLM max_num_seqs)
 
 struct Efficiency {
   double bandwidth = kBandwidthEfficiency;
@@ -36,7 +54,12 @@ struct Efficiency {
   double prefillCompute = kPrefillComputeEfficiency;
   double memoryUsable = kMemoryUsableFraction;
   double tensorParallel = kTensorParallelEfficiency;
+  // On a CPU, block-quantized weights (llama.cpp Q4_0, Q4_K_M, Q8_0: bits < 16,
+  // FP16 compute) stream at this fraction of F16's bandwidth: dequantizing
+  // costs the 2 vCPUs time that a pure bandwidth model does not see.
+  double cpuBlockQuant = kCpuBlockQuantEfficiency;
   int maxBatch = kMaxBatch;
+  bool calibrated = true;  // these are calibration.cpp's fitted values (false: set by hand)
 };
 
 // What one replica (1..N devices acting as one) offers, in SI units.
@@ -54,6 +77,8 @@ std::optional<DeviceBudget> deviceBudget(const Hardware& hw, int devices, const 
 
 double weightBytes(const ModelShape& model, const Quantization& quant);
 double kvBytesPerToken(const ModelShape& model, double bytesPerElement = kKvBytesPerElement);
+// The same in the format's KV element size (kv_bits / 8).
+double kvBytesPerToken(const ModelShape& model, const Quantization& quant);
 
 // Seconds for one decode step at batch `batch`, each stream holding `contextTokens`.
 double decodeStepSeconds(const DeviceBudget& d, const ModelShape& m, const Quantization& q, int batch,
@@ -66,6 +91,13 @@ double prefillSeconds(const DeviceBudget& d, const ModelShape& m, double tokens)
 // stream; 0 when even one stream does not fit (not capped by maxBatch).
 int maxBatchByMemory(const DeviceBudget& d, const ModelShape& m, const Quantization& q, double contextTokens,
                      const Efficiency& eff);
+
+// Output tokens/s of one replica at maximum load (an offline benchmark such
+// as trtllm-bench: every request in/out tokens, as many at once as the KV
+// cache holds, prefill interleaved): the KV-limited batch at in+out tokens per
+// stream, not capped by maxBatch; 0 when one stream does not fit.
+double maxLoadOutputTokensPerS(const DeviceBudget& d, const ModelShape& m, const Quantization& q, double input,
+                               double output, const Efficiency& eff);
 
 // Measured throughput for a hardware/model/format, from `--measured FILE.json`.
 struct Measurement {

@@ -98,10 +98,19 @@ TEST(Plan, RendersTextJsonAndSvg) {
   std::string text = renderText(p);
   EXPECT_NE(text.find("Route \"chat\""), std::string::npos);
   EXPECT_NE(text.find("Sensitivity"), std::string::npos);
-  EXPECT_NE(text.find("not yet calibrated"), std::string::npos);
+  EXPECT_NE(text.find("calibrated against published"), std::string::npos);
+  EXPECT_NE(text.find("bandwidth 0.620"), std::string::npos);
   std::string json = renderJson(p);
   EXPECT_NE(json.find("\"monthly_micros\""), std::string::npos);
-  EXPECT_NE(json.find("\"calibrated\":false"), std::string::npos);
+  EXPECT_NE(json.find("\"calibrated\":true"), std::string::npos);
+  EXPECT_NE(json.find("\"cpu_block_quant\":"), std::string::npos);
+  // Factors set by hand say so.
+  PlanSettings byHand;
+  byHand.efficiency.bandwidth = 0.5;
+  byHand.efficiency.calibrated = false;
+  Plan h = makePlan(shippedCatalog(), w, byHand);
+  EXPECT_NE(renderText(h).find("set by hand, not calibrated"), std::string::npos);
+  EXPECT_NE(renderJson(h).find("\"calibrated\":false"), std::string::npos);
   auto svgs = renderSvg(p, w);
   ASSERT_EQ(svgs.size(), 2u);
   EXPECT_EQ(svgs[0].name, "chat-cost-vs-volume.svg");

@@ -11,6 +11,17 @@ namespace {
 
 using testing::shippedCatalog;
 
+// Round factors for hand-working the formulas (the calibrated ones are tested
+// against published figures in calibration_test.cpp).
+Efficiency roundFactors() {
+  Efficiency e;
+  e.bandwidth = 0.80;
+  e.decodeCompute = 0.50;
+  e.prefillCompute = 0.60;
+  e.calibrated = false;
+  return e;
+}
+
 struct Fixture {
   const Hardware& hw(const char* id) { return *shippedCatalog().findHardware(id); }
   const ModelShape& model(const char* id) { return *shippedCatalog().findModel(id); }
@@ -19,7 +30,7 @@ struct Fixture {
 
 TEST(Throughput, BandwidthBoundDecode8BF16OnH100) {
   Fixture f;
-  Efficiency eff;
+  Efficiency eff = roundFactors();
   auto d = deviceBudget(f.hw("h100-sxm"), 1, f.quant("F16"), eff);
   ASSERT_TRUE(d);
   // Weights: 8.03e9 params × 2 bytes = 16.06 GB. Bandwidth 3,350 GB/s × 0.80 = 2,680 GB/s.
@@ -41,7 +52,7 @@ TEST(Throughput, BandwidthBoundDecode8BF16OnH100) {
 
 TEST(Throughput, KvBytesAddToTheStep) {
   Fixture f;
-  auto d = deviceBudget(f.hw("h100-sxm"), 1, f.quant("F16"), Efficiency{});
+  auto d = deviceBudget(f.hw("h100-sxm"), 1, f.quant("F16"), roundFactors());
   // Llama-3.1-8B KV per token: 2 × 32 layers × 8 kv heads × 128 × 2 bytes = 131,072.
   EXPECT_DOUBLE_EQ(kvBytesPerToken(f.model("llama-3.1-8b")), 131072.0);
   // Batch 8 at 1,000 tokens of context: 16.06e9 + 8 × 1000 × 131072 = 17.1086e9 bytes
@@ -53,7 +64,7 @@ TEST(Throughput, KvBytesAddToTheStep) {
 
 TEST(Throughput, ComputeBoundDecodeAtLargeBatch) {
   Fixture f;
-  auto d = deviceBudget(f.hw("h100-sxm"), 1, f.quant("FP8"), Efficiency{});
+  auto d = deviceBudget(f.hw("h100-sxm"), 1, f.quant("FP8"), roundFactors());
   ASSERT_TRUE(d);
   // FP8: weights 8.03 GB -> bandwidth time 8.03e9 / 2.68e12 = 2.996 ms.
   // Compute at batch 256: 2 × 8.03e9 × 256 / (1978.9e12 × 0.5) = 4.1552 ms: compute-bound.
@@ -61,12 +72,12 @@ TEST(Throughput, ComputeBoundDecodeAtLargeBatch) {
   EXPECT_NEAR(step * 1000, 2 * 8.03e9 * 256 / (1978.9e12 * 0.5) * 1000, 1e-9);
   EXPECT_NEAR(step * 1000, 4.15520, 1e-4);
   // A GPU without FP8 has no FP8 budget.
-  EXPECT_FALSE(deviceBudget(f.hw("a100-80gb"), 1, f.quant("FP8"), Efficiency{}));
+  EXPECT_FALSE(deviceBudget(f.hw("a100-80gb"), 1, f.quant("FP8"), roundFactors()));
 }
 
 TEST(Throughput, ComputeBoundPrefill) {
   Fixture f;
-  auto d = deviceBudget(f.hw("h100-sxm"), 1, f.quant("F16"), Efficiency{});
+  auto d = deviceBudget(f.hw("h100-sxm"), 1, f.quant("F16"), roundFactors());
   // 2,000 prompt tokens: 2 × 8.03e9 × 2000 / (989.4e12 × 0.60) = 54.1069 ms.
   double s = prefillSeconds(*d, f.model("llama-3.1-8b"), 2000);
   EXPECT_NEAR(s * 1000, 54.1069, 1e-3);
@@ -77,7 +88,7 @@ TEST(Throughput, ComputeBoundPrefill) {
 
 TEST(Throughput, KvLimitedBatch) {
   Fixture f;
-  Efficiency eff;
+  Efficiency eff = roundFactors();
   // Llama-2-13B is multi-head (40 KV heads): 2 × 40 × 40 × 128 × 2 = 819,200 bytes per token.
   EXPECT_DOUBLE_EQ(kvBytesPerToken(f.model("llama-2-13b")), 819200.0);
   // H100 80 GiB × 0.9 = 77,309,411,328 bytes; − 26.0e9 weights (F16) = 51,309,411,328 free;
@@ -94,7 +105,7 @@ TEST(Throughput, KvLimitedBatch) {
 
 TEST(Throughput, SizeReplicaMeetsTheBarAtTheLargestBatch) {
   Fixture f;
-  Efficiency eff;
+  Efficiency eff = roundFactors();
   auto d = deviceBudget(f.hw("h100-sxm"), 1, f.quant("F16"), eff);
   ServingShape s{1000, 2000, 200, 500, 1000, 30};
   ReplicaPerf p = sizeReplica(*d, 1, f.model("llama-3.1-8b"), f.quant("F16"), s, eff);
@@ -119,7 +130,7 @@ TEST(Throughput, SizeReplicaMeetsTheBarAtTheLargestBatch) {
 
 TEST(Throughput, MeasuredThroughputOverridesTheModel) {
   Fixture f;
-  Efficiency eff;
+  Efficiency eff = roundFactors();
   auto d = deviceBudget(f.hw("h100-sxm"), 1, f.quant("F16"), eff);
   ServingShape s{1000, 2000, 200, 500, 5000, 10};
   Measurement m{16, 800.0, 10000.0, "test"};

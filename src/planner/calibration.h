@@ -1,0 +1,57 @@
+// Calibration of the throughput model against published figures: the figures
+// themselves (each with its source and date), the prediction the model makes
+// for each, and the fit that fixes the efficiency factors in throughput.h.
+//
+// Design: some figures fit a factor, the others only check it, and each
+// figure says which it is (`fits`: the factor it fixes, empty for a held-out
+// check). The fit is a fixed sequence of one-dimensional solves (bisection on a
+// monotonic prediction), so it is reproducible and needs no optimiser:
+//   1. compute  (decode = prefill) so the H100 128/128 prediction equals 27,569;
+//   2. bandwidth so the H100 128/2048 prediction equals 22,004 (given 1);
+//   3. repeat 1-2 until stable (they couple only through the prefill share);
+//   4. cpuBlockQuant so the 2-vCPU Q4_0 decode equals 16.1 tokens/s.
+// The CPU row's bandwidth in hardware.yaml is itself derived from the F16
+// figure, so that row is in-sample by construction and marked so.
+// Pure: no I/O (the bench prints, the unit tests assert).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "planner/catalog.h"
+#include "planner/throughput.h"
+
+namespace arbitra::planner {
+
+struct PublishedFigure {
+  std::string id;        // "trtllm-h100-128-2048"
+  std::string setup;     // in words, for the table
+  std::string hardware;  // Hardware::id
+  std::string model;     // ModelShape::id
+  std::string quant;     // Quantization::id
+  double input = 0;      // tokens per request
+  double output = 0;
+  bool maxLoad = false;  // true: aggregate output tokens/s at the KV-limited batch; false: batch 1 decode
+  double tokensPerS = 0;
+  std::string fits;  // the factor this figure fixes; "" = held out, a check only
+  std::string source;
+  std::string asOf;
+};
+
+// The usable rows of shared/data/published-figures.md.
+const std::vector<PublishedFigure>& publishedFigures();
+
+// What the model predicts for `figure` with `eff`; 0 when a catalog row is
+// missing or the model does not fit the device.
+double predictTokensPerS(const Catalog& catalog, const PublishedFigure& figure, const Efficiency& eff);
+
+struct Calibration {
+  Efficiency efficiency;  // the fitted factors (unrounded); the rest as in Efficiency{}
+  int rounds = 0;         // rounds of steps 1-2 until stable
+};
+
+// Runs the fit described above on `catalog` (the shipped one for the shipped
+// constants). Throws PlannerError when a figure's catalog row is missing.
+Calibration fitEfficiency(const Catalog& catalog);
+
+}  // namespace arbitra::planner
