@@ -1,5 +1,7 @@
 // The replay: a small scenario with a slowdown, a price change, an outage and
 // an RPM limit, replayed through the real router; and its file errors.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -41,7 +43,7 @@ std::vector<TraceRequest> traceFor(const Scenario& s, int64_t n, double seconds)
   options.requests = n;
   options.durationS = seconds;
   generateTrace(s, options, text);
-  std::string path = ::testing::TempDir() + "/replay_trace.jsonl";
+  std::string path = ::testing::TempDir() + "/replay_trace_" + std::to_string(::getpid()) + ".jsonl";
   std::ofstream(path) << text.str();
   return loadTrace(path);
 }
@@ -101,7 +103,7 @@ TEST(Replay, ScenarioErrorsNameFileAndLine) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("retries must be an integer from 0 to 10"), std::string::npos) << e.what();
   }
-  std::string path = ::testing::TempDir() + "/bad_trace.jsonl";
+  std::string path = ::testing::TempDir() + "/bad_trace_" + std::to_string(::getpid()) + ".jsonl";
   std::ofstream(path)
       << "{\"t\":1,\"model\":\"m\",\"input_tokens\":5}\n{\"t\":0.5,\"model\":\"m\",\"input_tokens\":5}\n";
   try {
