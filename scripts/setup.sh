@@ -18,7 +18,7 @@ done
 
 packages=(build-essential cmake ninja-build ccache pkg-config
           libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-          libssl-dev libyaml-cpp-dev libsqlite3-dev ca-certificates)
+          libssl-dev libyaml-cpp-dev libsqlite3-dev ca-certificates libhnswlib-dev)
 if [ "$want_tests" = 1 ]; then
   packages+=(googletest libgtest-dev clang libclang-rt-14-dev openssl)
   # Node.js may come from Debian or from elsewhere (its own npm inside): ask

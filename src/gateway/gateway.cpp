@@ -10,6 +10,7 @@
 
 #include "api/codec.h"
 #include "core/log.h"
+#include "gateway/cache_step.h"
 #include "gateway/deployments.h"
 #include "gateway/exchange.h"
 #include "http/sse.h"
@@ -92,7 +93,10 @@ class StreamRelay {
       auto decoded = decoder_->decode(event.event, event.data);
       if (!decoded) return decoded.error();
       sawEvent_ = true;
-      for (const auto& e : *decoded) observe(exchange_, e);
+      for (const auto& e : *decoded) {
+        observe(exchange_, e);
+        if (answer) answer->add(e);
+      }
       if (passthrough_) {
         // We always ask OpenAI upstreams for usage; drop that chunk when the caller did not.
         bool forcedUsage = request_.format == WireFormat::OpenAI && !request_.includeUsage && onlyUsage(*decoded);
@@ -110,6 +114,7 @@ class StreamRelay {
 
   void error(const core::Error& error, std::string& out) { encoder_->error(error, out); }
   bool sawEvent() const { return sawEvent_; }
+  cache::AnswerBuilder* answer = nullptr;  // accumulates the answer for the cache
   bool finished() const { return decoder_->finished(); }
 
  private:
@@ -135,13 +140,15 @@ bool hasControlCharacters(std::string_view text) {
 }  // namespace
 
 struct Gateway::Impl {
-  Impl(const config::Config& config, const providers::Registry& registry) : table(config, registry) {
+  Impl(const config::Config& config, const providers::Registry& registry)
+      : table(config, registry), cacheStep(config, table, client) {
     std::random_device device;
     idBase = (static_cast<uint64_t>(device()) << 32) ^ device();
   }
 
   DeploymentTable table;
   http::HttpClient client;
+  CacheStep cacheStep;
   uint64_t idBase = 0;
   std::atomic<uint64_t> counter{0};
 
@@ -196,6 +203,16 @@ struct Gateway::Impl {
     }
     exchange.model = request->model;
     exchange.stream = request->stream;
+    auto cached = co_await cacheStep.lookup(*request, caller, exchange);
+    if (!cached) {
+      co_await fail(out, exchange, cached.error());
+      co_return;
+    }
+    if (cached->hit()) {
+      co_await cacheStep.replay(*cached, *request, cachedHeaders(exchange), out, exchange);
+      finish(exchange);
+      co_return;
+    }
     auto candidates = table.resolve(request->model);
     if (!candidates) {
       co_await fail(out, exchange, candidates.error());
@@ -212,9 +229,9 @@ struct Gateway::Impl {
       if (!upstream) {
         failure = upstream.error();
       } else if (request->stream) {
-        failure = co_await relayStream(*request, deployment, **upstream, out, exchange);
+        failure = co_await relayStream(*request, deployment, **upstream, out, exchange, *cached);
       } else {
-        failure = co_await relayAnswer(*request, deployment, **upstream, out, exchange);
+        failure = co_await relayAnswer(*request, deployment, **upstream, out, exchange, *cached);
       }
       if (!failure) {
         finish(exchange);
@@ -276,7 +293,7 @@ struct Gateway::Impl {
   // format is translated. Returns an error only when nothing was sent yet.
   Task<std::optional<core::Error>> relayAnswer(const core::ChatRequest& request, const Deployment& deployment,
                                                http::ClientResponse& upstream, http::ResponseWriter& out,
-                                               Exchange& exchange) {
+                                               Exchange& exchange, cache::Lookup& cached) {
     auto body = co_await upstream.readAll(kMaxAnswerBytes);
     if (!body) co_return withLabel(body.error(), deployment);
     const auto& provider = *deployment.provider;
@@ -289,6 +306,7 @@ struct Gateway::Impl {
                                   "upstream " + deployment.label + " sent an invalid answer: " + usage.error().message);
       }
       exchange.usage = *usage;
+      cacheStep.storeBody(cached, deployment, *body, exchange);
       payload = std::move(*body);
     } else {
       auto answer = provider.codec().parseResponse(*body);
@@ -297,6 +315,7 @@ struct Gateway::Impl {
                                   "upstream " + deployment.label + " sent an invalid answer: " + answer.error().message);
       }
       exchange.usage = answer->usage;
+      cacheStep.storeBody(cached, deployment, *body, exchange);
       answer->model = request.model;
       payload = api::codecFor(request.format).encodeResponse(*answer);
     }
@@ -315,8 +334,10 @@ struct Gateway::Impl {
   // in-stream error event, never a retry that would duplicate output.
   Task<std::optional<core::Error>> relayStream(const core::ChatRequest& request, const Deployment& deployment,
                                                http::ClientResponse& upstream, http::ResponseWriter& out,
-                                               Exchange& exchange) {
+                                               Exchange& exchange, cache::Lookup& cached) {
     StreamRelay relay(request, deployment, exchange);
+    cache::AnswerBuilder answer;
+    relay.answer = &answer;
     std::string bytes;
     // Before the first byte: read until one event decodes (or the upstream fails).
     while (!relay.sawEvent()) {
@@ -368,7 +389,10 @@ struct Gateway::Impl {
     co_await out.endStream();
     // The upstream's chunked terminator follows its last event: read it, so
     // the connection goes back to the pool instead of being closed.
-    if (!streamError && relay.finished()) co_await upstream.drain(kDrainWaitMs);
+    if (!streamError && relay.finished()) {
+      cacheStep.storeStream(cached, deployment, answer, exchange);
+      co_await upstream.drain(kDrainWaitMs);
+    }
     co_return std::nullopt;
   }
 
@@ -489,7 +513,14 @@ struct Gateway::Impl {
                           {"x-arbitra-deployment", deployment.label},
                           {"x-arbitra-provider", deployment.provider->config().name}};
     if (deployment.provider->config().simulated) headers.push_back({"x-arbitra-simulated", "true"});
+    if (auto cache = cacheHeader(exchange.cache); !cache.empty()) headers.push_back({"x-arbitra-cache", std::move(cache)});
     return headers;
+  }
+
+  // A cache hit's headers: the deployment that produced the answer, provider "cache".
+  http::Headers cachedHeaders(const Exchange& exchange) const {
+    http::Headers headers{{"x-arbitra-request-id", exchange.id}, {"x-arbitra-provider", "cache"}};
+    return labelled(std::move(headers));
   }
 
   static core::Error withLabel(core::Error error, const Deployment& deployment) {
@@ -542,6 +573,8 @@ http::Task<void> Gateway::handle(http::Request& request, http::ResponseWriter& o
 }
 
 bool Gateway::simulated() const { return impl_->table.simulated(); }
+
+std::string Gateway::cacheMetricsText() const { return impl_->cacheStep.metricsText(); }
 
 std::string Gateway::protocolErrorBody(int status, const std::string& message, std::string_view target) {
   auto format = target.rfind("/v1/messages", 0) == 0 ? WireFormat::Anthropic : WireFormat::OpenAI;

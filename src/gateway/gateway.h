@@ -36,6 +36,8 @@ class Gateway {
   // An error body for protocol-level failures, in the format the path implies.
   static std::string protocolErrorBody(int status, const std::string& message, std::string_view target);
   bool simulated() const;
+  // The cache's Prometheus lines (arbitra_cache_*), for /metrics; "" when off.
+  std::string cacheMetricsText() const;
 
  private:
   struct Impl;
