@@ -202,6 +202,7 @@ Lookup Cache::begin(const core::ChatRequest& request, const std::string& tenant,
     t.query = std::move(keys.query);
   }
   if (control.noCache) {
+    lookup.serve = false;
     lookup.needsEmbedding = t.ns.has_value() && t.store;  // to store it semantically
     counters_->misses.fetch_add(1, std::memory_order_relaxed);
     return lookup;
@@ -222,7 +223,7 @@ void Cache::semantic(Lookup& lookup, Vector embedding, int64_t nowMs) {
   lookup.needsEmbedding = false;
   auto& t = lookup.ticket;
   t.embedding = std::move(embedding);
-  if (lookup.kind != Lookup::Kind::Miss || !t.ns) return;
+  if (lookup.kind != Lookup::Kind::Miss || !t.ns || !lookup.serve) return;
   const auto& policy = policyFor(t.group);
   auto neighbors = store_->nearest(*t.ns, t.embedding, 1, nowMs);
   if (neighbors.empty() || (!policy.tools && !neighbors.front().entry->answer.toolCalls.empty())) {

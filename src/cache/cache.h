@@ -95,6 +95,7 @@ struct Lookup {
   double similarity = 0;
   double threshold = 0;
   bool needsEmbedding = false;  // call semantic() with the query's embedding
+  bool serve = true;            // false under no-cache: look nothing up, only store
   Ticket ticket;
   bool hit() const { return kind == Kind::HitExact || kind == Kind::HitSemantic; }
   // "hit-exact", "hit-semantic; sim=0.93; threshold=0.91", "miss", "" for Bypass.
