@@ -37,13 +37,20 @@ bool isStopWord(std::string_view w) {
   static constexpr std::string_view kStop[] = {
       "a", "an", "the", "is", "are", "was", "were", "be", "to", "of", "in", "on", "for", "and", "or",
       "i", "me", "my", "you", "your", "it", "this", "that", "do", "does", "can", "could", "would",
-      "please", "what", "how", "with", "at", "by", "from", "as", "so", "some", "any", "there"};
+      "please", "what", "how", "with", "at", "by", "from", "as", "so", "some", "any", "there", "s"};
   return std::find(std::begin(kStop), std::end(kStop), w) != std::end(kStop);
 }
 
 bool isNegation(std::string_view w) {
   return w == "not" || w == "no" || w == "never" || w == "without" || w == "none" || w == "nor" ||
          w == "cannot" || w == "n't" || w == "neither" || w == "nothing";
+}
+
+// Words that flip what is asked: on/off, am/pm, before/after, more/less...
+bool isPolarity(std::string_view w) {
+  static constexpr std::string_view kWords[] = {"on", "off", "am", "pm", "before", "after", "more", "less",
+                                                "min", "max", "first", "last", "best", "worst", "up", "down"};
+  return std::find(std::begin(kWords), std::end(kWords), w) != std::end(kWords);
 }
 
 struct Token {
@@ -122,10 +129,10 @@ void normalize(float* v, size_t dims) {
 }
 
 float tokenWeight(const Token& t) {
-  if (t.number || isNegation(t.text)) return 6.0f;
+  if (t.number || isNegation(t.text) || isPolarity(t.text)) return 6.0f;
+  if (isStopWord(t.text)) return 0.3f;  // "I" is not an entity
   if (t.capital) return 4.0f;
-  if (isStopWord(t.text)) return 0.3f;
-  return 2.0f;
+  return 3.0f;
 }
 
 // Fills v[0..kNgramDims) with the hashed features of `tokens`, unit length.
@@ -138,16 +145,23 @@ void ngramFeatures(const std::vector<Token>& tokens, float* v) {
     add(v, kNgramDims, t.text, 11, w);
     if (!t.number && t.text.size() > 2) {
       padded = " " + t.text + " ";
-      float gw = isStopWord(t.text) ? 0.1f : 0.5f;
+      float gw = isStopWord(t.text) ? 0.05f : 0.35f;
       for (size_t n = 3; n <= 4; ++n) {
         for (size_t k = 0; k + n <= padded.size(); ++k) add(v, kNgramDims, std::string_view(padded).substr(k, n), 23 + n, gw);
       }
     }
-    if (i + 1 < tokens.size()) {
+    if (i + 1 < tokens.size() && !isStopWord(t.text) && !isStopWord(tokens[i + 1].text)) {
       std::string bigram = t.text + " " + tokens[i + 1].text;
-      float bw = std::max(w, tokenWeight(tokens[i + 1])) * 0.75f;
-      add(v, kNgramDims, bigram, 37, bw);
+      add(v, kNgramDims, bigram, 37, 1.0f);
     }
+  }
+  // Order of the content words, stop words skipped ("pounds -> dollars" is
+  // not "dollars -> pounds"; "15% of 80" is not "80% of 15").
+  const Token* previous = nullptr;
+  for (const auto& t : tokens) {
+    if (isStopWord(t.text)) continue;
+    if (previous != nullptr) add(v, kNgramDims, previous->text + ">" + t.text, 41, 1.5f);
+    previous = &t;
   }
   normalize(v, kNgramDims);
 }
@@ -156,7 +170,7 @@ class NgramEmbedder : public Embedder {
  public:
   std::string name() const override { return "ngram"; }
   size_t dimensions() const override { return kNgramDims; }
-  double defaultThreshold() const override { return 0.80; }
+  double defaultThreshold() const override { return 0.95; }
   core::Result<Vector> embed(std::string_view text) const override {
     Vector v(kNgramDims);
     ngramFeatures(tokenize(text), v.data());
@@ -168,7 +182,7 @@ class NgramEmbedder : public Embedder {
 //   "ARBWV1\n", u32 count, u32 dims, then per word: u8 length, bytes, f32[dims] (unit length)
 class WordsEmbedder : public Embedder {
  public:
-  static constexpr float kWordsWeight = 0.8f;  // share of the word-vector part (by norm)
+  static constexpr float kWordsWeight = 0.5f;  // share of the word-vector part (by norm)
 
   static core::Result<std::unique_ptr<Embedder>> load(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -202,7 +216,7 @@ class WordsEmbedder : public Embedder {
 
   std::string name() const override { return "words"; }
   size_t dimensions() const override { return kNgramDims + dims_; }
-  double defaultThreshold() const override { return 0.82; }
+  double defaultThreshold() const override { return 0.96; }
   core::Result<Vector> embed(std::string_view text) const override {
     auto tokens = tokenize(text);
     Vector v(kNgramDims + dims_, 0.0f);

@@ -42,26 +42,30 @@ uint64_t Calibrator::observations() const {
 
 double Calibrator::threshold(const ThresholdPolicy& policy) const {
   if (!policy.learn) return policy.staticThreshold;
-  double floor = policy.staticThreshold - kMaxDrop;
-  double best = -1;
-  double highestWrong = -1;
-  uint64_t n = 0, wrong = 0;
-  for (int b = kBins - 1; b >= 0; --b) {
-    uint64_t w = wrong_[b].load(std::memory_order_relaxed);
-    if (w > 0 && highestWrong < 0) highestWrong = double(b + 1) / kBins;
-    n += same_[b].load(std::memory_order_relaxed) + w;
-    wrong += w;
-    double edge = double(b) / kBins;
-    if (edge < floor) break;
-    if (n >= kMinSamples && (double(wrong) + 0.5) / (double(n) + 1.0) <= policy.delta) best = edge;
+  // Walk down from the static threshold in windows of kWindowBins bins
+  // (overlapping by half). Each window must hold >= kMinSamples observations
+  // with estimated error (wrong + 0.5) / (n + 1) <= delta for the threshold to
+  // go below it; the first window that lacks evidence or fails ends the walk:
+  // no extrapolation into unobserved similarity.
+  const double floor = policy.staticThreshold - kMaxDrop;
+  double t = policy.staticThreshold;
+  int top = static_cast<int>(std::lround(policy.staticThreshold * kBins));
+  for (; top - kWindowBins >= 0; top -= kWindowBins / 2) {
+    uint64_t n = 0, wrong = 0;
+    for (int b = top - kWindowBins; b < top; ++b) {
+      uint64_t w = wrong_[b].load(std::memory_order_relaxed);
+      n += same_[b].load(std::memory_order_relaxed) + w;
+      wrong += w;
+    }
+    double edge = double(top - kWindowBins) / kBins;
+    if (edge < floor - 1e-9) break;
+    if (n < kMinSamples || (double(wrong) + 0.5) / (double(n) + 1.0) > policy.delta) break;
+    t = edge;
   }
-  if (best < 0) {
-    // No similarity meets the bound with enough evidence: the static
-    // threshold, raised above every wrong answer once evidence is plentiful.
-    if (n >= kMinSamples && highestWrong >= 0) return std::max(policy.staticThreshold, highestWrong);
-    return policy.staticThreshold;
-  }
-  return best;
+  // Above the static threshold the group threshold is never raised: one
+  // entry's wrong neighbour must not cost every entry its hits (the global
+  // threshold failure mode); that entry's own evidence raises it (Evidence).
+  return t;
 }
 
 double entryThreshold(const ThresholdPolicy& policy, double groupThreshold, const Evidence& e) {

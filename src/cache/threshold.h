@@ -15,11 +15,15 @@
 // per entry (Evidence) and per model group (Calibrator, similarity bins).
 //
 // Threshold of an entry (learn on):
-//   base  = the group's learned threshold: the lowest similarity s such that
-//           the observations at or above s number >= kMinSamples and their
-//           estimated error rate (wrong + 0.5) / (n + 1) is <= delta; the
-//           static threshold until there is enough evidence, and never lower
-//           than static - kMaxDrop.
+//   base  = the group's learned threshold: walking down from the static
+//           threshold in windows 0.04 wide, the lowest window edge such that
+//           it and every window above it (down from static) hold
+//           >= kMinSamples observations with estimated error
+//           (wrong + 0.5) / (n + 1) <= delta; never lower than
+//           static - kMaxDrop. It is never raised above the static
+//           threshold: one entry's wrong neighbour must not cost every entry
+//           its hits (the global-threshold failure mode); the entry's own
+//           evidence raises that entry.
 //   entry = base, lowered to the entry's second-lowest matching observation
 //           (two fresh answers agreed with it there) but no lower than
 //           base - grayWidth; raised above any similarity where the entry's
@@ -57,6 +61,7 @@ class Calibrator {
  public:
   static constexpr int kBins = 400;  // 0.0025 wide, over [0, 1]
   static constexpr uint32_t kMinSamples = 50;
+  static constexpr int kWindowBins = 16;  // 0.04 of similarity
   static constexpr double kMaxDrop = 0.12;
 
   void record(double similarity, bool same);
