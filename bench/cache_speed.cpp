@@ -8,6 +8,7 @@
 //  - memory per entry as the store accounts it, and the process's RSS growth.
 //
 //   build/arbitra-cache-speed [--sizes 10000,100000,1000000] [--queries 20000] [--word-vectors FILE]
+//                             [--m 12] [--ef-construction 64] [--ef-search 48]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -64,7 +65,11 @@ int main(int argc, char** argv) {
   std::vector<size_t> sizes = {10000, 100000, 1000000};
   size_t queries = 20000;
   std::string wordVectors;
+  IndexParams params;
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--m")) params.m = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--ef-construction")) params.efConstruction = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--ef-search")) params.efSearch = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--sizes")) {
       sizes.clear();
       std::stringstream ss(argv[i + 1]);
@@ -98,13 +103,14 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("\n## lookup latency excluding embedding, one namespace, one thread (ngram vectors, %zu dims)\n\n"
+  std::printf("\n## lookup latency excluding embedding, one namespace, one thread (ngram vectors, %zu dims; "
+              "HNSW M=%zu, ef_construction=%zu, ef_search=%zu)\n\n"
               "| entries | build s | exact p50 µs | exact p99 µs | semantic p50 µs | semantic p99 µs | recall@1 | "
               "bytes/entry (accounted) | RSS growth/entry |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-              embedder->dimensions());
+              embedder->dimensions(), params.m, params.efConstruction, params.efSearch);
   for (size_t n : sizes) {
     long rss0 = rssKb();
-    auto store = makeMemoryStore(size_t(64) << 30);
+    auto store = makeMemoryStore(size_t(64) << 30, params);
     Digest ns = sha256("one namespace");
     std::mt19937_64 r(n);
     std::vector<Vector> sample;

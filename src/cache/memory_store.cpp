@@ -87,6 +87,9 @@ class MemoryStore : public Store {
         entry.ns.reset();  // an embedder change: keep it exact-only
       }
     }
+    // One copy of the vector: the index's.
+    slot.bytes -= entry.embedding.capacity() * sizeof(float);
+    Vector().swap(entry.embedding);
     if (slot.bytes > maxBytes_) {
       if (entry.ns) removeFromSpace(*entry.ns, entry.id);
       return 0;
@@ -116,11 +119,17 @@ class MemoryStore : public Store {
     if (it != slots_.end()) it->second.evidence.observe(similarity, same);
   }
 
-  void forEach(const std::function<void(const Entry&, const Evidence&)>& visit) const override {
+  void forEach(const std::function<void(const Entry&, const Evidence&, const Vector&)>& visit) const override {
     std::lock_guard lock(mutex_);
+    Vector embedding;
     for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
       const auto& slot = slots_.at(*it);
-      visit(*slot.entry, slot.evidence);
+      embedding.clear();
+      if (slot.entry->ns) {
+        auto space = spaces_.find(*slot.entry->ns);
+        if (space != spaces_.end()) space->second->get(slot.entry->id, embedding);
+      }
+      visit(*slot.entry, slot.evidence, embedding);
     }
   }
 

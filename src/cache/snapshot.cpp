@@ -68,7 +68,7 @@ bool Cache::saveSnapshot(const std::string& path, std::string& error) const {
   Out p;
   uint64_t count = 0;
   p.pod(count);
-  store_->forEach([&](const Entry& e, const Evidence& ev) {
+  store_->forEach([&](const Entry& e, const Evidence& ev, const Vector& embedding) {
     ++count;
     p.pod(e.exact.bytes);
     p.pod(static_cast<uint8_t>(e.ns ? 1 : 0));
@@ -85,8 +85,8 @@ bool Cache::saveSnapshot(const std::string& path, std::string& error) const {
     p.pod(static_cast<uint32_t>(e.answer.toolCalls.size()));
     for (const auto& call : e.answer.toolCalls) p.str(call.id), p.str(call.name), p.str(call.arguments);
     p.pod(e.costPico), p.pod(e.createdMs), p.pod(e.expiresMs);
-    p.pod(static_cast<uint32_t>(e.embedding.size()));
-    p.bytes.append(reinterpret_cast<const char*>(e.embedding.data()), e.embedding.size() * sizeof(float));
+    p.pod(static_cast<uint32_t>(embedding.size()));
+    p.bytes.append(reinterpret_cast<const char*>(embedding.data()), embedding.size() * sizeof(float));
     p.pod(ev.highestWrong), p.pod(ev.lowCorrect[0]), p.pod(ev.lowCorrect[1]), p.pod(ev.correct), p.pod(ev.wrong);
   });
   std::memcpy(p.bytes.data(), &count, sizeof count);
@@ -176,7 +176,7 @@ bool Cache::loadSnapshot(const std::string& path, int64_t nowMs, std::string& er
       error = "malformed entry " + std::to_string(i);
       return false;
     }
-    if (hasNs) e.ns = ns;
+    if (hasNs && !e.embedding.empty()) e.ns = ns;
     e.answer.finish = static_cast<core::FinishReason>(finish);
     if (hasUsage) e.answer.usage = u;
     entries.emplace_back(std::move(e), ev);

@@ -40,7 +40,7 @@ struct Entry {
   std::optional<Digest> ns;  // present: also findable by meaning
   std::string group;
   std::string query;  // the final user turn (semantic entries)
-  Vector embedding;   // empty for exact-only entries
+  Vector embedding;   // given to put(); the store keeps it in the namespace index, not here
   StoredAnswer answer;
   std::string deployment;  // which deployment produced it
   int64_t costPico = 0;    // what producing it cost: what each hit saves
@@ -67,8 +67,9 @@ class Store {
   virtual uint64_t put(Entry entry, const Evidence& evidence = {}) = 0;
   virtual void erase(uint64_t id) = 0;
   virtual void observe(uint64_t id, float similarity, bool same) = 0;
-  // Every live entry, least recently used first (for snapshots).
-  virtual void forEach(const std::function<void(const Entry&, const Evidence&)>& visit) const = 0;
+  // Every live entry with its evidence and embedding (empty for exact-only
+  // entries), least recently used first (for snapshots).
+  virtual void forEach(const std::function<void(const Entry&, const Evidence&, const Vector&)>& visit) const = 0;
   virtual size_t size() const = 0;
   virtual size_t bytes() const = 0;
   virtual size_t maxBytes() const = 0;

@@ -70,6 +70,20 @@ void VectorIndex::remove(uint64_t id) {
   if (g.deleted > live_ + 64) rebuild();
 }
 
+bool VectorIndex::get(uint64_t id, Vector& out) const {
+  if (!hnsw_) {
+    auto it = std::find(flatIds_.begin(), flatIds_.end(), id);
+    if (it == flatIds_.end()) return false;
+    size_t at = static_cast<size_t>(it - flatIds_.begin());
+    out.assign(flat_.begin() + at * dims_, flat_.begin() + (at + 1) * dims_);
+    return true;
+  }
+  auto it = hnsw_->ids.find(id);
+  if (it == hnsw_->ids.end() || !it->second) return false;
+  out = hnsw_->index.getDataByLabel<float>(id);  // live: never throws
+  return true;
+}
+
 void VectorIndex::toGraph() {
   hnsw_ = std::make_unique<Graph>(dims_, params_, std::max<size_t>(params_.flatLimit * 4, 1024));
   for (size_t i = 0; i < flatIds_.size(); ++i) {

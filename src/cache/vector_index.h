@@ -36,12 +36,15 @@ class VectorIndex {
 
   void add(uint64_t id, const Vector& v);  // dims must match (ignored otherwise)
   void remove(uint64_t id);
+  // The stored vector of `id` (false when absent). The index holds the only
+  // copy of an entry's embedding.
+  bool get(uint64_t id, Vector& out) const;
   // Up to k (id, cosine) pairs, most similar first.
   std::vector<std::pair<uint64_t, float>> search(const Vector& q, size_t k) const;
   size_t size() const { return live_; }
   size_t dims() const { return dims_; }
   bool graph() const { return hnsw_ != nullptr; }
-  // Bytes this index holds per live vector beyond the vector the entry keeps.
+  // Bytes this index holds per live vector, the vector included.
   size_t bytesPerVector() const;
 
  private:

@@ -181,7 +181,12 @@ TEST_F(SnapshotTest, SurvivesRestart) {
   auto n = restarted.store().nearest(*l.entry->ns, *embedder->embed("how can I reset my password"), 1, now());
   ASSERT_EQ(n.size(), 1u);
   bool sawEvidence = false;
-  restarted.store().forEach([&](const Entry&, const Evidence& ev) { sawEvidence |= ev.wrong == 1; });
+  size_t withVectors = 0;
+  restarted.store().forEach([&](const Entry& e, const Evidence& ev, const Vector& v) {
+    sawEvidence |= ev.wrong == 1;
+    if (e.ns && v.size() == embedder->dimensions()) ++withVectors;
+  });
+  EXPECT_EQ(withVectors, 1u);  // the semantic entry kept its vector across the restart
   EXPECT_TRUE(sawEvidence);
 }
 
