@@ -202,3 +202,37 @@ describe('cache through the gateway', () => {
     assert.equal(res.headers.get('x-arbitra-cache'), 'miss');
   });
 });
+
+describe('cache with the /v1/embeddings deployment embedder', () => {
+  let gw;
+  before(async () => {
+    const yaml = standardConfig(sim.port) + `cache:
+  embedder: { kind: deployment, model: embed-test }
+  default: { mode: semantic, verify_fraction: 0 }
+`;
+    gw = await startGateway({ config: yaml });
+  });
+
+  test('the final user turn is embedded by the deployment and matched by meaning', T, async () => {
+    // Two text parts vs one joined text: different exact keys, the same
+    // final-turn text, so the simulator's embedding is identical (sim 1.000).
+    const parts = { model: 'quick-test', messages: [{ role: 'user', content: [{ type: 'text', text: 'Where is my parcel' }, { type: 'text', text: 'number 42?' }] }] };
+    const joined = { model: 'quick-test', messages: [{ role: 'user', content: 'Where is my parcel\nnumber 42?' }] };
+    const before = await simRequests();
+    const first = await httpRequest(gw.url, '/v1/chat/completions', { body: parts });
+    assert.equal(first.headers.get('x-arbitra-cache'), 'miss');
+    assert.equal(await simRequests(), before + 2, 'one embedding call and one chat call');
+    await new Promise((r) => setTimeout(r, 100));
+    const second = await httpRequest(gw.url, '/v1/chat/completions', { body: joined });
+    assert.match(second.headers.get('x-arbitra-cache'), /^hit-semantic; sim=1\.000; threshold=0\.900$/);
+    assert.equal(second.json.choices[0].message.content, first.json.choices[0].message.content);
+    assert.equal(await simRequests(), before + 3, 'the hit cost one embedding call, no chat call');
+  });
+
+  test('an unknown embedder model is refused at start with file:line', T, async () => {
+    const yaml = standardConfig(sim.port) + `cache:
+  embedder: { kind: deployment, model: no-such-model }
+`;
+    await assert.rejects(startGateway({ config: yaml }), /cache embedder model 'no-such-model' is not a model this gateway serves/);
+  });
+});

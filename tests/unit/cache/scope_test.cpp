@@ -243,6 +243,59 @@ TEST_F(ScopeTest, TtlExpires) {
   EXPECT_EQ(find(request("Where is my invoice?")).kind, Lookup::Kind::Miss);
 }
 
+TEST_F(ScopeTest, MetricsCountHitsSavingsAndVerifiedFalseHits) {
+  put(request("How do I reset my password?"), "Use the reset link.");
+  auto hit = find(request("How do I reset my password?"));
+  cache_.served(hit);
+  auto semantic = find(request("how can I reset my password"));
+  ASSERT_EQ(semantic.kind, Lookup::Kind::HitSemantic);
+  cache_.served(semantic);
+  auto m = cache_.metrics();
+  EXPECT_EQ(m.hitsExact, 1u);
+  EXPECT_EQ(m.hitsSemantic, 1u);
+  EXPECT_EQ(m.savedPico, 2 * 1234);
+  std::string text;
+  cache_.appendPrometheus(text);
+  EXPECT_NE(text.find("arbitra_cache_hits_total{kind=\"exact\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("arbitra_cache_saved_dollars_total 0.000000002468\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("arbitra_cache_false_hit_estimate 0.000000\n"), std::string::npos) << text;
+}
+
+TEST(VerificationTest, AWrongVerifiedHitIsCountedAndRaisesTheEntry) {
+  CacheOptions o;
+  o.defaults.mode = Mode::Semantic;
+  o.defaults.threshold.staticThreshold = 0.75;
+  o.defaults.threshold.verifyFraction = 1.0;  // verify every would-be hit
+  Cache cache(o);
+  auto embedder = makeNgramEmbedder();
+  auto find = [&](const std::string& q) {
+    core::ChatRequest r;
+    r.model = "g";
+    core::Message m;
+    m.content.push_back({core::ContentPart::Kind::Text, q, ""});
+    r.messages.push_back(m);
+    auto l = cache.begin(r, "t", {}, 1000);
+    if (l.needsEmbedding) cache.semantic(l, *embedder->embed(l.ticket.query), 1000);
+    return l;
+  };
+  auto first = find("How do I reset my password?");
+  cache.complete(first.ticket, answer("Use the reset link."), "d", 1, 1000);
+  auto probe = find("how can I reset my password");
+  ASSERT_EQ(probe.kind, Lookup::Kind::Miss);  // verified: sent upstream
+  ASSERT_TRUE(probe.ticket.verifying);
+  cache.complete(probe.ticket, answer("Something else entirely, about billing."), "d", 1, 1000);
+  auto m = cache.metrics();
+  EXPECT_EQ(m.verifications, 1u);
+  EXPECT_EQ(m.verifiedWrong, 1u);
+  EXPECT_DOUBLE_EQ(m.falseHitEstimate(), 1.0);
+  // The first entry now needs more than that similarity.
+  bool raised = false;
+  cache.store().forEach([&](const Entry& e, const Evidence& ev, const Vector&) {
+    if (e.answer.text == "Use the reset link.") raised = ev.highestWrong >= float(probe.similarity) - 1e-6f;
+  });
+  EXPECT_TRUE(raised);
+}
+
 TEST(ControlTest, Parses) {
   auto c = parseControl("no-store, ttl=60");
   ASSERT_TRUE(c);
