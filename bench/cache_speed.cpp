@@ -8,7 +8,7 @@
 //  - memory per entry as the store accounts it, and the process's RSS growth.
 //
 //   build/arbitra-cache-speed [--sizes 10000,100000,1000000] [--queries 20000] [--word-vectors FILE]
-//                             [--m 12] [--ef-construction 64] [--ef-search 48]
+//                             [--m 12] [--ef-construction 64] [--ef-search 48] [--namespaces 1]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -66,8 +66,10 @@ int main(int argc, char** argv) {
   size_t queries = 20000;
   std::string wordVectors;
   IndexParams params;
+  size_t namespaces = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--m")) params.m = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--namespaces")) namespaces = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--ef-construction")) params.efConstruction = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--ef-search")) params.efSearch = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--sizes")) {
@@ -103,15 +105,17 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("\n## lookup latency excluding embedding, one namespace, one thread (ngram vectors, %zu dims; "
+  std::printf("\n## lookup latency excluding embedding, %zu namespace(s), one thread (ngram vectors, %zu dims; "
               "HNSW M=%zu, ef_construction=%zu, ef_search=%zu)\n\n"
               "| entries | build s | exact p50 µs | exact p99 µs | semantic p50 µs | semantic p99 µs | recall@1 | "
               "bytes/entry (accounted) | RSS growth/entry |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-              embedder->dimensions(), params.m, params.efConstruction, params.efSearch);
+              namespaces, embedder->dimensions(), params.m, params.efConstruction, params.efSearch);
   for (size_t n : sizes) {
     long rss0 = rssKb();
     auto store = makeMemoryStore(size_t(64) << 30, params);
-    Digest ns = sha256("one namespace");
+    std::vector<Digest> spaces;
+    for (size_t k = 0; k < namespaces; ++k) spaces.push_back(sha256("namespace " + std::to_string(k)));
+    std::vector<size_t> sampleSpace;
     std::mt19937_64 r(n);
     std::vector<Vector> sample;
     std::vector<Digest> keys;
@@ -120,13 +124,16 @@ int main(int argc, char** argv) {
       Entry e;
       std::string q = text(r);
       e.exact = sha256(q + std::to_string(i));
-      e.ns = ns;
+      e.ns = spaces[i % namespaces];
       e.group = "bench";
       e.query = q;
       e.embedding = *embedder->embed(q);
       e.answer.text = std::string(300, 'a');  // a short answer
       e.expiresMs = 1LL << 60;
-      if (i % (n / 1000) == 0) sample.push_back(e.embedding), keys.push_back(e.exact);
+      if (i % (n / 1000) == 0) {
+        sample.push_back(e.embedding), keys.push_back(e.exact);
+        sampleSpace.push_back(i % namespaces);
+      }
       store->put(std::move(e));
     }
     double build = std::chrono::duration<double>(Clock::now() - start).count();
@@ -146,7 +153,7 @@ int main(int argc, char** argv) {
       for (float x : v) norm += x * x;
       for (float& x : v) x /= std::sqrt(norm);
       auto t2 = Clock::now();
-      auto nearest = store->nearest(ns, v, 1, 0);
+      auto nearest = store->nearest(spaces[sampleSpace[q % sample.size()]], v, 1, 0);
       auto t3 = Clock::now();
       semantic.push_back(std::chrono::duration<double, std::micro>(t3 - t2).count());
       if (!nearest.empty() && nearest[0].similarity > 0.99f) ++found;

@@ -558,6 +558,7 @@ struct Gateway::Impl {
               " cached=" + std::to_string(exchange.usage->cachedReadTokens) +
               " reasoning=" + std::to_string(exchange.usage->reasoningTokens);
     }
+    if (auto cache = cacheHeader(exchange.cache); !cache.empty()) line += " cache=\"" + cache + "\"";
     if (!exchange.note.empty()) line += " error=\"" + exchange.note + "\"";
     if (exchange.simulated || table.simulated()) line += " simulated";
     core::log(exchange.status >= 500 ? core::LogLevel::Warn : core::LogLevel::Info, line);
