@@ -153,6 +153,10 @@ CacheStep::CacheStep(const config::Config& config, const DeploymentTable& table,
 
 CacheStep::~CacheStep() = default;
 
+bool CacheStep::needed(const core::ChatRequest& request, const http::Request& caller) const {
+  return cache_ != nullptr || request.raw.contains("arbitra_cache");
+}
+
 Task<core::Result<cache::Lookup>> CacheStep::lookup(core::ChatRequest& request, const http::Request& caller,
                                                     Exchange& exchange) {
   cache::Lookup lookup;

@@ -39,6 +39,9 @@ class CacheStep {
   CacheStep(const config::Config& config, const DeploymentTable& table, http::HttpClient& client);
   ~CacheStep();
 
+  // False when lookup() would do nothing (cache off, no control given): the
+  // walk then skips the coroutine entirely.
+  bool needed(const core::ChatRequest& request, const http::Request& caller) const;
   // Bypass when the cache is off for this request; an InvalidRequest error
   // for a malformed x-arbitra-cache control. Fills exchange.cache.
   http::Task<core::Result<cache::Lookup>> lookup(core::ChatRequest& request, const http::Request& caller,

@@ -203,7 +203,8 @@ struct Gateway::Impl {
     }
     exchange.model = request->model;
     exchange.stream = request->stream;
-    auto cached = co_await cacheStep.lookup(*request, caller, exchange);
+    core::Result<cache::Lookup> cached = cache::Lookup();
+    if (cacheStep.needed(*request, caller)) cached = co_await cacheStep.lookup(*request, caller, exchange);
     if (!cached) {
       co_await fail(out, exchange, cached.error());
       co_return;
