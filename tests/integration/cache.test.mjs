@@ -229,6 +229,13 @@ describe('cache with the /v1/embeddings deployment embedder', () => {
     assert.equal(await simRequests(), before + 3, 'the hit cost one embedding call, no chat call');
   });
 
+  test('the local engine embedder is a clear start-up error until the engine registers it', T, async () => {
+    const yaml = standardConfig(sim.port) + `cache:
+  embedder: { kind: local, model: some-gguf }
+`;
+    await assert.rejects(startGateway({ config: yaml }), /cache embedder 'local' is not available in this build \(available: ngram, words\)/);
+  });
+
   test('an unknown embedder model is refused at start with file:line', T, async () => {
     const yaml = standardConfig(sim.port) + `cache:
   embedder: { kind: deployment, model: no-such-model }
