@@ -18,7 +18,7 @@ done
 
 packages=(build-essential cmake ninja-build ccache pkg-config
           libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-          libssl-dev libyaml-cpp-dev libsqlite3-dev libpq-dev ca-certificates
+          libssl-dev libyaml-cpp-dev libsqlite3-dev libpq-dev libhnswlib-dev ca-certificates
           librsvg2-bin)  # rsvg-convert: `arbitra plan --png` renders its SVG charts to PNG
 if [ "$want_tests" = 1 ]; then
   packages+=(googletest libgtest-dev clang libclang-rt-14-dev openssl postgresql postgresql-client sqlite3)

@@ -263,7 +263,7 @@ class Parser {
     config.sourceFile = name_;
     YAML::Node root = YAML::Load(yaml);
     std::vector<Entry> top = entries(root, 1, "the top level");
-    checkKeys(top, "the top level", {"server", "providers", "models", "ledger"});
+    checkKeys(top, "the top level", {"server", "providers", "models", "ledger", "cache"});
     for (const auto& entry : top) {
       if (entry.key == "server") parseServer(entry, config.server);
       if (entry.key == "ledger") parseLedger(entry, config.ledger);
@@ -274,6 +274,9 @@ class Parser {
     }
     for (const auto& entry : top) {
       if (entry.key == "models") parseModels(entry, config);
+    }
+    for (const auto& entry : top) {
+      if (entry.key == "cache") parseCache(entry, config);
     }
     return config;
   }
@@ -843,6 +846,104 @@ class Parser {
     if (!input || !output) fail(section.keyLine, "long_context needs input and output");
     tier.rates = {*input, *output, cached.value_or(*input), write.value_or(*input)};
     return tier;
+  }
+
+
+  // ---- cache: (src/cache/) -------------------------------------------------
+
+  double fraction(const Entry& entry, const std::string& field, double low, double high) const {
+    std::string value = text(entry, field);
+    char* end = nullptr;
+    double number = std::strtod(value.c_str(), &end);
+    if (value.empty() || end != value.c_str() + value.size() || !(number >= low && number <= high)) {
+      fail(entry.valueLine, field + " must be a number from " + std::to_string(low).substr(0, 3) + " to " +
+                                std::to_string(high).substr(0, 3) + got(value));
+    }
+    return number;
+  }
+
+  CacheGroupConfig parseCacheGroup(const Entry& section, const std::string& where, CacheGroupConfig group) const {
+    group.line = section.keyLine;
+    auto found = entries(section.value, section.keyLine, where);
+    checkKeys(found, where, {"mode", "shared", "ttl_s", "max_temperature", "threshold", "delta",
+                             "verify_fraction", "learn", "tools"});
+    for (const auto& entry : found) {
+      const std::string& key = entry.key;
+      if (key == "mode") {
+        group.mode = text(entry, key);
+        if (group.mode != "off" && group.mode != "exact" && group.mode != "semantic") {
+          fail(entry.valueLine, "cache mode must be off, exact or semantic" + got(group.mode));
+        }
+      } else if (key == "shared") {
+        group.shared = boolean(entry, key);
+      } else if (key == "ttl_s") {
+        group.ttlSeconds = positive(entry, key);
+      } else if (key == "max_temperature") {
+        group.maxTemperature = fraction(entry, key, 0, 2);
+      } else if (key == "threshold") {
+        group.threshold = fraction(entry, key, 0, 1);
+      } else if (key == "delta") {
+        group.delta = fraction(entry, key, 0, 1);
+        if (group.delta <= 0) fail(entry.valueLine, "delta must be above 0 (an error bound, e.g. 0.01)");
+      } else if (key == "verify_fraction") {
+        group.verifyFraction = fraction(entry, key, 0, 1);
+      } else if (key == "learn") {
+        group.learn = boolean(entry, key);
+      } else if (key == "tools") {
+        group.tools = boolean(entry, key);
+      }
+    }
+    return group;
+  }
+
+  void parseCache(const Entry& section, Config& config) const {
+    CacheConfig& cache = config.cache;
+    cache.enabled = true;
+    cache.line = section.keyLine;
+    auto found = entries(section.value, section.keyLine, "cache");
+    checkKeys(found, "cache", {"max_bytes", "snapshot", "snapshot_interval_s", "embedder", "default", "models"});
+    for (const auto& entry : found) {  // default first: listed groups start from it
+      if (entry.key == "default") cache.defaults = parseCacheGroup(entry, "cache default", cache.defaults);
+    }
+    for (const auto& entry : found) {
+      const std::string& key = entry.key;
+      if (key == "max_bytes") {
+        cache.maxBytes = positive(entry, key);
+      } else if (key == "snapshot") {
+        cache.snapshotPath = text(entry, key);
+      } else if (key == "snapshot_interval_s") {
+        cache.snapshotIntervalSeconds = positive(entry, key);
+      } else if (key == "embedder") {
+        auto fields = entries(entry.value, entry.keyLine, "cache embedder");
+        checkKeys(fields, "cache embedder", {"kind", "model", "word_vectors", "threads", "queue"});
+        for (const auto& field : fields) {
+          if (field.key == "kind") {
+            cache.embedder = text(field, "embedder.kind");
+            if (cache.embedder != "ngram" && cache.embedder != "words" && cache.embedder != "deployment" &&
+                cache.embedder != "local") {
+              fail(field.valueLine, "embedder.kind must be ngram, words, deployment or local" + got(cache.embedder));
+            }
+          }
+          if (field.key == "model") cache.embedderModel = text(field, "embedder.model");
+          if (field.key == "word_vectors") cache.wordVectors = text(field, "embedder.word_vectors");
+          if (field.key == "threads") cache.embedThreads = static_cast<int>(integer(field, "embedder.threads", 1, 64, "from 1 to 64"));
+          if (field.key == "queue") cache.embedQueue = static_cast<int>(integer(field, "embedder.queue", 1, 1 << 20, "from 1 to 1048576"));
+        }
+        if (cache.embedder == "deployment" && cache.embedderModel.empty()) {
+          fail(entry.keyLine, "embedder kind deployment needs a model (a model name that serves /v1/embeddings)");
+        }
+        if (cache.embedder == "words" && cache.wordVectors.empty()) {
+          fail(entry.keyLine, "embedder kind words needs word_vectors (the file scripts/fetch_word_vectors.sh writes)");
+        }
+      } else if (key == "models") {
+        for (const auto& group : entries(entry.value, entry.keyLine, "cache models")) {
+          if (config.findModel(group.key) == nullptr && group.key.find('/') == std::string::npos) {
+            fail(group.keyLine, "cache: model" + named(group.key) + " is not declared under models");
+          }
+          cache.models[group.key] = parseCacheGroup(group, "cache model" + named(group.key), cache.defaults);
+        }
+      }
+    }
   }
 
   std::string name_;

@@ -187,12 +187,55 @@ struct LedgerConfig {
   int line = 0;
 };
 
+// Response cache (src/cache/), per model group. Parsed from the top-level
+// `cache:` section:
+//   cache:
+//     max_bytes: 268435456          # memory bound of the whole cache
+//     snapshot: /var/lib/arbitra/cache.snap
+//     snapshot_interval_s: 300
+//     embedder: { kind: ngram | words | deployment | local, model: NAME, word_vectors: PATH,
+//                 threads: 1, queue: 256 }
+//     default: { mode: exact, ... }   # groups not listed below
+//     models:
+//       fast: { mode: semantic, shared: false, ttl_s: 3600, max_temperature: 0,
+//               threshold: 0.92, delta: 0.01, verify_fraction: 0.05, learn: true,
+//               tools: false }
+// With no `cache:` section the cache is off.
+struct CacheGroupConfig {
+  std::string mode = "exact";              // off | exact | semantic
+  bool shared = false;                     // entries shared across tenants/keys
+  int64_t ttlSeconds = 3600;
+  std::optional<double> maxTemperature;    // serve/store only at or below it (absent = 1.0)
+  std::optional<double> threshold;         // static similarity threshold (default: the embedder's)
+  double delta = 0.01;                     // error bound for learned thresholds
+  double verifyFraction = 0.05;            // share of would-be hits also sent upstream
+  bool learn = true;                       // per-entry learned thresholds
+  bool tools = false;                      // semantic hits for tool results / tool-call answers
+  int line = 0;
+};
+
+struct CacheConfig {
+  bool enabled = false;  // a `cache:` section exists
+  int64_t maxBytes = 256LL * 1024 * 1024;
+  std::string snapshotPath;
+  int64_t snapshotIntervalSeconds = 300;
+  std::string embedder = "ngram";  // ngram | words | deployment | local
+  std::string embedderModel;       // deployment: the public model serving /v1/embeddings
+  std::string wordVectors;         // words: the converted vectors (scripts/fetch_word_vectors.sh)
+  int embedThreads = 1;
+  int embedQueue = 256;
+  CacheGroupConfig defaults;
+  std::map<std::string, CacheGroupConfig> models;
+  int line = 0;
+};
+
 struct Config {
   std::string sourceFile;  // "" when built from the environment
   ServerConfig server;
   LedgerConfig ledger;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
+  CacheConfig cache;
   // Providers whose models are addressed as "<provider>/<upstream id>" without a
   // models: entry (LiteLLM-style), e.g. "openai/gpt-4o-mini".
   bool prefixRouting = true;

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "gateway/accounting.h"
 #include "gateway/admin.h"
+#include "gateway/cache_step.h"
 #include "gateway/deployments.h"
 #include "gateway/deferred.h"
 #include "gateway/exchange.h"
@@ -99,7 +100,10 @@ class StreamRelay {
       auto decoded = decoder_->decode(event.event, event.data);
       if (!decoded) return decoded.error();
       sawEvent_ = true;
-      for (const auto& e : *decoded) observe(*exchange_, e);
+      for (const auto& e : *decoded) {
+        observe(*exchange_, e);
+        if (answer) answer->add(e);
+      }
       if (passthrough_) {
         // We always ask OpenAI upstreams for usage; drop that chunk when the caller did not.
         bool forcedUsage = request_.format == WireFormat::OpenAI && !request_.includeUsage && onlyUsage(*decoded);
@@ -125,6 +129,8 @@ class StreamRelay {
     exchange.usage = exchange_->usage;
     exchange_ = &exchange;
   }
+  // Accumulates the answer for the cache (set when the cache may store it).
+  std::unique_ptr<cache::AnswerBuilder> answer;
   bool finished() const { return decoder_->finished(); }
 
  private:
@@ -184,7 +190,8 @@ struct Gateway::Impl {
       : accounting(config),
         priced(ledger::withCatalogPrices(config, accounting.catalog())),
         table(priced, registry, &accounting.catalog()),
-        routing(priced, table) {
+        routing(priced, table),
+        cacheStep(priced, table, client) {
     std::random_device device;
     idBase = (static_cast<uint64_t>(device()) << 32) ^ device();
   }
@@ -195,6 +202,7 @@ struct Gateway::Impl {
   Routing routing;
   DeferredStore deferred;
   http::HttpClient client;
+  CacheStep cacheStep;
   uint64_t idBase = 0;
   std::atomic<uint64_t> counter{0};
 
@@ -214,7 +222,7 @@ struct Gateway::Impl {
       if (co_await requireMethod(request, out, "GET", WireFormat::OpenAI)) co_await models(request, out);
     } else if (path == "/metrics") {
       http::Headers headers{{"content-type", "text/plain; version=0.0.4"}};
-      co_await out.send(200, std::move(headers), accounting.metrics());
+      co_await out.send(200, std::move(headers), accounting.metrics() + cacheStep.metricsText());
     } else if (path.starts_with("/admin/")) {
       co_await serveAdmin(accounting, request, out);
     } else if (path == "/healthz") {
@@ -275,6 +283,7 @@ struct Gateway::Impl {
       co_return;
     }
     walk.who = *who;
+    if (walk.who.key) exchange.keyId = walk.who.key->id;  // the cache scopes entries by it
     const auto& codec = api::codecFor(exchange.format);
     auto request = codec.parseRequest(caller.body);
     if (!request) {
@@ -288,6 +297,16 @@ struct Gateway::Impl {
     }
     exchange.model = request->model;
     exchange.stream = request->stream;
+    core::Result<cache::Lookup> cached = cache::Lookup();
+    if (cacheStep.needed(*request, caller)) cached = co_await cacheStep.lookup(*request, caller, exchange);
+    if (!cached) {
+      co_await reply(out, exchange, cached.error());
+      co_return;
+    }
+    if (cached->hit()) {  // served from the cache: no upstream, no cost, no budget used
+      co_await cacheStep.replay(*cached, *request, cachedHeaders(exchange), out, exchange);
+      co_return;
+    }
     auto route = routing.route(*request, caller.headers, exchange);
     if (!route) {
       co_await reply(out, exchange, route.error());
@@ -317,7 +336,7 @@ struct Gateway::Impl {
         exchange.attempts++;
         auto started = Clock::now();
         size_t by = k;
-        auto failure = co_await attempt(*request, *route, k, caller, out, exchange, by, started, hedgedWith);
+        auto failure = co_await attempt(*request, *route, k, caller, out, exchange, by, started, hedgedWith, *cached);
         if (by != k) walk.served = route->candidates[by];  // the hedge answered
         if (!failure) {
           routing.succeeded(*route, by, started, exchange);
@@ -355,17 +374,18 @@ struct Gateway::Impl {
   // becomes the hedge's start when the hedge won.
   Task<std::optional<core::Error>> attempt(const core::ChatRequest& request, RoutePlan& route, size_t k,
                                            const http::Request& caller, http::ResponseWriter& out, Exchange& exchange,
-                                           size_t& by, Clock::time_point& started, size_t& hedgedWith) {
+                                           size_t& by, Clock::time_point& started, size_t& hedgedWith,
+                                           cache::Lookup& cached) {
     size_t h = k + 1;
     if (!(k == 0 && route.plan.hedgeAfterMs > 0 && h < route.candidates.size())) {
       auto upstream = co_await send(request, route.candidates[k], caller);
       if (!upstream) co_return upstream.error();
-      if (request.stream) co_return co_await relayStream(request, route.candidates[k], **upstream, out, exchange);
-      co_return co_await relayAnswer(request, route.candidates[k], **upstream, out, exchange);
+      if (request.stream) co_return co_await relayStream(request, route.candidates[k], **upstream, out, exchange, cached);
+      co_return co_await relayAnswer(request, route.candidates[k], **upstream, out, exchange, cached);
     }
     using Ready = std::unique_ptr<Prepared>;
     std::function<Task<core::Result<Ready>>(bool)> sendTo = [&](bool hedge) {
-      return prepare(request, route.candidates[hedge ? h : k], caller);
+      return prepare(request, route.candidates[hedge ? h : k], caller, cached.kind != cache::Lookup::Kind::Bypass);
     };
     std::function<bool()> admit = [&] { return routing.begin(route, h); };
     std::chrono::microseconds after(static_cast<int64_t>(route.plan.hedgeAfterMs * 1000));
@@ -390,14 +410,14 @@ struct Gateway::Impl {
     if (!race.response) co_return race.response.error();
     Prepared& ready = **race.response;
     const Deployment& deployment = route.candidates[by];
-    if (!request.stream) co_return co_await relayAnswer(request, deployment, *ready.upstream, out, exchange);
+    if (!request.stream) co_return co_await relayAnswer(request, deployment, *ready.upstream, out, exchange, cached);
     ready.relay->rebind(exchange);
-    co_return co_await relayStream(request, deployment, *ready.upstream, out, exchange, &ready);
+    co_return co_await relayStream(request, deployment, *ready.upstream, out, exchange, cached, &ready);
   }
 
   // Sends and reads up to the first token (see Prepared), for a hedge race.
   Task<core::Result<std::unique_ptr<Prepared>>> prepare(const core::ChatRequest& request, const Deployment& deployment,
-                                                        const http::Request& caller) {
+                                                        const http::Request& caller, bool collectForCache) {
     auto upstream = co_await send(request, deployment, caller);
     if (!upstream) co_return upstream.error();
     auto ready = std::make_unique<Prepared>();
@@ -405,6 +425,7 @@ struct Gateway::Impl {
     if (!request.stream) co_return ready;
     ready->scratch = std::make_unique<Exchange>();
     ready->relay = std::make_unique<StreamRelay>(request, deployment, *ready->scratch);
+    if (collectForCache) ready->relay->answer = std::make_unique<cache::AnswerBuilder>();
     if (auto failed = co_await readToFirst(*ready->relay, *ready->upstream, ready->bytes, deployment, true)) co_return *failed;
     co_return ready;
   }
@@ -475,7 +496,7 @@ struct Gateway::Impl {
   // format is translated. Returns an error only when nothing was sent yet.
   Task<std::optional<core::Error>> relayAnswer(const core::ChatRequest& request, const Deployment& deployment,
                                                http::ClientResponse& upstream, http::ResponseWriter& out,
-                                               Exchange& exchange) {
+                                               Exchange& exchange, cache::Lookup& cached) {
     auto body = co_await upstream.readAll(kMaxAnswerBytes);
     if (!body) co_return withLabel(body.error(), deployment);
     const auto& provider = *deployment.provider;
@@ -494,6 +515,7 @@ struct Gateway::Impl {
           for (const auto& call : answer->toolCalls) exchange.outputBytes += call.arguments.size();
         }
       }
+      cacheStep.storeBody(cached, deployment, *body, exchange);
       payload = std::move(*body);
     } else {
       auto answer = provider.codec().parseResponse(*body);
@@ -504,6 +526,7 @@ struct Gateway::Impl {
       exchange.usage = answer->usage;
       exchange.outputBytes = answer->text.size();
       for (const auto& call : answer->toolCalls) exchange.outputBytes += call.arguments.size();
+      cacheStep.storeBody(cached, deployment, *body, exchange);
       answer->model = request.model;
       payload = api::codecFor(request.format).encodeResponse(*answer);
     }
@@ -525,13 +548,14 @@ struct Gateway::Impl {
   // in-stream error event, never a retry that would duplicate output.
   Task<std::optional<core::Error>> relayStream(const core::ChatRequest& request, const Deployment& deployment,
                                                http::ClientResponse& upstream, http::ResponseWriter& out,
-                                               Exchange& exchange, Prepared* primed = nullptr) {
+                                               Exchange& exchange, cache::Lookup& cached, Prepared* primed = nullptr) {
     std::unique_ptr<StreamRelay> own;
     std::string bytes;
     if (primed) {  // a hedge race already read it up to its first token
       bytes = std::move(primed->bytes);
     } else {
       own = std::make_unique<StreamRelay>(request, deployment, exchange);
+      if (cached.kind != cache::Lookup::Kind::Bypass) own->answer = std::make_unique<cache::AnswerBuilder>();
       if (auto failed = co_await readToFirst(*own, upstream, bytes, deployment, false)) co_return failed;
     }
     StreamRelay& relay = primed ? *primed->relay : *own;
@@ -572,7 +596,10 @@ struct Gateway::Impl {
     co_await out.endStream();
     // The upstream's chunked terminator follows its last event: read it, so
     // the connection goes back to the pool instead of being closed.
-    if (!streamError && relay.finished()) co_await upstream.drain(kDrainWaitMs);
+    if (!streamError && relay.finished()) {
+      if (relay.answer) cacheStep.storeStream(cached, deployment, *relay.answer, exchange);
+      co_await upstream.drain(kDrainWaitMs);
+    }
     co_return std::nullopt;
   }
 
@@ -780,7 +807,14 @@ struct Gateway::Impl {
                           {"x-arbitra-provider", deployment.provider->config().name}};
     if (deployment.provider->config().simulated) headers.push_back({"x-arbitra-simulated", "true"});
     if (!exchange.route.reason.empty()) headers.push_back({"x-arbitra-route", exchange.route.reason});
+    if (auto cache = cacheHeader(exchange.cache); !cache.empty()) headers.push_back({"x-arbitra-cache", std::move(cache)});
     return headers;
+  }
+
+  // A cache hit's headers: the deployment that produced the answer, provider "cache".
+  http::Headers cachedHeaders(const Exchange& exchange) const {
+    http::Headers headers{{"x-arbitra-request-id", exchange.id}, {"x-arbitra-provider", "cache"}};
+    return labelled(std::move(headers));
   }
 
   static core::Error withLabel(core::Error error, const Deployment& deployment) {
@@ -825,6 +859,7 @@ struct Gateway::Impl {
     }
     if (exchange.costPico > 0) line += " cost=" + ledger::exactDollars(exchange.costPico);
     if (exchange.usageEstimated) line += " estimated";
+    if (auto cache = cacheHeader(exchange.cache); !cache.empty()) line += " cache=\"" + cache + "\"";
     if (!exchange.note.empty()) line += " error=\"" + exchange.note + "\"";
     if (exchange.simulated || table.simulated()) line += " simulated";
     core::log(exchange.status >= 500 ? core::LogLevel::Warn : core::LogLevel::Info, line);
@@ -841,6 +876,8 @@ http::Task<void> Gateway::handle(http::Request& request, http::ResponseWriter& o
 
 bool Gateway::simulated() const { return impl_->table.simulated(); }
 bool Gateway::requiresKeys() const { return impl_->accounting.keysInUse(); }
+
+std::string Gateway::cacheMetricsText() const { return impl_->cacheStep.metricsText(); }
 
 std::string Gateway::protocolErrorBody(int status, const std::string& message, std::string_view target) {
   auto format = target.rfind("/v1/messages", 0) == 0 ? WireFormat::Anthropic : WireFormat::OpenAI;

@@ -38,6 +38,8 @@ class Gateway {
   bool simulated() const;
   // True when virtual keys exist: every request must present one.
   bool requiresKeys() const;
+  // The cache's Prometheus lines (arbitra_cache_*), for /metrics; "" when off.
+  std::string cacheMetricsText() const;
 
  private:
   struct Impl;

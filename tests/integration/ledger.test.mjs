@@ -237,6 +237,28 @@ describe('ledger', () => {
     assert.equal(total.routing_saved_pico, records.reduce((s, r) => s + r.route_saved_pico, 0));
   });
 
+  test('a cache hit is recorded at no cost, with what it saved', T, async () => {
+    const ledgerFile = tempFile('cache.db', null);
+    const config = gatewayConfig(sim.port) + 'cache:\n  default: { mode: exact }\n';
+    const gw = await startGateway({ config, args: ['--ledger', ledgerFile] });
+    const first = await chat(gw, { model: 'cached', content: 'the same question' });
+    const second = await chat(gw, { model: 'cached', content: 'the same question' });
+    assert.equal(first.headers.get('x-arbitra-cache'), 'miss');
+    assert.equal(second.headers.get('x-arbitra-cache'), 'hit-exact');
+    await gw.stop();
+    const rows = JSON.parse(execFileSync('sqlite3', ['-json', ledgerFile,
+      'SELECT cache, cost_pico, cache_saved_pico FROM records ORDER BY seq'], { encoding: 'utf8' }));
+    assert.equal(rows.length, 2);
+    assert.equal(rows[0].cache, 'miss');
+    assert.ok(rows[0].cost_pico > 0);
+    assert.equal(rows[1].cache, 'hit-exact');
+    assert.equal(rows[1].cost_pico, 0, 'a hit costs nothing');
+    assert.equal(rows[1].cache_saved_pico, rows[0].cost_pico, 'it saved what the miss cost');
+    const total = report(ledgerFile, '--group-by', 'total').total;
+    assert.equal(total.cache_hits, 1);
+    assert.equal(total.cache_saved_pico, rows[0].cost_pico);
+  });
+
   test('virtual keys: required once they exist, scoped to models, revocable', T, async () => {
     const ledgerFile = tempFile('keys.db', null);
     const env = cleanEnv({ SIM_KEY, ARBITRA_MASTER_KEY: MASTER });

@@ -18,7 +18,7 @@ const char* const kServerKeys =
 TEST(ConfigErrors, TopLevel) {
   EXPECT_EQ(parseError(yamlLines({"server: {}", "model_list: []"})),
             "c.yaml:2: unknown key 'model_list' in the top level (expected one of: server, "
-            "providers, models, ledger)");
+            "providers, models, ledger, cache)");
   EXPECT_EQ(parseError(yamlLines({"- a", "- b"})), "c.yaml:1: the top level must be a mapping");
   EXPECT_EQ(parseError(yamlLines({"# comment", "just text"})),
             "c.yaml:2: the top level must be a mapping");

@@ -1,0 +1,168 @@
+// bench/cache_speed: how fast the cache answers, excluding embedding, and what
+// it costs. Not a test: prints tables (bench/cache.sh runs it).
+//
+//  - lookup latency (exact: hash probe; semantic: one nearest-neighbour search
+//    through Store::nearest, lock included) at N entries in ONE namespace
+//    (the worst case: every entry shares one context), one thread;
+//  - the built-in embedders' cost per request (short and long prompts);
+//  - memory per entry as the store accounts it, and the process's RSS growth.
+//
+//   build/arbitra-cache-speed [--sizes 10000,100000,1000000] [--queries 20000] [--word-vectors FILE]
+//                             [--m 12] [--ef-construction 64] [--ef-search 48] [--namespaces 1]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cache/cache.h"
+
+using namespace arbitra;
+using namespace arbitra::cache;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const char* kSubjects[] = {"password", "invoice", "order", "subscription", "account", "refund", "delivery", "router",
+                           "laptop", "printer", "flight", "hotel room", "table", "ticket", "payment", "warranty"};
+const char* kVerbs[] = {"reset", "cancel", "track", "change", "renew", "return", "upgrade", "book", "pay for",
+                        "repair", "update", "find", "delete", "transfer", "confirm", "check"};
+const char* kTails[] = {"today", "this week", "from my phone", "online", "before Friday", "without an account",
+                        "in Canada", "for my team", "after the deadline", "with a gift card"};
+
+std::string text(std::mt19937_64& rng) {
+  std::string t = "How do I ";
+  t += kVerbs[rng() % 16];
+  t += " my ";
+  t += kSubjects[rng() % 16];
+  t += " number " + std::to_string(rng() % 100000) + " ";
+  t += kTails[rng() % 10];
+  t += "?";
+  return t;
+}
+
+long rssKb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+double pct(std::vector<double>& v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, size_t(p * v.size()))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<size_t> sizes = {10000, 100000, 1000000};
+  size_t queries = 20000;
+  std::string wordVectors;
+  IndexParams params;
+  size_t namespaces = 1;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--m")) params.m = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--namespaces")) namespaces = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--ef-construction")) params.efConstruction = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--ef-search")) params.efSearch = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--sizes")) {
+      sizes.clear();
+      std::stringstream ss(argv[i + 1]);
+      std::string item;
+      while (std::getline(ss, item, ',')) sizes.push_back(std::stoul(item));
+    }
+    if (!std::strcmp(argv[i], "--queries")) queries = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--word-vectors")) wordVectors = argv[i + 1];
+  }
+  auto embedder = makeNgramEmbedder();
+
+  // Embedder cost per request.
+  std::printf("## embedder cost per request (one thread)\n\n| embedder | prompt | µs per embed |\n|---|---|---:|\n");
+  std::vector<std::unique_ptr<Embedder>> embedders;
+  embedders.push_back(makeNgramEmbedder());
+  if (!wordVectors.empty()) {
+    if (auto w = makeWordsEmbedder(wordVectors)) embedders.push_back(std::move(*w));
+  }
+  std::mt19937_64 rng(5);
+  std::string longText;
+  while (longText.size() < 2000) longText += text(rng) + " ";
+  for (const auto& e : embedders) {
+    for (auto [label, sample] : {std::pair<const char*, std::string>{"short (~60 B)", text(rng)},
+                                 std::pair<const char*, std::string>{"long (~2 KB)", longText}}) {
+      int n = sample.size() > 1000 ? 2000 : 20000;
+      auto start = Clock::now();
+      float sink = 0;
+      for (int i = 0; i < n; ++i) sink += (*e->embed(sample))[0];
+      double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count() / n;
+      std::printf("| %s | %s | %.1f |\n", e->name().c_str(), label, us + sink * 0);
+    }
+  }
+
+  std::printf("\n## lookup latency excluding embedding, %zu namespace(s), one thread (ngram vectors, %zu dims; "
+              "HNSW M=%zu, ef_construction=%zu, ef_search=%zu)\n\n"
+              "| entries | build s | exact p50 µs | exact p99 µs | semantic p50 µs | semantic p99 µs | recall@1 | "
+              "bytes/entry (accounted) | RSS growth/entry |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+              namespaces, embedder->dimensions(), params.m, params.efConstruction, params.efSearch);
+  for (size_t n : sizes) {
+    long rss0 = rssKb();
+    auto store = makeMemoryStore(size_t(64) << 30, params);
+    std::vector<Digest> spaces;
+    for (size_t k = 0; k < namespaces; ++k) spaces.push_back(sha256("namespace " + std::to_string(k)));
+    std::vector<size_t> sampleSpace;
+    std::mt19937_64 r(n);
+    std::vector<Vector> sample;
+    std::vector<Digest> keys;
+    auto start = Clock::now();
+    for (size_t i = 0; i < n; ++i) {
+      Entry e;
+      std::string q = text(r);
+      e.exact = sha256(q + std::to_string(i));
+      e.ns = spaces[i % namespaces];
+      e.group = "bench";
+      e.query = q;
+      e.embedding = *embedder->embed(q);
+      e.answer.text = std::string(300, 'a');  // a short answer
+      e.expiresMs = 1LL << 60;
+      if (i % (n / 1000) == 0) {
+        sample.push_back(e.embedding), keys.push_back(e.exact);
+        sampleSpace.push_back(i % namespaces);
+      }
+      store->put(std::move(e));
+    }
+    double build = std::chrono::duration<double>(Clock::now() - start).count();
+    long rss1 = rssKb();
+    std::vector<double> exact, semantic;
+    size_t found = 0;
+    for (size_t q = 0; q < queries; ++q) {
+      const auto& key = keys[q % keys.size()];
+      auto t0 = Clock::now();
+      auto hit = store->findExact(key, 0);
+      auto t1 = Clock::now();
+      exact.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+      // A near query: the stored vector, slightly perturbed, so the search is real work.
+      Vector v = sample[q % sample.size()];
+      v[q % v.size()] += 0.05f;
+      float norm = 0;
+      for (float x : v) norm += x * x;
+      for (float& x : v) x /= std::sqrt(norm);
+      auto t2 = Clock::now();
+      auto nearest = store->nearest(spaces[sampleSpace[q % sample.size()]], v, 1, 0);
+      auto t3 = Clock::now();
+      semantic.push_back(std::chrono::duration<double, std::micro>(t3 - t2).count());
+      if (!nearest.empty() && nearest[0].similarity > 0.99f) ++found;
+      (void)hit;
+    }
+    std::printf("| %zu | %.1f | %.2f | %.2f | %.1f | %.1f | %.3f | %zu | %ld |\n", n, build, pct(exact, 0.5),
+                pct(exact, 0.99), pct(semantic, 0.5), pct(semantic, 0.99), double(found) / queries,
+                store->bytes() / n, (rss1 - rss0) * 1024 / long(n));
+    std::fflush(stdout);
+  }
+  return 0;
+}

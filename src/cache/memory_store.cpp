@@ -1,0 +1,196 @@
+// The in-memory store (see store.h): a hash map per exact key, an LRU list,
+// a VectorIndex per semantic namespace, one mutex. Lookups take microseconds
+// (hash probe or one HNSW search), so one lock is simpler and fast enough;
+// embedding and answer comparison happen outside it.
+//
+// Memory accounting charges each entry its strings, tool calls and embedding
+// (entryBytes) plus what its namespace index keeps per vector; put() evicts
+// from the LRU tail until the total is under the bound.
+#include <list>
+#include <mutex>
+#include <unordered_map>
+
+#include "cache/store.h"
+
+namespace arbitra::cache {
+
+size_t entryBytes(const Entry& e) {
+  size_t bytes = sizeof(Entry) + 64;  // the entry, its shared_ptr control block
+  bytes += e.group.capacity() + e.query.capacity() + e.deployment.capacity() + e.answer.text.capacity();
+  bytes += e.embedding.capacity() * sizeof(float);
+  for (const auto& call : e.answer.toolCalls) {
+    bytes += sizeof(core::ToolCall) + call.id.capacity() + call.name.capacity() + call.arguments.capacity();
+  }
+  return bytes;
+}
+
+namespace {
+
+class MemoryStore : public Store {
+ public:
+  MemoryStore(size_t maxBytes, IndexParams params) : maxBytes_(maxBytes), params_(params) {}
+
+  std::shared_ptr<const Entry> findExact(const Digest& key, int64_t nowMs) override {
+    std::lock_guard lock(mutex_);
+    auto it = exact_.find(key);
+    if (it == exact_.end()) return nullptr;
+    auto& slot = slots_.at(it->second);
+    if (slot.entry->expiresMs <= nowMs) {
+      eraseLocked(it->second);
+      return nullptr;
+    }
+    touch(slot);
+    return slot.entry;
+  }
+
+  std::vector<Neighbor> nearest(const Digest& ns, const Vector& query, size_t k, int64_t nowMs) override {
+    std::vector<Neighbor> out;
+    std::lock_guard lock(mutex_);
+    auto space = spaces_.find(ns);
+    if (space == spaces_.end()) return out;
+    auto found = space->second->search(query, k);
+    std::vector<uint64_t> expired;
+    for (const auto& [id, similarity] : found) {
+      auto slot = slots_.find(id);
+      if (slot == slots_.end()) continue;
+      if (slot->second.entry->expiresMs <= nowMs) {
+        expired.push_back(id);
+        continue;
+      }
+      out.push_back(Neighbor{slot->second.entry, similarity, slot->second.evidence});
+    }
+    for (uint64_t id : expired) eraseLocked(id);
+    if (!out.empty()) touch(slots_.at(out.front().entry->id));
+    return out;
+  }
+
+  std::shared_ptr<const Entry> get(uint64_t id) override {
+    std::lock_guard lock(mutex_);
+    auto it = slots_.find(id);
+    return it == slots_.end() ? nullptr : it->second.entry;
+  }
+
+  uint64_t put(Entry entry, const Evidence& evidence) override {
+    std::lock_guard lock(mutex_);
+    if (auto old = exact_.find(entry.exact); old != exact_.end()) eraseLocked(old->second);
+    entry.id = ++nextId_;
+    Slot slot;
+    slot.evidence = evidence;
+    slot.bytes = entryBytes(entry);
+    if (entry.ns && !entry.embedding.empty()) {
+      auto& space = spaces_[*entry.ns];
+      if (!space) space = std::make_unique<VectorIndex>(entry.embedding.size(), params_);
+      if (space->dims() == entry.embedding.size()) {
+        space->add(entry.id, entry.embedding);
+        slot.bytes += space->bytesPerVector();
+      } else {
+        entry.ns.reset();  // an embedder change: keep it exact-only
+      }
+    }
+    // One copy of the vector: the index's.
+    slot.bytes -= entry.embedding.capacity() * sizeof(float);
+    Vector().swap(entry.embedding);
+    if (slot.bytes > maxBytes_) {
+      if (entry.ns) removeFromSpace(*entry.ns, entry.id);
+      return 0;
+    }
+    const uint64_t id = entry.id;
+    exact_[entry.exact] = id;
+    slot.entry = std::make_shared<const Entry>(std::move(entry));
+    lru_.push_front(id);
+    slot.lru = lru_.begin();
+    bytes_ += slot.bytes;
+    slots_.emplace(id, std::move(slot));
+    while (bytes_ > maxBytes_ && !lru_.empty()) {
+      eraseLocked(lru_.back());
+      ++evictions_;
+    }
+    return id;
+  }
+
+  void erase(uint64_t id) override {
+    std::lock_guard lock(mutex_);
+    eraseLocked(id);
+  }
+
+  void observe(uint64_t id, float similarity, bool same) override {
+    std::lock_guard lock(mutex_);
+    auto it = slots_.find(id);
+    if (it != slots_.end()) it->second.evidence.observe(similarity, same);
+  }
+
+  void forEach(const std::function<void(const Entry&, const Evidence&, const Vector&)>& visit) const override {
+    std::lock_guard lock(mutex_);
+    Vector embedding;
+    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
+      const auto& slot = slots_.at(*it);
+      embedding.clear();
+      if (slot.entry->ns) {
+        auto space = spaces_.find(*slot.entry->ns);
+        if (space != spaces_.end()) space->second->get(slot.entry->id, embedding);
+      }
+      visit(*slot.entry, slot.evidence, embedding);
+    }
+  }
+
+  size_t size() const override {
+    std::lock_guard lock(mutex_);
+    return slots_.size();
+  }
+  size_t bytes() const override {
+    std::lock_guard lock(mutex_);
+    return bytes_;
+  }
+  size_t maxBytes() const override { return maxBytes_; }
+  uint64_t evictions() const override {
+    std::lock_guard lock(mutex_);
+    return evictions_;
+  }
+
+ private:
+  struct Slot {
+    std::shared_ptr<const Entry> entry;
+    std::list<uint64_t>::iterator lru;
+    Evidence evidence;
+    size_t bytes = 0;
+  };
+
+  void touch(Slot& slot) { lru_.splice(lru_.begin(), lru_, slot.lru); }
+
+  void removeFromSpace(const Digest& ns, uint64_t id) {
+    auto space = spaces_.find(ns);
+    if (space == spaces_.end()) return;
+    space->second->remove(id);
+    if (space->second->size() == 0) spaces_.erase(space);
+  }
+
+  void eraseLocked(uint64_t id) {
+    auto it = slots_.find(id);
+    if (it == slots_.end()) return;
+    const auto& entry = *it->second.entry;
+    if (entry.ns) removeFromSpace(*entry.ns, id);
+    if (auto e = exact_.find(entry.exact); e != exact_.end() && e->second == id) exact_.erase(e);
+    lru_.erase(it->second.lru);
+    bytes_ -= it->second.bytes;
+    slots_.erase(it);
+  }
+
+  mutable std::mutex mutex_;
+  size_t maxBytes_;
+  IndexParams params_;
+  size_t bytes_ = 0;
+  uint64_t nextId_ = 0;
+  uint64_t evictions_ = 0;
+  std::unordered_map<uint64_t, Slot> slots_;
+  std::unordered_map<Digest, uint64_t, DigestHash> exact_;
+  std::unordered_map<Digest, std::unique_ptr<VectorIndex>, DigestHash> spaces_;
+  std::list<uint64_t> lru_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> makeMemoryStore(size_t maxBytes, IndexParams params) {
+  return std::make_unique<MemoryStore>(maxBytes, params);
+}
+
+}  // namespace arbitra::cache

@@ -1,0 +1,65 @@
+// Nearest-neighbour search inside one semantic namespace.
+//
+// Design: most namespaces are small (one conversation prefix, one system
+// prompt with few questions), so a namespace starts as a flat array scanned
+// exactly; past kFlatLimit vectors it becomes an HNSW graph (hnswlib, inner
+// product on unit vectors = cosine). Deletes: flat ones are removed at once;
+// HNSW ones are marked deleted (skipped by searches) and the graph is rebuilt
+// from its live vectors when deleted ones outnumber them. Ids are the store's
+// entry ids.
+//
+// Not thread-safe: the owning store serialises access.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "cache/embedder.h"
+
+namespace arbitra::cache {
+
+struct IndexParams {
+  size_t flatLimit = 256;    // vectors kept flat before switching to HNSW
+  size_t m = 12;             // HNSW links per node
+  size_t efConstruction = 64;
+  size_t efSearch = 48;
+};
+
+class VectorIndex {
+ public:
+  VectorIndex(size_t dims, IndexParams params = {});
+  ~VectorIndex();
+  VectorIndex(const VectorIndex&) = delete;
+  VectorIndex& operator=(const VectorIndex&) = delete;
+
+  void add(uint64_t id, const Vector& v);  // dims must match (ignored otherwise)
+  void remove(uint64_t id);
+  // The stored vector of `id` (false when absent). The index holds the only
+  // copy of an entry's embedding.
+  bool get(uint64_t id, Vector& out) const;
+  // Up to k (id, cosine) pairs, most similar first.
+  std::vector<std::pair<uint64_t, float>> search(const Vector& q, size_t k) const;
+  size_t size() const { return live_; }
+  size_t dims() const { return dims_; }
+  bool graph() const { return hnsw_ != nullptr; }
+  // Bytes this index holds per live vector, the vector included.
+  size_t bytesPerVector() const;
+
+ private:
+  void toGraph();
+  void rebuild();
+
+  size_t dims_;
+  IndexParams params_;
+  size_t live_ = 0;
+  // Flat form.
+  std::vector<uint64_t> flatIds_;
+  std::vector<float> flat_;
+  // Graph form.
+  struct Graph;
+  std::unique_ptr<Graph> hnsw_;
+};
+
+}  // namespace arbitra::cache
