@@ -20,9 +20,14 @@
 // are matched by it. A result's body is the upstream's own answer (a
 // chat.completion or a message), for the gateway to relay or translate.
 //
-// Wire shapes checked against: OpenAI API reference, Batch object and
-// BatchRequestOutput (openapi 2.3.0, read 2026-11-29); Anthropic API
-// reference, Message Batches create/retrieve/results (read 2026-11-29).
+// Wire shapes checked against (read 2026-11-29): OpenAI's OpenAPI spec 2.3.0
+// as generated into docs.rs/openai-struct (BatchRequestOutput: custom_id,
+// response {status_code, request_id, body}, error) and openai-python
+// types/batch.py (Batch: status validating|failed|in_progress|finalizing|
+// completed|expired|cancelling|cancelled, output_file_id, error_file_id,
+// errors.data); Anthropic's API reference at platform.claude.com (Retrieve a
+// Message Batch: processing_status, request_counts, results_url; results:
+// .jsonl lines by custom_id, result.type succeeded|errored|canceled|expired).
 #pragma once
 
 #include <optional>

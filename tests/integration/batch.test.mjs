@@ -41,9 +41,9 @@ models:
 
 const PRICE = '{ input: 0.40, output: 1.60, batch_input: 0.20, batch_output: 0.80 }';
 
-function config(sim) {
+function config(sim, deferred = '{ window_ms: 300, max_batch: 100, poll_ms: 50 }') {
   return `server: { host: 127.0.0.1, port: 0, threads: 2 }
-deferred: { window_ms: 300, max_batch: 100, poll_ms: 50 }
+deferred: ${deferred}
 providers:
   oa: { kind: openai, base_url: "http://127.0.0.1:${sim.port}/v1", batch: true }
   an: { kind: anthropic, base_url: "http://127.0.0.1:${sim.port}", batch: true }
@@ -197,5 +197,29 @@ describe('deferred requests through batch APIs', () => {
     const gp = byModel.gp;
     assert.equal(gp.cost_pico, gp.input_tokens * 400_000 + gp.output_tokens * 1_600_000, 'synchronous: standard prices');
     assert.ok(byModel.gc.cached_read_tokens > 0 && byModel.gc.cache_write_tokens > 0);
+  });
+
+  test('max_batch splits a window into several batches; a shutdown with batches in flight is clean', T, async () => {
+    const sim = await startSim({ yaml: SIM.replace('batch_delay_ms: 300', 'batch_delay_ms: 600000') });
+    const gw = await startGateway({ config: config(sim, '{ window_ms: 200, max_batch: 3, poll_ms: 20 }') });
+    const jobs = await Promise.all(Array.from({ length: 8 }, () => defer(gw, 'g')));
+    let stats;
+    for (let i = 0; i < 100; i++) {
+      stats = await simStats(sim);
+      if (stats.batches >= 3) break;
+      await sleep(20);
+    }
+    assert.equal(stats.batches, 3, '8 requests at max_batch 3: batches of 3, 3 and 2');
+    await sleep(200);
+    assert.equal((await simStats(sim)).batches, 3);
+    const docs = await Promise.all(jobs.map(async (j) => (await httpRequest(gw.url, j.url)).json));
+    const sizes = {};
+    for (const doc of docs) {
+      assert.ok(['submitted', 'running'].includes(doc.status), JSON.stringify(doc));
+      sizes[doc.batch_id] = (sizes[doc.batch_id] ?? 0) + 1;
+    }
+    assert.deepEqual(Object.values(sizes).sort(), [2, 3, 3]);
+    const { code } = await gw.stop();
+    assert.equal(code, 0, gw.stderr.slice(-2000));
   });
 });
