@@ -89,14 +89,15 @@ struct Batcher::Impl : std::enable_shared_from_this<Batcher::Impl> {
     const std::string& key = provider.config().apiKey;
     std::string where = std::string("batch ") + step + " at " + provider.config().name;
     auto response = co_await client.send(std::move(request), provider.clientOptions());
-    if (!response) co_return core::makeError(response.error().kind, where + ": " + redact(response.error().message, key));
+    if (!response)
+      co_return core::makeError(response.error().kind, where + ": " + redact(response.error().message, key));
     auto body = co_await (*response)->readAll(kMaxResultBytes);
     if (!body) co_return core::makeError(body.error().kind, where + ": " + redact(body.error().message, key));
     if ((*response)->status / 100 != 2) {
       std::string detail = provider.codec().parseErrorMessage(*body);
-      co_return core::makeError(core::ErrorKind::UpstreamError,
-                                where + " answered " + std::to_string((*response)->status) +
-                                    (detail.empty() ? "" : ": " + redact(detail, key)));
+      co_return core::makeError(core::ErrorKind::UpstreamError, where + " answered " +
+                                                                    std::to_string((*response)->status) +
+                                                                    (detail.empty() ? "" : ": " + redact(detail, key)));
     }
     co_return std::move(*body);
   }
@@ -176,7 +177,8 @@ struct Batcher::Impl : std::enable_shared_from_this<Batcher::Impl> {
       }
       auto next = api.parseStatus(*polled);
       if (!next) {
-        if (++pollFailures >= kMaxPollFailures) co_return failAll(items, "batch poll at " + name + ": " + next.error().message);
+        if (++pollFailures >= kMaxPollFailures)
+          co_return failAll(items, "batch poll at " + name + ": " + next.error().message);
         continue;
       }
       pollFailures = 0;
@@ -197,8 +199,9 @@ struct Batcher::Impl : std::enable_shared_from_this<Batcher::Impl> {
     for (size_t i = 0; i < items.size(); ++i) {
       auto found = results.find(wire[i].customId);
       if (found == results.end()) {
-        deliver(items[i], core::makeError(core::ErrorKind::UpstreamError,
-                                          "batch " + status->id + " at " + name + " ended without a result for this request"));
+        deliver(items[i],
+                core::makeError(core::ErrorKind::UpstreamError,
+                                "batch " + status->id + " at " + name + " ended without a result for this request"));
         continue;
       }
       Answer answer;
@@ -216,7 +219,9 @@ Batcher::Batcher(http::HttpClient& client, const config::DeferredConfig& options
     : impl_(std::make_shared<Impl>(client, options)) {}
 Batcher::~Batcher() = default;
 
-int64_t Batcher::batchesSubmitted() const { return impl_->batches.load(); }
+int64_t Batcher::batchesSubmitted() const {
+  return impl_->batches.load();
+}
 
 Task<core::Result<Batcher::Answer>> Batcher::submit(const Deployment& deployment, const core::ChatRequest& request,
                                                     OnState onState) {

@@ -757,7 +757,9 @@ struct Gateway::Impl {
     if (answer->status / 100 != 2) {
       core::Result<std::string> body = upstream.body;
       auto error = upstreamFailure(upstream, body, deployment);
-      if (!answer->error.empty()) error.message = answer->batchId + ": " + answer->error;
+      if (!answer->error.empty()) {
+        error.message = "batch " + answer->batchId + " at " + exchange.provider + ": " + answer->error;
+      }
       co_await reply(out, exchange, error);
       co_return true;
     }

@@ -62,9 +62,9 @@ struct BatchStatus {
 // One request's outcome.
 struct BatchResult {
   std::string customId;
-  int status = 0;    // HTTP status the request would have had (200 on success)
-  std::string body;  // success: the answer as the upstream's codec has it; else an error body
-  std::string error; // failures: a readable message
+  int status = 0;     // HTTP status the request would have had (200 on success)
+  std::string body;   // success: the answer as the upstream's codec has it; else an error body
+  std::string error;  // failures: a readable message
 };
 
 class BatchApi {

@@ -54,6 +54,7 @@ models:
   ga: [{ provider: an, model: m, price: ${PRICE} }]
   gp: [{ provider: plain, model: m, price: ${PRICE} }]
   gbad: [{ provider: oa, model: bad, price: ${PRICE} }]
+  gabad: [{ provider: an, model: bad, price: ${PRICE} }]
 `;
 }
 
@@ -175,14 +176,22 @@ describe('deferred requests through batch APIs', () => {
       assert.match(doc.response.error.message, /^batch at oa failed: batch batch_sim\d+ failed: simulated_failure simulated batch failure$/);
     });
 
+    // A request that fails inside an Anthropic batch (the batch itself ends): that job fails alone.
+    const [lone] = await Promise.all([defer(gw, 'gabad', 'anthropic')]);
+    const loneDoc = (await settle(gw, [lone])).final[0];
+    assert.equal(loneDoc.status, 'failed', JSON.stringify(loneDoc));
+    assert.equal(loneDoc.http_status, 502);
+    assert.equal(loneDoc.response.type, 'error');
+    assert.match(loneDoc.response.error.message, /^batch msgbatch_sim\d+ at an: simulated batch failure$/);
+
     const { code } = await gw.stop();
     assert.equal(code, 0, gw.stderr.slice(-2000));
 
     // The ledger: one record per deferred request, costs exactly the simulator's bill.
     const billed = await simStats(sim);
     const total = report(ledgerFile, '--group-by', 'total').total;
-    assert.equal(total.requests, 8 + 3 + 1 + 2);
-    assert.equal(total.errors, 2);
+    assert.equal(total.requests, 8 + 3 + 1 + 2 + 1);
+    assert.equal(total.errors, 3);
     assert.equal(total.estimated_records, 0);
     assert.equal(total.input_tokens, billed.input_tokens - start.input_tokens);
     assert.equal(total.output_tokens, billed.output_tokens - start.output_tokens);

@@ -107,7 +107,8 @@ std::string anthropicBatchBody(const std::vector<BatchItem>& items) {
 core::Result<BatchStatus> parseAnthropicBatchStatus(const std::string& body) {
   json::error_code ec;
   auto parsed = json::parse(body, ec);
-  if (ec || !parsed.is_object()) return core::makeError(core::ErrorKind::UpstreamError, "message batch: invalid JSON answer");
+  if (ec || !parsed.is_object())
+    return core::makeError(core::ErrorKind::UpstreamError, "message batch: invalid JSON answer");
   const auto& batch = parsed.as_object();
   BatchStatus status;
   status.id = stringField(batch, "id");

@@ -50,7 +50,8 @@ class OpenAIBatch final : public BatchApi {
   core::Result<std::string> parseUpload(const std::string& body) const override {
     json::error_code ec;
     auto parsed = json::parse(body, ec);
-    if (ec || !parsed.is_object()) return core::makeError(core::ErrorKind::UpstreamError, "file upload: invalid JSON answer");
+    if (ec || !parsed.is_object())
+      return core::makeError(core::ErrorKind::UpstreamError, "file upload: invalid JSON answer");
     std::string id = stringField(parsed.as_object(), "id");
     if (id.empty()) return core::makeError(core::ErrorKind::UpstreamError, "file upload: the answer has no file id");
     return id;
@@ -60,14 +61,12 @@ class OpenAIBatch final : public BatchApi {
     http::ClientRequest out;
     out.url = joinUrl(config_.baseUrl, "/batches");
     out.headers = headers("application/json");
-    out.body = json::serialize(json::object{
-        {"input_file_id", fileId}, {"endpoint", "/v1/chat/completions"}, {"completion_window", "24h"}});
+    out.body = json::serialize(
+        json::object{{"input_file_id", fileId}, {"endpoint", "/v1/chat/completions"}, {"completion_window", "24h"}});
     return out;
   }
 
-  core::Result<BatchStatus> parseStatus(const std::string& body) const override {
-    return parseOpenAIBatchStatus(body);
-  }
+  core::Result<BatchStatus> parseStatus(const std::string& body) const override { return parseOpenAIBatchStatus(body); }
 
   http::ClientRequest pollRequest(const std::string& batchId) const override {
     http::ClientRequest out;
@@ -155,7 +154,8 @@ core::Result<BatchStatus> parseOpenAIBatchStatus(const std::string& body) {
       }
     }
     // An expired batch still has output for the requests that finished.
-    if (s == "expired" && (!status.outputRef.empty() || !status.errorRef.empty())) status.state = BatchStatus::State::Ended;
+    if (s == "expired" && (!status.outputRef.empty() || !status.errorRef.empty()))
+      status.state = BatchStatus::State::Ended;
   }
   return status;
 }
@@ -198,7 +198,8 @@ core::Result<std::vector<BatchResult>> parseOpenAIBatchResults(const std::string
       if (result.error.empty()) {
         result.error = api::codecFor(core::WireFormat::OpenAI).parseErrorMessage(result.body);
       }
-      if (result.error.empty()) result.error = "the request failed in the batch (status " + std::to_string(result.status) + ")";
+      if (result.error.empty())
+        result.error = "the request failed in the batch (status " + std::to_string(result.status) + ")";
     }
     out.push_back(std::move(result));
   }

@@ -120,7 +120,8 @@ TEST(Batch, OpenAIStepsBuildTheDocumentedRequests) {
 }
 
 TEST(Batch, OpenAIBatchObjectStates) {
-  auto validating = parseOpenAIBatchStatus(R"({"id":"batch_1","object":"batch","status":"validating","output_file_id":null})");
+  auto validating =
+      parseOpenAIBatchStatus(R"({"id":"batch_1","object":"batch","status":"validating","output_file_id":null})");
   ASSERT_TRUE(validating);
   EXPECT_EQ(validating->state, BatchStatus::State::Pending);
   EXPECT_FALSE(validating->running);
