@@ -263,10 +263,11 @@ class Parser {
     config.sourceFile = name_;
     YAML::Node root = YAML::Load(yaml);
     std::vector<Entry> top = entries(root, 1, "the top level");
-    checkKeys(top, "the top level", {"server", "providers", "models", "ledger", "cache"});
+    checkKeys(top, "the top level", {"server", "providers", "models", "ledger", "cache", "deferred"});
     for (const auto& entry : top) {
       if (entry.key == "server") parseServer(entry, config.server);
       if (entry.key == "ledger") parseLedger(entry, config.ledger);
+      if (entry.key == "deferred") parseDeferred(entry, config.deferred);
     }
     // Providers before models: models refer to them wherever the sections appear.
     for (const auto& entry : top) {
@@ -469,6 +470,22 @@ class Parser {
     }
   }
 
+  void parseDeferred(const Entry& section, DeferredConfig& deferred) const {
+    deferred.line = section.keyLine;
+    auto found = entries(section.value, section.keyLine, "deferred");
+    checkKeys(found, "deferred", {"window_ms", "max_batch", "poll_ms"});
+    for (const auto& entry : found) {
+      const std::string field = "deferred." + entry.key;
+      if (entry.key == "window_ms") {
+        deferred.windowMs = integer(entry, field, 0, 3'600'000, "an integer from 0 to 3600000");
+      } else if (entry.key == "max_batch") {
+        deferred.maxBatch = integer(entry, field, 1, 50'000, "an integer from 1 to 50000");
+      } else if (entry.key == "poll_ms") {
+        deferred.pollMs = integer(entry, field, 10, 3'600'000, "an integer from 10 to 3600000");
+      }
+    }
+  }
+
   void parseProviders(const Entry& section, std::vector<ProviderConfig>& providers) const {
     for (const auto& entry : entries(section.value, section.keyLine, "providers")) {
       providers.push_back(parseProvider(entry));
@@ -492,7 +509,7 @@ class Parser {
         showable(provider.name) ? "provider " + quoted(provider.name) : std::string("a provider");
     auto found = entries(declared.value, declared.keyLine, where);
     checkKeys(found, where,
-              {"kind", "base_url", "api_key", "headers", "proxy", "timeouts", "simulated"});
+              {"kind", "base_url", "api_key", "headers", "proxy", "timeouts", "simulated", "batch"});
 
     for (const auto& entry : found) {
       if (entry.key != "kind") continue;
@@ -529,6 +546,8 @@ class Parser {
         parseTimeouts(entry, where, provider.timeouts);
       } else if (key == "simulated") {
         provider.simulated = boolean(entry, key);
+      } else if (key == "batch") {
+        provider.batch = boolean(entry, key);
       }
     }
 

@@ -20,7 +20,7 @@
 // max_header_bytes, max_body_bytes, read_timeout_ms, keep_alive_timeout_ms};
 // providers.<name> {kind (required: openai|anthropic), base_url, api_key,
 // headers, proxy, timeouts {connect_ms, first_byte_ms, idle_ms, total_ms},
-// simulated}; models.<public name>: one deployment or a list of them, each
+// simulated, batch}; deferred {window_ms, max_batch, poll_ms}; models.<public name>: one deployment or a list of them, each
 // {provider, model, price {input, output, cached_input, cache_write},
 // context_window, rpm, tpm, weight}, or a mapping {deployments: [...],
 // routing: {...}} (RoutingConfig below). Unknown or repeated keys are errors;
@@ -86,6 +86,8 @@ struct ProviderConfig {
   std::string proxy;      // optional http://host:port egress proxy
   Timeouts timeouts;
   bool simulated = false;  // served by the built-in provider simulator
+  bool batch = false;      // deferred requests go through its batch API (OpenAI
+                           // /v1/batches, Anthropic message batches), for its discount
   int line = 0;            // where it was declared, for later errors
 };
 
@@ -229,10 +231,22 @@ struct CacheConfig {
   int line = 0;
 };
 
+// Deferred requests sent to a provider's batch API (providers with `batch: true`):
+//   deferred: { window_ms: 1000, max_batch: 1000, poll_ms: 5000 }
+// Jobs for one provider are collected for window_ms (or until max_batch of
+// them wait), submitted as one batch, and the batch is polled every poll_ms.
+struct DeferredConfig {
+  int64_t windowMs = 1'000;
+  int64_t maxBatch = 1'000;  // OpenAI takes up to 50,000 requests a batch, Anthropic 100,000
+  int64_t pollMs = 5'000;
+  int line = 0;
+};
+
 struct Config {
   std::string sourceFile;  // "" when built from the environment
   ServerConfig server;
   LedgerConfig ledger;
+  DeferredConfig deferred;
   std::vector<ProviderConfig> providers;
   std::vector<ModelConfig> models;
   CacheConfig cache;

@@ -178,7 +178,8 @@ int64_t Accounting::price(Exchange& exchange, const Deployment* deployment) cons
   if (hit || !deployment || !exchange.usage || !deployment->price.known) {
     exchange.costPico = 0;
   } else {
-    exchange.costPico = ledger::priceUsage(deployment->price, *exchange.usage).totalPico;
+    auto billing = exchange.batch ? ledger::Billing::Batch : ledger::Billing::Standard;
+    exchange.costPico = ledger::priceUsage(deployment->price, *exchange.usage, billing).totalPico;
   }
   return exchange.costPico;
 }

@@ -13,6 +13,7 @@ namespace arbitra::gateway {
 const char* toString(DeferredJob::State state) {
   switch (state) {
     case DeferredJob::State::Queued: return "queued";
+    case DeferredJob::State::Submitted: return "submitted";
     case DeferredJob::State::Running: return "running";
     case DeferredJob::State::Completed: return "completed";
     case DeferredJob::State::Failed: return "failed";
@@ -35,6 +36,7 @@ std::string statusBody(const DeferredJob& job) {
                            {"status", toString(job.state)},
                            {"model", job.model},
                            {"created_at_ms", job.createdMs}};
+  if (!job.batchId.empty()) body["batch_id"] = job.batchId;
   if (job.finishedMs > 0) {
     boost::system::error_code ec;
     boost::json::value answer = boost::json::parse(job.body, ec);
@@ -91,6 +93,14 @@ std::optional<std::string> DeferredStore::add(const std::string& model, core::Wi
 void DeferredStore::running(const std::string& id) {
   std::lock_guard lock(mutex_);
   if (auto it = jobs_.find(id); it != jobs_.end()) it->second.state = DeferredJob::State::Running;
+}
+
+void DeferredStore::progress(const std::string& id, DeferredJob::State state, const std::string& batchId) {
+  std::lock_guard lock(mutex_);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end() || it->second.finishedMs > 0) return;
+  it->second.state = state;
+  if (!batchId.empty()) it->second.batchId = batchId;
 }
 
 void DeferredStore::finish(const std::string& id, int status, std::string body, std::string deployment, int64_t nowMs) {

@@ -4,10 +4,11 @@
 // time does not matter), and its answer is kept for
 // GET /v1/arbitra/deferred/{id}.
 //
-// Partial (see README): providers' batch APIs (OpenAI /v1/batches, Anthropic
-// message batches) and their discounts are not used yet; a deferred request is
-// served by the cheapest deployment at normal prices. Jobs live in memory:
-// bounded (kMaxJobs, oldest finished evicted first) and lost on restart.
+// When the first-choice deployment's provider has `batch: true`, the walk
+// hands the request to the batcher (batcher.h) instead of sending it: the job
+// goes queued -> submitted (in an upstream batch) -> running -> completed or
+// failed, and is billed at batch prices. Jobs live in memory: bounded
+// (kMaxJobs, oldest finished evicted first) and lost on restart (see README).
 #pragma once
 
 #include <cstdint>
@@ -26,10 +27,11 @@ struct DeferredJob {
   std::string id;
   std::string model;
   core::WireFormat format = core::WireFormat::OpenAI;
-  enum class State { Queued, Running, Completed, Failed } state = State::Queued;
+  enum class State { Queued, Submitted, Running, Completed, Failed } state = State::Queued;
   int httpStatus = 0;
   std::string body;        // the answer (or error) as the caller's format has it
   std::string deployment;  // who served it
+  std::string batchId;     // the upstream batch, when a batch API serves it
   int64_t createdMs = 0;   // unix milliseconds
   int64_t finishedMs = 0;
 };
@@ -49,6 +51,8 @@ class DeferredStore {
   // A new queued job; nullopt when the store is full of unfinished jobs.
   std::optional<std::string> add(const std::string& model, core::WireFormat format, int64_t nowMs);
   void running(const std::string& id);
+  // A batch-served job's progress (state Queued, Submitted or Running).
+  void progress(const std::string& id, DeferredJob::State state, const std::string& batchId);
   void finish(const std::string& id, int status, std::string body, std::string deployment, int64_t nowMs);
   std::optional<DeferredJob> get(const std::string& id) const;
 
@@ -74,6 +78,8 @@ class CapturingWriter final : public http::ResponseWriter {
   int status() const { return status_; }
   std::string& body() { return body_; }
   std::string header(std::string_view name) const { return std::string(http::findHeader(headers_, name)); }
+
+  std::string job;  // the deferred job this walk serves (the batch path keys on it)
 
  private:
   int status_ = 0;

@@ -56,6 +56,7 @@ struct Exchange {
   int attempts = 0;
   bool stream = false;
   bool simulated = false;
+  bool batch = false;  // served through a provider's batch API: billed at its batch prices
   std::optional<core::Usage> usage;
   bool usageEstimated = false;  // counted locally: the upstream reported none
   size_t promptBytes = 0;       // the caller's body, for a local estimate

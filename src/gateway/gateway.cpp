@@ -5,6 +5,7 @@
 #include <chrono>
 #include <optional>
 #include <random>
+#include <utility>
 
 #include <boost/json.hpp>
 
@@ -13,6 +14,7 @@
 #include "gateway/accounting.h"
 #include "gateway/admin.h"
 #include "gateway/cache_step.h"
+#include "gateway/batcher.h"
 #include "gateway/deployments.h"
 #include "gateway/deferred.h"
 #include "gateway/exchange.h"
@@ -159,6 +161,16 @@ std::optional<core::Usage> embeddingUsage(const std::string& answer) {
   return out;
 }
 
+// An answer that arrived whole by another way (a batch's results), read like
+// a live upstream's.
+class BufferedResponse final : public http::ClientResponse {
+ public:
+  BufferedResponse(int code, std::string bytes) : body(std::move(bytes)) { status = code; }
+  Task<core::Result<std::string>> read() override { co_return std::exchange(body, std::string()); }
+  Task<void> drain(int64_t) override { co_return; }
+  std::string body;
+};
+
 // An upstream answer read far enough to race it (hedging): a non-streamed
 // answer's headers (they come with the whole answer); a stream up to its
 // first token, buffered.
@@ -203,6 +215,7 @@ struct Gateway::Impl {
   DeferredStore deferred;
   http::HttpClient client;
   CacheStep cacheStep;
+  Batcher batcher{client, priced.deferred};
   uint64_t idBase = 0;
   std::atomic<uint64_t> counter{0};
 
@@ -321,6 +334,7 @@ struct Gateway::Impl {
       co_await reply(out, exchange, *refused);
       co_return;
     }
+    if (co_await viaBatch(*request, *route, out, exchange, walk)) co_return;
     auto lastError = core::makeError(core::ErrorKind::UpstreamError, "no deployment could serve the request");
     for (int retry = 1;; ++retry) {
       bool stop = false;
@@ -734,11 +748,53 @@ struct Gateway::Impl {
   Task<void> runDeferred(std::shared_ptr<http::Request> job, std::string id, WireFormat format) {
     deferred.running(id);
     CapturingWriter capture;
+    capture.job = id;
     co_await chat(*job, capture, format);
     std::string deployment = capture.header("x-arbitra-deployment");
     deferred.finish(id, capture.status(), std::move(capture.body()), std::move(deployment),
                     std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::system_clock::now().time_since_epoch()).count());
+  }
+
+  // A deferred job whose first choice's provider has a batch API goes through
+  // it (batcher.h), billed at batch prices; false: the normal walk serves it.
+  // The batch's wait would skew live estimates, so the router hears nothing.
+  Task<bool> viaBatch(const core::ChatRequest& request, RoutePlan& route, http::ResponseWriter& out,
+                      Exchange& exchange, Walk& walk) {
+    auto* job = dynamic_cast<CapturingWriter*>(&out);
+    if (!job || job->job.empty() || route.candidates.empty() || !route.candidates.front().provider->batch()) {
+      co_return false;
+    }
+    const Deployment& deployment = route.candidates.front();
+    served(exchange, route, 0);
+    walk.served = deployment;
+    exchange.attempts++;
+    exchange.batch = true;
+    std::string id = job->job;
+    deferred.progress(id, DeferredJob::State::Queued, "");
+    Batcher::OnState onState = [this, id](const std::string& state, const std::string& batchId) {
+      deferred.progress(id, state == "running" ? DeferredJob::State::Running : DeferredJob::State::Submitted, batchId);
+    };
+    auto answer = co_await batcher.submit(deployment, request, std::move(onState));
+    if (!answer) {
+      co_await reply(out, exchange, answer.error());
+      co_return true;
+    }
+    BufferedResponse upstream(answer->status, std::move(answer->body));
+    if (answer->status / 100 != 2) {
+      core::Result<std::string> body = upstream.body;
+      auto error = upstreamFailure(upstream, body, deployment);
+      if (!answer->error.empty()) {
+        error.message = "batch " + answer->batchId + " at " + exchange.provider + ": " + answer->error;
+      }
+      co_await reply(out, exchange, error);
+      co_return true;
+    }
+    cache::Lookup notCached;  // batch answers are not stored in the response cache
+    if (auto failed = co_await relayAnswer(request, deployment, upstream, out, exchange, notCached)) {
+      co_await reply(out, exchange, *failed);
+    }
+    co_return true;
   }
 
   Task<void> deferredStatus(const http::Request& caller, std::string_view path, http::ResponseWriter& out) {

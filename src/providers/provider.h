@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "api/codec.h"
+#include "providers/batch.h"
 #include "config/config.h"
 #include "core/types.h"
 #include "http/client.h"
@@ -38,6 +39,8 @@ class Provider {
   virtual bool supportsEmbeddings() const = 0;
   virtual http::ClientRequest embeddingsRequest(const core::EmbeddingRequest& request,
                                                 const std::string& upstreamModel) const = 0;
+  // Its batch API (batch.h); null unless the kind has one and config says `batch: true`.
+  virtual const BatchApi* batch() const { return nullptr; }
   const config::ProviderConfig& config() const { return config_; }
   http::ClientOptions clientOptions() const;
 

@@ -15,8 +15,9 @@ void usage() {
       "usage: arbitra-sim [--host H] [--port N] [--threads N] [--seed N] [--config FILE]\n"
       "                   [--ttft-ms N] [--tokens-per-second X] [--output-tokens N]\n"
       "                   [--error-rate X] [--rate-limit-rate X] [--cached-fraction X]\n"
-      "                   [--reasoning-tokens N]\n"
-      "Speaks OpenAI (/v1/chat/completions, /v1/embeddings) and Anthropic (/v1/messages).\n"
+      "                   [--reasoning-tokens N] [--batch-delay-ms N]\n"
+      "Speaks OpenAI (/v1/chat/completions, /v1/embeddings, /v1/files, /v1/batches) and\n"
+      "Anthropic (/v1/messages, /v1/messages/batches).\n"
       "Prints 'arbitra-sim listening on http://H:PORT' once ready. GET /sim/stats: billed totals.");
 }
 
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
       else if (arg == "--threads") options.threads = std::stoi(next());
       else if (arg == "--seed") options.seed = std::stoull(next());
       else if (arg == "--config") configPath = next();
+      else if (arg == "--batch-delay-ms") options.batchDelayMs = std::stoll(next());
       else if (arg == "--ttft-ms") { fallback.ttftMs = std::stoll(next()); fallbackSet = true; }
       else if (arg == "--tokens-per-second") { fallback.tokensPerSecond = std::stod(next()); fallbackSet = true; }
       else if (arg == "--output-tokens") { fallback.outputTokens = std::stoll(next()); fallbackSet = true; }
@@ -54,6 +56,7 @@ int main(int argc, char** argv) {
       auto fromFile = arbitra::sim::loadSimOptions(configPath);
       options.models = std::move(fromFile.models);
       options.seed = fromFile.seed;
+      if (fromFile.batchDelayMs > 0) options.batchDelayMs = fromFile.batchDelayMs;
       if (fromFile.threads > 1) options.threads = fromFile.threads;
     }
     if (fallbackSet) options.models.push_back(fallback);

@@ -4,6 +4,7 @@
 #include "simulator.h"
 
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -86,6 +87,29 @@ struct Simulator::Impl {
   SimStats totals;
   std::atomic<uint64_t> sequence{0};
 
+  // Batch APIs (see simulator.h).
+  struct BatchLine {
+    std::string customId;
+    std::string body;  // the request body
+  };
+  struct SimBatch {
+    std::string id;
+    WireFormat format = WireFormat::OpenAI;
+    std::vector<BatchLine> lines;
+    std::chrono::steady_clock::time_point readyAt;
+    int64_t createdAt = 0;  // unix seconds
+    std::string inputFileId;
+    bool ended = false;
+    std::string failure;  // OpenAI: why the whole batch failed
+    std::string outputFileId, errorFileId;
+    std::string results;  // Anthropic: the results JSONL
+    int64_t succeeded = 0, errored = 0;
+  };
+  std::mutex batchMutex;
+  std::map<std::string, std::string> files;  // id -> content
+  std::map<std::string, SimBatch> batches;
+  uint64_t batchSequence = 0;
+
   const ModelBehavior& behaviorFor(const std::string& model) const {
     static const ModelBehavior kDefault;
     const ModelBehavior* wildcard = nullptr;
@@ -112,6 +136,31 @@ struct Simulator::Impl {
       totals.errors++;
       return;
     }
+    totals.inputTokens += usage.inputTokens;
+    totals.outputTokens += usage.outputTokens;
+    totals.cachedReadTokens += usage.cachedReadTokens;
+    totals.cacheWriteTokens += usage.cacheWriteTokens;
+    totals.reasoningTokens += usage.reasoningTokens;
+  }
+
+  // A request answered inside a batch, at the batch prices.
+  void billBatch(const core::Usage& usage, const ModelBehavior& behavior) {
+    std::lock_guard lock(statsMutex);
+    int64_t in = behavior.priceInput;
+    int64_t batchIn = behavior.priceBatchInput >= 0 ? behavior.priceBatchInput : in;
+    int64_t batchOut = behavior.priceBatchOutput >= 0 ? behavior.priceBatchOutput : behavior.priceOutput;
+    int64_t cachedPrice = behavior.priceCachedInput >= 0 ? behavior.priceCachedInput : in;
+    int64_t writePrice = behavior.priceCacheWrite >= 0 ? behavior.priceCacheWrite : in;
+    auto discounted = [&](int64_t tokens, int64_t rate) -> int64_t {
+      __int128 product = static_cast<__int128>(tokens) * rate;
+      if (in == 0) return static_cast<int64_t>(product);
+      return static_cast<int64_t>((product * batchIn + in / 2) / in);
+    };
+    int64_t uncached = usage.inputTokens - usage.cachedReadTokens - usage.cacheWriteTokens;
+    totals.costPico += uncached * batchIn + discounted(usage.cachedReadTokens, cachedPrice) +
+                       discounted(usage.cacheWriteTokens, writePrice) + usage.outputTokens * batchOut;
+    totals.requests++;
+    totals.batchRequests++;
     totals.inputTokens += usage.inputTokens;
     totals.outputTokens += usage.outputTokens;
     totals.cachedReadTokens += usage.cachedReadTokens;
@@ -180,6 +229,11 @@ struct Simulator::Impl {
     }
     if (request.method == "POST" && path == "/v1/embeddings") {
       co_await embeddings(request, out);
+      co_return;
+    }
+    if (path.starts_with("/v1/files") || path.starts_with("/v1/batches") || path.starts_with("/v1/messages/batches")) {
+      auto [status, body] = batchRoute(request, path);
+      co_await out.send(status, http::jsonHeaders(), std::move(body));
       co_return;
     }
     WireFormat format;
@@ -365,6 +419,280 @@ struct Simulator::Impl {
     co_await out.send(200, http::jsonHeaders(), json::serialize(response));
   }
 
+  // ---- batch APIs -----------------------------------------------------------
+
+  static std::pair<int, std::string> batchError(WireFormat format, int status, const std::string& message) {
+    auto error = core::makeError(core::kindForStatus(status), message);
+    error.status = status;
+    return {status, api::codecFor(format).encodeError(error)};
+  }
+
+  static int64_t unixSeconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+
+  std::pair<int, std::string> batchRoute(const http::Request& request, std::string_view path) {
+    std::lock_guard lock(batchMutex);
+    const bool post = request.method == "POST";
+    if (path.starts_with("/v1/messages/batches")) {
+      std::string_view rest = path.substr(std::string_view("/v1/messages/batches").size());
+      if (post && rest.empty()) return createAnthropicBatch(request.body);
+      if (!post && rest.size() > 1) {
+        std::string id(rest.substr(1));
+        bool results = id.ends_with("/results");
+        if (results) id.resize(id.size() - 8);
+        auto it = batches.find(id);
+        if (it == batches.end() || it->second.format != WireFormat::Anthropic) {
+          return batchError(WireFormat::Anthropic, 404, "no message batch with that id");
+        }
+        advance(it->second);
+        if (results) {
+          if (!it->second.ended) return batchError(WireFormat::Anthropic, 400, "the batch has not ended yet");
+          return {200, it->second.results};
+        }
+        std::string host(request.header("host"));
+        return {200, anthropicBatchJson(it->second, host)};
+      }
+      return batchError(WireFormat::Anthropic, 404, "no such route");
+    }
+    if (post && path == "/v1/files") return uploadFile(request);
+    if (!post && path.starts_with("/v1/files/") && path.ends_with("/content")) {
+      std::string id(path.substr(10, path.size() - 10 - 8));
+      auto it = files.find(id);
+      if (it == files.end()) return batchError(WireFormat::OpenAI, 404, "no file with that id");
+      return {200, it->second};
+    }
+    if (post && path == "/v1/batches") return createOpenAIBatch(request.body);
+    if (!post && path.starts_with("/v1/batches/")) {
+      auto it = batches.find(std::string(path.substr(12)));
+      if (it == batches.end() || it->second.format != WireFormat::OpenAI) {
+        return batchError(WireFormat::OpenAI, 404, "no batch with that id");
+      }
+      advance(it->second);
+      return {200, openAIBatchJson(it->second)};
+    }
+    return batchError(WireFormat::OpenAI, 404, "no such route");
+  }
+
+  // multipart/form-data with a `purpose` field and a `file` part.
+  std::pair<int, std::string> uploadFile(const http::Request& request) {
+    std::string type(request.header("content-type"));
+    size_t at = type.find("boundary=");
+    if (at == std::string::npos) return batchError(WireFormat::OpenAI, 400, "expected multipart/form-data with a boundary");
+    std::string boundary = "--" + type.substr(at + 9);
+    std::string purpose, content;
+    bool sawFile = false;
+    const std::string& body = request.body;
+    size_t pos = body.find(boundary);
+    while (pos != std::string::npos) {
+      size_t start = pos + boundary.size();
+      if (body.compare(start, 2, "--") == 0) break;
+      size_t headersEnd = body.find("\r\n\r\n", start);
+      size_t next = body.find("\r\n" + boundary, start);
+      if (headersEnd == std::string::npos || next == std::string::npos || headersEnd > next) break;
+      std::string headers = body.substr(start, headersEnd - start);
+      std::string value = body.substr(headersEnd + 4, next - headersEnd - 4);
+      if (headers.find("name=\"purpose\"") != std::string::npos) purpose = value;
+      if (headers.find("name=\"file\"") != std::string::npos) {
+        content = value;
+        sawFile = true;
+      }
+      pos = next + 2;
+    }
+    if (!sawFile || purpose != "batch") {
+      return batchError(WireFormat::OpenAI, 400, "expected a `file` part and purpose=batch");
+    }
+    std::string id = "file-sim" + std::to_string(++batchSequence);
+    size_t bytes = content.size();
+    files[id] = std::move(content);
+    return {200, json::serialize(json::object{{"id", id}, {"object", "file"}, {"bytes", bytes},
+                                              {"created_at", unixSeconds()}, {"filename", "batch.jsonl"},
+                                              {"purpose", "batch"}})};
+  }
+
+  SimBatch& newBatch(WireFormat format, std::vector<BatchLine> lines) {
+    std::string id = (format == WireFormat::OpenAI ? "batch_sim" : "msgbatch_sim") + std::to_string(++batchSequence);
+    SimBatch& batch = batches[id];
+    batch.id = id;
+    batch.format = format;
+    batch.lines = std::move(lines);
+    batch.createdAt = unixSeconds();
+    batch.readyAt = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.batchDelayMs);
+    std::lock_guard lock(statsMutex);
+    totals.batches++;
+    return batch;
+  }
+
+  std::pair<int, std::string> createOpenAIBatch(const std::string& text) {
+    json::error_code ec;
+    auto body = json::parse(text, ec);
+    if (ec || !body.is_object()) return batchError(WireFormat::OpenAI, 400, "invalid JSON body");
+    const auto& o = body.as_object();
+    auto str = [&](const char* key) {
+      const auto* v = o.if_contains(key);
+      return v && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    if (str("endpoint") != "/v1/chat/completions") return batchError(WireFormat::OpenAI, 400, "endpoint: only /v1/chat/completions here");
+    if (str("completion_window") != "24h") return batchError(WireFormat::OpenAI, 400, "completion_window: must be 24h");
+    auto file = files.find(str("input_file_id"));
+    if (file == files.end()) return batchError(WireFormat::OpenAI, 400, "input_file_id: no such file");
+    std::vector<BatchLine> lines;
+    size_t start = 0;
+    const std::string& content = file->second;
+    while (start < content.size()) {
+      size_t end = content.find('\n', start);
+      if (end == std::string::npos) end = content.size();
+      std::string line = content.substr(start, end - start);
+      start = end + 1;
+      if (line.empty()) continue;
+      auto parsed = json::parse(line, ec);
+      if (ec || !parsed.is_object() || !parsed.as_object().contains("custom_id") || !parsed.as_object().contains("body")) {
+        return batchError(WireFormat::OpenAI, 400, "input file: a line is not {custom_id, method, url, body}");
+      }
+      lines.push_back({std::string(parsed.at("custom_id").as_string()), json::serialize(parsed.at("body"))});
+    }
+    SimBatch& batch = newBatch(WireFormat::OpenAI, std::move(lines));
+    batch.inputFileId = file->first;
+    return {200, openAIBatchJson(batch, true)};
+  }
+
+  std::pair<int, std::string> createAnthropicBatch(const std::string& text) {
+    json::error_code ec;
+    auto body = json::parse(text, ec);
+    const json::value* requests = !ec && body.is_object() ? body.as_object().if_contains("requests") : nullptr;
+    if (!requests || !requests->is_array() || requests->as_array().empty()) {
+      return batchError(WireFormat::Anthropic, 400, "requests: expected a non-empty list");
+    }
+    std::vector<BatchLine> lines;
+    for (const auto& r : requests->as_array()) {
+      const auto* id = r.is_object() ? r.as_object().if_contains("custom_id") : nullptr;
+      const auto* params = r.is_object() ? r.as_object().if_contains("params") : nullptr;
+      if (!id || !id->is_string() || !params || !params->is_object()) {
+        return batchError(WireFormat::Anthropic, 400, "requests: each needs custom_id and params");
+      }
+      lines.push_back({std::string(id->as_string()), json::serialize(*params)});
+    }
+    return {200, anthropicBatchJson(newBatch(WireFormat::Anthropic, std::move(lines)), "")};
+  }
+
+  // Ends the batch once its delay has passed: answers and bills every request.
+  void advance(SimBatch& batch) {
+    if (batch.ended || std::chrono::steady_clock::now() < batch.readyAt) return;
+    batch.ended = true;
+    const auto& codec = api::codecFor(batch.format);
+    std::string output, errors;
+    bool failWhole = false;
+    for (const auto& line : batch.lines) {
+      auto parsed = codec.parseRequest(line.body);
+      if (parsed && behaviorFor(parsed->model).batchFailure == "failed") failWhole = batch.format == WireFormat::OpenAI;
+    }
+    if (failWhole) {
+      batch.failure = "simulated batch failure";
+      return;
+    }
+    for (size_t i = 0; i < batch.lines.size(); ++i) {
+      const auto& line = batch.lines[i];
+      std::string requestId = "batch_req_sim" + std::to_string(i);
+      auto parsed = codec.parseRequest(line.body);
+      core::Error error;
+      bool failed = false;
+      if (!parsed) {
+        error = parsed.error();
+        failed = true;
+      } else if (behaviorFor(parsed->model).batchFailure == "failed") {
+        error = core::makeError(core::ErrorKind::Internal, "simulated batch failure");
+        failed = true;
+      }
+      json::value answer;
+      if (!failed) {
+        const auto& behavior = behaviorFor(parsed->model);
+        std::mt19937_64 rng(fnv1a(line.body, options.seed));
+        std::uniform_real_distribution<double> unit(0.0, 1.0);
+        double draw = unit(rng);
+        if (draw < behavior.errorRate) {
+          error = core::makeError(core::ErrorKind::Internal, "simulated upstream failure");
+          failed = true;
+        } else {
+          parsed->stream = false;
+          Plan plan = this->plan(*parsed, behavior, rng);
+          billBatch(*plan.response.usage, behavior);
+          answer = json::parse(codec.encodeResponse(plan.response));
+        }
+      }
+      if (failed) {
+        batch.errored++;
+        json::value errorBody = json::parse(codec.encodeError(error));
+        if (batch.format == WireFormat::OpenAI) {
+          json::object r{{"id", requestId}, {"custom_id", line.customId},
+                         {"response", json::object{{"status_code", error.httpStatus()}, {"request_id", requestId},
+                                                   {"body", std::move(errorBody)}}},
+                         {"error", nullptr}};
+          errors += json::serialize(r) + "\n";
+        } else {
+          json::object r{{"custom_id", line.customId},
+                         {"result", json::object{{"type", "errored"}, {"error", std::move(errorBody)}}}};
+          output += json::serialize(r) + "\n";
+        }
+        continue;
+      }
+      batch.succeeded++;
+      if (batch.format == WireFormat::OpenAI) {
+        json::object r{{"id", requestId}, {"custom_id", line.customId},
+                       {"response", json::object{{"status_code", 200}, {"request_id", requestId}, {"body", std::move(answer)}}},
+                       {"error", nullptr}};
+        output += json::serialize(r) + "\n";
+      } else {
+        json::object r{{"custom_id", line.customId},
+                       {"result", json::object{{"type", "succeeded"}, {"message", std::move(answer)}}}};
+        output += json::serialize(r) + "\n";
+      }
+    }
+    if (batch.format == WireFormat::Anthropic) {
+      batch.results = std::move(output);
+      return;
+    }
+    batch.outputFileId = "file-sim" + std::to_string(++batchSequence);
+    files[batch.outputFileId] = std::move(output);
+    if (!errors.empty()) {
+      batch.errorFileId = "file-sim" + std::to_string(++batchSequence);
+      files[batch.errorFileId] = std::move(errors);
+    }
+  }
+
+  std::string openAIBatchJson(const SimBatch& batch, bool justCreated = false) {
+    std::string status = justCreated ? "validating" : !batch.ended ? "in_progress" : batch.failure.empty() ? "completed" : "failed";
+    json::object o{{"id", batch.id}, {"object", "batch"}, {"endpoint", "/v1/chat/completions"},
+                   {"input_file_id", batch.inputFileId}, {"completion_window", "24h"}, {"status", status},
+                   {"output_file_id", batch.outputFileId.empty() ? json::value(nullptr) : json::value(batch.outputFileId)},
+                   {"error_file_id", batch.errorFileId.empty() ? json::value(nullptr) : json::value(batch.errorFileId)},
+                   {"created_at", batch.createdAt}, {"expires_at", batch.createdAt + 86'400},
+                   {"request_counts", json::object{{"total", batch.lines.size()}, {"completed", batch.succeeded},
+                                                   {"failed", batch.errored}}}};
+    if (!batch.failure.empty()) {
+      o["errors"] = json::object{{"object", "list"},
+                                 {"data", json::array{json::object{{"code", "simulated_failure"}, {"message", batch.failure},
+                                                                   {"param", nullptr}, {"line", nullptr}}}}};
+    } else {
+      o["errors"] = nullptr;
+    }
+    return json::serialize(o);
+  }
+
+  std::string anthropicBatchJson(const SimBatch& batch, const std::string& host) {
+    int64_t processing = batch.ended ? 0 : static_cast<int64_t>(batch.lines.size());
+    json::object o{{"id", batch.id}, {"type", "message_batch"},
+                   {"processing_status", batch.ended ? "ended" : "in_progress"},
+                   {"request_counts", json::object{{"processing", processing}, {"succeeded", batch.succeeded},
+                                                   {"errored", batch.errored}, {"canceled", 0}, {"expired", 0}}},
+                   {"ended_at", nullptr}, {"created_at", "1970-01-01T00:00:00Z"}, {"expires_at", "1970-01-02T00:00:00Z"},
+                   {"archived_at", nullptr}, {"cancel_initiated_at", nullptr}, {"results_url", nullptr}};
+    if (batch.ended) {
+      o["ended_at"] = "1970-01-01T00:00:01Z";
+      o["results_url"] = "http://" + host + "/v1/messages/batches/" + batch.id + "/results";
+    }
+    return json::serialize(o);
+  }
+
   std::string statsJson() const {
     std::lock_guard lock(statsMutex);
     return json::serialize(json::object{{"requests", totals.requests},
@@ -374,7 +702,9 @@ struct Simulator::Impl {
                                         {"cached_read_tokens", totals.cachedReadTokens},
                                         {"cache_write_tokens", totals.cacheWriteTokens},
                                         {"reasoning_tokens", totals.reasoningTokens},
-                                        {"cost_pico", totals.costPico}});
+                                        {"cost_pico", totals.costPico},
+                                        {"batches", totals.batches},
+                                        {"batch_requests", totals.batchRequests}});
   }
 };
 
@@ -438,6 +768,7 @@ SimOptions loadSimOptions(const std::string& path) {
     for (const auto& entry : root) {
       auto key = entry.first.as<std::string>();
       if (key == "seed") options.seed = entry.second.as<uint64_t>();
+      else if (key == "batch_delay_ms") options.batchDelayMs = entry.second.as<int64_t>();
       else if (key == "threads") options.threads = entry.second.as<int>();
       else if (key == "models") {
         if (!entry.second.IsSequence()) fail(entry.second, "models: expected a list");
@@ -462,12 +793,15 @@ SimOptions loadSimOptions(const std::string& path) {
             else if (name == "price_output") b.priceOutput = microDollars(field.second);
             else if (name == "price_cached_input") b.priceCachedInput = microDollars(field.second);
             else if (name == "price_cache_write") b.priceCacheWrite = microDollars(field.second);
+            else if (name == "price_batch_input") b.priceBatchInput = microDollars(field.second);
+            else if (name == "price_batch_output") b.priceBatchOutput = microDollars(field.second);
+            else if (name == "batch_failure") b.batchFailure = v.as<std::string>();
             else fail(field.first, "unknown model setting '" + name + "'");
           }
           options.models.push_back(std::move(b));
         }
       } else {
-        fail(entry.first, "unknown key '" + key + "' (expected seed, threads, models)");
+        fail(entry.first, "unknown key '" + key + "' (expected seed, threads, batch_delay_ms, models)");
       }
     }
   } catch (const YAML::Exception& e) {

@@ -9,6 +9,13 @@
 // `simulated`). It keeps what it billed (GET /sim/stats) so the ledger can be
 // checked against it to the token.
 //
+// Batch APIs, deterministic like the rest: OpenAI (POST /v1/files multipart
+// purpose=batch, POST /v1/batches, GET /v1/batches/{id}, GET
+// /v1/files/{id}/content) and Anthropic (POST /v1/messages/batches, GET
+// /v1/messages/batches/{id}, GET .../{id}/results). A batch ends
+// `batch_delay_ms` after it was created; its requests are answered and billed
+// (at the batch prices) when it is first seen ended. Kept in memory.
+//
 //   sim::Simulator simulator(sim::SimOptions{.port = 0});
 //   simulator.start();               // simulator.port() is now bound
 //   simulator.runInBackground();
@@ -41,6 +48,15 @@ struct ModelBehavior {
   int64_t priceOutput = 0;
   int64_t priceCachedInput = -1;
   int64_t priceCacheWrite = -1;
+  // Batch-API prices (`price_batch_input`, `price_batch_output`); -1: the
+  // standard ones. Cached reads and cache writes in a batch get the same
+  // discount as input: rate x batch_input / input, rounded half up per request
+  // (the rule the ledger uses too, src/ledger/cost.h).
+  int64_t priceBatchInput = -1;
+  int64_t priceBatchOutput = -1;
+  // Scripted batch failure: "" (none) or "failed" (an OpenAI batch with such
+  // a request fails as a whole; an Anthropic one ends with it errored).
+  std::string batchFailure;
   // Scripted failure: "" (none), "garbage" (a 200 that is not JSON / not SSE),
   // "disconnect" (drops the connection mid-answer), "hang" (never answers),
   // "status:NNN" (always answers NNN with an error body).
@@ -53,6 +69,7 @@ struct SimOptions {
   int threads = 1;
   uint64_t seed = 42;
   std::vector<ModelBehavior> models;  // first match by name, then "*", then defaults
+  int64_t batchDelayMs = 0;           // how long a batch stays in progress before it ends
 };
 
 // Reads a simulator YAML file (seed, models: [{name, ttft_ms, ...}]); throws
@@ -68,6 +85,8 @@ struct SimStats {
   int64_t cacheWriteTokens = 0;
   int64_t reasoningTokens = 0;
   int64_t costPico = 0;  // what it billed, by its own prices (the ledger is checked against it)
+  int64_t batches = 0;         // batches created (OpenAI /v1/batches and Anthropic message batches)
+  int64_t batchRequests = 0;   // requests answered inside batches (also counted in `requests`)
 };
 
 class Simulator {

@@ -1,7 +1,10 @@
 // `anthropic` provider kind: x-api-key and anthropic-version headers,
 // {base_url}/v1/messages (base_url as the Anthropic SDK takes it, without /v1;
-// a trailing /v1 is tolerated). Bodies go through the Anthropic codec.
+// a trailing /v1 is tolerated). Bodies go through the Anthropic codec. With
+// `batch: true`, deferred requests use Message Batches (anthropic_batch.h).
 #include "providers/anthropic/anthropic_provider.h"
+
+#include "providers/anthropic/anthropic_batch.h"
 
 namespace arbitra::providers {
 namespace {
@@ -16,8 +19,11 @@ std::string messagesUrl(std::string base) {
 
 class AnthropicProvider final : public Provider {
  public:
-  explicit AnthropicProvider(config::ProviderConfig config) : Provider(std::move(config)) {}
+  explicit AnthropicProvider(config::ProviderConfig config) : Provider(std::move(config)) {
+    if (config_.batch) batch_ = makeAnthropicBatch(config_);
+  }
   core::WireFormat format() const override { return core::WireFormat::Anthropic; }
+  const BatchApi* batch() const override { return batch_.get(); }
 
   http::ClientRequest chatRequest(const core::ChatRequest& request, const std::string& upstreamModel) const override {
     http::ClientRequest out;
@@ -36,6 +42,9 @@ class AnthropicProvider final : public Provider {
   http::ClientRequest embeddingsRequest(const core::EmbeddingRequest&, const std::string&) const override {
     return {};
   }
+
+ private:
+  std::unique_ptr<BatchApi> batch_;
 };
 
 }  // namespace

@@ -1,6 +1,9 @@
 // `openai` provider kind: Bearer auth, {base_url}/chat/completions and
-// {base_url}/embeddings. Bodies go through the OpenAI codec.
+// {base_url}/embeddings. Bodies go through the OpenAI codec. With `batch:
+// true`, deferred requests use its Batch API (openai_batch.h).
 #include "providers/openai/openai_provider.h"
+
+#include "providers/openai/openai_batch.h"
 
 #include <boost/json.hpp>
 
@@ -14,8 +17,11 @@ std::string joinUrl(const std::string& base, const char* path) {
 
 class OpenAIProvider final : public Provider {
  public:
-  explicit OpenAIProvider(config::ProviderConfig config) : Provider(std::move(config)) {}
+  explicit OpenAIProvider(config::ProviderConfig config) : Provider(std::move(config)) {
+    if (config_.batch) batch_ = makeOpenAIBatch(config_);
+  }
   core::WireFormat format() const override { return core::WireFormat::OpenAI; }
+  const BatchApi* batch() const override { return batch_.get(); }
 
   http::ClientRequest chatRequest(const core::ChatRequest& request, const std::string& upstreamModel) const override {
     http::ClientRequest out;
@@ -46,6 +52,8 @@ class OpenAIProvider final : public Provider {
     for (const auto& [name, value] : config_.headers) headers.push_back({name, value});
     return headers;
   }
+
+  std::unique_ptr<BatchApi> batch_;
 };
 
 }  // namespace

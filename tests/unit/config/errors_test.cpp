@@ -18,7 +18,7 @@ const char* const kServerKeys =
 TEST(ConfigErrors, TopLevel) {
   EXPECT_EQ(parseError(yamlLines({"server: {}", "model_list: []"})),
             "c.yaml:2: unknown key 'model_list' in the top level (expected one of: server, "
-            "providers, models, ledger, cache)");
+            "providers, models, ledger, cache, deferred)");
   EXPECT_EQ(parseError(yamlLines({"- a", "- b"})), "c.yaml:1: the top level must be a mapping");
   EXPECT_EQ(parseError(yamlLines({"# comment", "just text"})),
             "c.yaml:2: the top level must be a mapping");
@@ -78,7 +78,7 @@ TEST(ConfigErrors, UnknownKeysEverywhere) {
             std::string("c.yaml:3: unknown key in server (expected one of: ") + kServerKeys + ")");
   EXPECT_EQ(parseError(yamlLines({"providers:", "  p:", "    kind: openai", "    apikey: x"})),
             "c.yaml:4: unknown key 'apikey' in provider 'p' (expected one of: kind, base_url, "
-            "api_key, headers, proxy, timeouts, simulated)");
+            "api_key, headers, proxy, timeouts, simulated, batch)");
   EXPECT_EQ(parseError(yamlLines(
                 {"providers:", "  openai:", "    kind: openai", "    timeouts: { connect: 5 }"})),
             "c.yaml:4: unknown key 'connect' in provider 'openai' timeouts (expected one of: "
@@ -198,6 +198,35 @@ TEST(ConfigErrors, ProviderHeadersProxyTimeouts) {
   EXPECT_EQ(parseError(
                 yamlLines({"providers:", "  openai:", "    kind: openai", "    simulated: maybe"})),
             "c.yaml:4: simulated must be true or false (got 'maybe')");
+}
+
+TEST(ConfigErrors, BatchAndDeferred) {
+  EXPECT_EQ(parseError(yamlLines({"providers:", "  openai:", "    kind: openai", "    batch: yes please"})),
+            "c.yaml:4: batch must be true or false");
+  EXPECT_EQ(parseError(yamlLines({"providers:", "  openai:", "    kind: openai", "    batch: 2"})),
+            "c.yaml:4: batch must be true or false (got '2')");
+  EXPECT_EQ(parseError(yamlLines({"deferred:", "  window_ms: -1"})),
+            "c.yaml:2: deferred.window_ms must be an integer from 0 to 3600000 (got '-1')");
+  EXPECT_EQ(parseError(yamlLines({"deferred:", "  max_batch: 50001"})),
+            "c.yaml:2: deferred.max_batch must be an integer from 1 to 50000 (got '50001')");
+  EXPECT_EQ(parseError(yamlLines({"deferred:", "  poll_ms: 1"})),
+            "c.yaml:2: deferred.poll_ms must be an integer from 10 to 3600000 (got '1')");
+  EXPECT_EQ(parseError(yamlLines({"deferred:", "  window: 5"})),
+            "c.yaml:2: unknown key 'window' in deferred (expected one of: window_ms, max_batch, poll_ms)");
+  EXPECT_EQ(parseError(yamlLines({"deferred: 5"})), "c.yaml:1: deferred must be a mapping");
+}
+
+TEST(ConfigErrors, BatchAndDeferredValues) {
+  auto config = parseConfig(yamlLines({"deferred: { window_ms: 250, max_batch: 7, poll_ms: 40 }", "providers:",
+                                       "  openai:", "    kind: openai", "    batch: true"}),
+                            "c.yaml", fakeEnv({}));
+  EXPECT_TRUE(config.providers.at(0).batch);
+  EXPECT_EQ(config.deferred.windowMs, 250);
+  EXPECT_EQ(config.deferred.maxBatch, 7);
+  EXPECT_EQ(config.deferred.pollMs, 40);
+  EXPECT_FALSE(parseConfig(yamlLines({"providers:", "  openai:", "    kind: openai"}), "c.yaml", fakeEnv({}))
+                   .providers.at(0)
+                   .batch);
 }
 
 TEST(ConfigErrors, Models) {
