@@ -8,14 +8,12 @@
 #include <mutex>
 #include <thread>
 
-#include <boost/json.hpp>
 
 #include "core/log.h"
 #include "ledger/cost.h"
 
 namespace arbitra::gateway {
 
-namespace json = boost::json;
 
 std::string_view presentedKey(const http::Request& request) {
   std::string_view authorization = request.header("authorization");
@@ -236,17 +234,11 @@ void Accounting::record(Exchange& exchange, const Deployment* served, const Depl
     r.ttftUs = std::chrono::duration_cast<std::chrono::microseconds>(*exchange.firstToken - exchange.start).count();
   }
   r.attempts = exchange.attempts;
-  if (!exchange.route.policy.empty() || !exchange.route.candidates.empty()) {
-    json::array candidates;
-    for (const auto& c : exchange.route.candidates) {
-      candidates.push_back(json::object{{"deployment", c.deployment},
-                                        {"predicted_cost_pico", c.predictedCostPico},
-                                        {"predicted_ttft_ms", c.predictedTtftMs},
-                                        {"eligible", c.eligible}});
-    }
-    r.route = json::serialize(json::object{{"policy", exchange.route.policy},
-                                           {"reason", exchange.route.reason},
-                                           {"candidates", std::move(candidates)}});
+  r.routeFacts.policy = exchange.route.policy;
+  r.routeFacts.reason = exchange.route.reason;
+  r.routeFacts.candidates.reserve(exchange.route.candidates.size());
+  for (const auto& c : exchange.route.candidates) {
+    r.routeFacts.candidates.push_back({c.deployment, c.predictedCostPico, c.predictedTtftMs, c.eligible});
   }
   r.error = exchange.note;
   if (caller.key) {

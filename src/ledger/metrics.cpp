@@ -43,7 +43,10 @@ void Metrics::Histogram::add(int64_t micros) {
 
 void Metrics::observe(const Record& r) {
   std::lock_guard lock(mutex_);
-  auto& s = series_[{r.model, r.deployment}];
+  std::pair<std::string_view, std::string_view> key{r.model, r.deployment};
+  auto found = series_.find(key);
+  if (found == series_.end()) found = series_.emplace(std::make_pair(r.model, r.deployment), Series{}).first;
+  auto& s = found->second;
   s.requestsByClass[r.status / 100] += 1;
   s.input += r.inputTokens;
   s.output += r.outputTokens;

@@ -13,6 +13,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "ledger/ledger.h"
@@ -45,8 +46,17 @@ class Metrics {
     int64_t estimated = 0, priceMissing = 0;
     Histogram latency, ttft;
   };
+  // (model, deployment), looked up without building strings.
+  struct KeyLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      int first = std::string_view(a.first).compare(std::string_view(b.first));
+      return first != 0 ? first < 0 : std::string_view(a.second) < std::string_view(b.second);
+    }
+  };
   mutable std::mutex mutex_;
-  std::map<std::pair<std::string, std::string>, Series> series_;
+  std::map<std::pair<std::string, std::string>, Series, KeyLess> series_;
   std::map<std::string, int64_t> rejections_;
 };
 

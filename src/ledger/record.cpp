@@ -6,6 +6,8 @@
 #include <bit>
 #include <cmath>
 
+#include <boost/json.hpp>
+
 #include "ledger/store.h"
 
 namespace arbitra::ledger {
@@ -20,6 +22,19 @@ int latencyBucket(int64_t micros) {
 int64_t bucketMidpointMicros(int bucket) {
   double low = std::exp2(bucket / 16.0), high = std::exp2((bucket + 1) / 16.0);
   return static_cast<int64_t>(std::llround((low + high) / 2));
+}
+
+std::string routeJson(const RouteFacts& facts) {
+  namespace json = boost::json;
+  json::array candidates;
+  for (const auto& c : facts.candidates) {
+    candidates.push_back(json::object{{"deployment", c.deployment},
+                                      {"predicted_cost_pico", c.predictedCostPico},
+                                      {"predicted_ttft_ms", c.predictedTtftMs},
+                                      {"eligible", c.eligible}});
+  }
+  return json::serialize(
+      json::object{{"policy", facts.policy}, {"reason", facts.reason}, {"candidates", std::move(candidates)}});
 }
 
 std::string joinList(const std::vector<std::string>& items) {

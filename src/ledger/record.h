@@ -12,6 +12,22 @@
 
 namespace arbitra::ledger {
 
+// The routing decision as the router made it; turned into the `route` JSON
+// by the writer thread, off the request path.
+struct RouteFacts {
+  struct Candidate {
+    std::string deployment;
+    int64_t predictedCostPico = 0;
+    double predictedTtftMs = 0;
+    bool eligible = true;
+  };
+  std::string policy;
+  std::string reason;
+  std::vector<Candidate> candidates;
+  bool empty() const { return policy.empty() && candidates.empty(); }
+};
+std::string routeJson(const RouteFacts& facts);
+
 struct Record {
   int64_t seq = 0;     // assigned by Ledger::append, strictly increasing
   int64_t timeMs = 0;  // unix milliseconds at the request's start
@@ -39,6 +55,7 @@ struct Record {
   int attempts = 0;
   std::string cache;  // "" (not consulted), "miss", "hit-exact", "hit-semantic"
   std::string route;  // the routing decision, JSON (policy, reason, candidates)
+  RouteFacts routeFacts;  // set on the request path; the writer fills `route` from it
   std::string error;  // what went wrong, if anything (no secrets)
 };
 
