@@ -76,9 +76,11 @@ std::vector<TensorPlan> planTensors(const TestModelShape& s, int64_t vocab) {
   // An untied output: tied to the input embeddings, a random model's residual
   // stream would make every token predict itself. logits = h . W with
   // |h| ~ sqrt(n_embd), so std(logit) ~ 6: peaked, no near-ties.
-  plan.push_back({"token_embd.weight", s.embedding, vocab, false, 1.0f});
+  // With tiedOutput the residual stream makes each token predict itself:
+  // repetitive output on purpose (what n-gram lookup feeds on).
+  plan.push_back({"token_embd.weight", s.embedding, vocab, false, s.tiedOutput ? 6.0f * inScale : 1.0f});
   plan.push_back({"output_norm.weight", s.embedding, 1, true, 0});
-  plan.push_back({"output.weight", s.embedding, vocab, false, 6.0f * inScale});
+  if (!s.tiedOutput) plan.push_back({"output.weight", s.embedding, vocab, false, 6.0f * inScale});
   for (int i = 0; i < s.layers; ++i) {
     std::string p = "blk." + std::to_string(i) + ".";
     plan.push_back({p + "attn_norm.weight", s.embedding, 1, true, 0});

@@ -30,6 +30,7 @@ struct TestModelShape {
   int feedForward = 128;   // n_ff
   int contextLength = 4096;
   bool f16 = true;         // weights in F16 (norms stay F32)
+  bool tiedOutput = false; // output = token embeddings: the model repeats itself (n-gram tests)
   std::string name = "arbitra-tiny";
 
   // ~25 MB with the Llama-3 tokenizer (128k-row embeddings and output, 8 MB of tokenizer).
