@@ -125,7 +125,7 @@ struct Engine::Impl {
   std::atomic<uint64_t> nextId{1};
   std::mt19937_64 seeds{std::random_device{}()};
 
-  std::atomic<int64_t> steps{0}, decoded{0}, generated{0}, drafted{0}, accepted{0};
+  std::atomic<int64_t> steps{0}, decoded{0}, generated{0}, drafted{0}, accepted{0}, busyMicros{0};
   std::atomic<int> activeCount{0}, queuedCount{0};
   std::thread thread;
 
@@ -264,7 +264,11 @@ struct Engine::Impl {
       applyCancels(cancelIds);
       admit();
       for (auto& job : jobs) runEmbed(job);
-      if (busy()) step();
+      if (busy()) {
+        auto begin = Clock::now();
+        step();
+        busyMicros += std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begin).count();
+      }
       activeCount = static_cast<int>(std::count_if(slots.begin(), slots.end(), [](const Slot& s) { return s.req != nullptr; }));
       queuedCount = static_cast<int>(waiting.size());
     }
@@ -785,6 +789,7 @@ EngineCounters Engine::counters() const {
   c.generatedTokens = impl_->generated;
   c.draftedTokens = impl_->drafted;
   c.acceptedTokens = impl_->accepted;
+  c.busyMicros = impl_->busyMicros;
   c.active = impl_->activeCount;
   c.queued = impl_->queuedCount;
   return c;

@@ -123,6 +123,7 @@ struct EngineCounters {
   int64_t generatedTokens = 0;
   int64_t draftedTokens = 0;
   int64_t acceptedTokens = 0;
+  int64_t busyMicros = 0;       // time spent in decode steps (decode + sampling)
   int active = 0;
   int queued = 0;
 };

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "gateway/deployments.h"
 #include "gateway/exchange.h"
+#include "gateway/in_process.h"
 #include "http/sse.h"
 
 namespace arbitra::gateway {
@@ -207,8 +208,19 @@ struct Gateway::Impl {
       exchange.provider = deployment.provider->config().name;
       exchange.simulated = deployment.provider->config().simulated;
       exchange.attempts++;
-      auto upstream = co_await send(*request, deployment, caller);
       std::optional<core::Error> failure;
+      if (auto* local = deployment.provider->inProcess()) {
+        failure = co_await serveInProcess(*request, *local, deployment.upstreamModel,
+                                          responseHeaders(exchange, deployment), out, exchange);
+        if (!failure) {
+          finish(exchange);
+          co_return;
+        }
+        lastError = withLabel(*failure, deployment);
+        if (out.clientGone() || !retryable(lastError)) break;
+        continue;
+      }
+      auto upstream = co_await send(*request, deployment, caller);
       if (!upstream) {
         failure = upstream.error();
       } else if (request->stream) {
@@ -414,6 +426,23 @@ struct Gateway::Impl {
       exchange.deployment = deployment.label;
       exchange.provider = provider.config().name;
       exchange.simulated = provider.config().simulated;
+      if (auto* local = provider.inProcess()) {
+        auto answer = co_await local->embed(request);
+        if (!answer) {
+          lastError = withLabel(answer.error(), deployment);
+          if (retryable(lastError)) continue;
+          break;
+        }
+        auto* format = request.raw.if_contains("encoding_format");
+        bool base64 = format && format->is_string() && format->as_string() == "base64";
+        exchange.usage = core::Usage{answer->promptTokens, 0, 0, 0, 0};
+        auto headers = responseHeaders(exchange, deployment);
+        headers.push_back({"content-type", "application/json"});
+        exchange.status = 200;
+        co_await out.send(200, std::move(headers), encodeEmbeddings(*answer, request.model, base64));
+        finish(exchange);
+        co_return;
+      }
       auto response = co_await client.send(provider.embeddingsRequest(request, deployment.upstreamModel), provider.clientOptions());
       if (!response) {
         lastError = withLabel(response.error(), deployment);
@@ -526,6 +555,12 @@ struct Gateway::Impl {
       line += " in=" + std::to_string(exchange.usage->inputTokens) + " out=" + std::to_string(exchange.usage->outputTokens) +
               " cached=" + std::to_string(exchange.usage->cachedReadTokens) +
               " reasoning=" + std::to_string(exchange.usage->reasoningTokens);
+    }
+    if (exchange.engine.used) {
+      line += " local_cached=" + std::to_string(exchange.engine.cachedTokens) +
+              " drafted=" + std::to_string(exchange.engine.draftedTokens) +
+              " accepted=" + std::to_string(exchange.engine.acceptedTokens) +
+              " cost_pico=" + std::to_string(exchange.engine.costPico);
     }
     if (!exchange.note.empty()) line += " error=\"" + exchange.note + "\"";
     if (exchange.simulated || table.simulated()) line += " simulated";
