@@ -1,6 +1,7 @@
 // arbitra's command line: argument parsing and wiring only.
 //
 //   arbitra serve [--config FILE] [--host H] [--port N] [--threads N] [--allow-public] [--quiet]
+//   arbitra plan | bench | quantize ... (their own --help)
 //
 // `serve` without --config detects providers from the environment; with none
 // found it starts the provider simulator in process and serves from it, every
@@ -12,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "cli/engine_commands.h"
 #include "cli/plan.h"
 #include "config/config.h"
 #include "core/log.h"
@@ -30,6 +32,8 @@ constexpr const char* kUsage =
     "commands:\n"
     "  serve     the gateway: OpenAI- and Anthropic-compatible HTTP API\n"
     "  plan      price every place a workload could run (arbitra plan --help)\n"
+    "  bench     measure a local GGUF model on this machine (arbitra bench --help)\n"
+    "  quantize  GGUF -> 4/5/8-bit GGUF (arbitra quantize --help)\n"
     "  version   print the version\n"
     "\n"
     "serve options:\n"
@@ -173,6 +177,8 @@ int main(int argc, char** argv) {
   try {
     if (command == "serve") return serve(argc, argv);
     if (command == "plan") return cli::runPlan(argc, argv);
+    if (command == "bench") return cli::runBench(argc, argv);
+    if (command == "quantize") return cli::runQuantize(argc, argv);
     if (command == "version" || command == "--version") {
       std::puts("arbitra 0.1.0");
       return 0;
