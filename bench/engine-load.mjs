@@ -1,0 +1,37 @@
+// bench/engine-load.mjs URL STREAMS TOKENS [ROUNDS]: STREAMS concurrent
+// non-streamed OpenAI chat requests (greedy, TOKENS each, distinct prompts),
+// ROUNDS times back to back; prints one JSON line: aggregate and per-stream
+// generated tokens/s (usage.completion_tokens over wall time) and mean latency.
+// The same client drives Arbitra (kind local) and llama-server, so the HTTP
+// and JSON costs are on both sides.
+const [url, streamsArg, tokensArg, roundsArg] = process.argv.slice(2);
+const streams = Number(streamsArg);
+const tokens = Number(tokensArg);
+const rounds = Number(roundsArg || 1);
+const words = ['river', 'stone', 'market', 'engine', 'cloud', 'paper', 'garden', 'signal'];
+
+async function one(i, round) {
+  const prompt = `Request ${round * 1000 + streams * 100 + i}: ` +
+    Array.from({ length: 24 }, (_, k) => words[(k * 3 + i + round) % words.length]).join(' ');
+  const started = performance.now();
+  const res = await fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: prompt }],
+      temperature: 0, max_tokens: tokens }),
+  });
+  const body = await res.json();
+  if (res.status !== 200) throw new Error(`${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
+  return { tokens: body.usage.completion_tokens, ms: performance.now() - started };
+}
+
+let total = 0;
+let latency = 0;
+const started = performance.now();
+for (let round = 0; round < rounds; round++) {
+  const results = await Promise.all(Array.from({ length: streams }, (_, i) => one(i, round)));
+  for (const r of results) { total += r.tokens; latency += r.ms; }
+}
+const seconds = (performance.now() - started) / 1000;
+console.log(JSON.stringify({ streams, tokens: total, seconds,
+  aggregate: total / seconds, perStream: total / seconds / streams, meanLatencyMs: latency / (streams * rounds) }));
