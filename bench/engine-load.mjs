@@ -1,10 +1,14 @@
-// bench/engine-load.mjs URL STREAMS TOKENS [ROUNDS]: STREAMS concurrent
-// non-streamed OpenAI chat requests (greedy, TOKENS each, distinct prompts),
-// ROUNDS times back to back; prints one JSON line: aggregate and per-stream
-// generated tokens/s (usage.completion_tokens over wall time) and mean latency.
-// The same client drives Arbitra (kind local) and llama-server, so the HTTP
-// and JSON costs are on both sides.
-const [url, streamsArg, tokensArg, roundsArg] = process.argv.slice(2);
+// bench/engine-load.mjs URL STREAMS TOKENS [ROUNDS] [chat|completion]:
+// STREAMS concurrent non-streamed OpenAI requests (greedy, TOKENS each,
+// distinct prompts), ROUNDS times back to back; prints one JSON line:
+// aggregate and per-stream generated tokens/s (usage.completion_tokens over
+// wall time) and mean latency. The same client drives Arbitra (kind local,
+// /v1/chat/completions) and llama-server (/v1/completions with the same
+// prompt already in the Llama-3 chat format: llama-server's chat endpoint
+// refuses a random model's output in its response parser), so HTTP and JSON
+// costs are on both sides.
+const [url, streamsArg, tokensArg, roundsArg, modeArg] = process.argv.slice(2);
+const completion = modeArg === 'completion';
 const streams = Number(streamsArg);
 const tokens = Number(tokensArg);
 const rounds = Number(roundsArg || 1);
@@ -14,15 +18,18 @@ async function one(i, round) {
   const prompt = `Request ${round * 1000 + streams * 100 + i}: ` +
     Array.from({ length: 24 }, (_, k) => words[(k * 3 + i + round) % words.length]).join(' ');
   const started = performance.now();
-  const res = await fetch(`${url}/v1/chat/completions`, {
+  const body = completion
+    ? { model: 'bench', temperature: 0, max_tokens: tokens,
+      prompt: `<|start_header_id|>user<|end_header_id|>\n\n${prompt}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n` }
+    : { model: 'bench', messages: [{ role: 'user', content: prompt }], temperature: 0, max_tokens: tokens };
+  const res = await fetch(`${url}/v1/${completion ? 'completions' : 'chat/completions'}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: prompt }],
-      temperature: 0, max_tokens: tokens }),
+    body: JSON.stringify(body),
   });
-  const body = await res.json();
-  if (res.status !== 200) throw new Error(`${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
-  return { tokens: body.usage.completion_tokens, ms: performance.now() - started };
+  const answer = await res.json();
+  if (res.status !== 200) throw new Error(`${res.status}: ${JSON.stringify(answer).slice(0, 300)}`);
+  return { tokens: answer.usage.completion_tokens, ms: performance.now() - started };
 }
 
 let total = 0;

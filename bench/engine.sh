@@ -2,6 +2,9 @@
 # bench/engine.sh: Arbitra's edge engine against llama.cpp's own llama-server,
 # built from the same bundle (scripts/llama.sh), on the same generated model,
 # with the same threads, driven by the same HTTP client (bench/engine-load.mjs),
+# the same prompt in the Llama-3 chat format (Arbitra renders it from the
+# GGUF's template; llama-server gets it rendered on /v1/completions, because
+# its chat endpoint refuses a random model's output in its response parser),
 # one server at a time. A benchmark, not a test: it prints markdown tables and
 # asserts nothing.
 #
@@ -63,6 +66,7 @@ models:
 YAML
   "$build/arbitra" serve --config "$cfg" --quiet >"$models/arbitra.log" 2>&1 &
   pid=$!
+  mode=chat
   wait_ready
 }
 # start_llama MODEL PARALLEL [EXTRA ARGS...]
@@ -71,11 +75,13 @@ start_llama() {
   "$server" -m "$model" -t "$threads" -tb "$threads" -c $((1024 * parallel)) -np "$parallel" --no-kv-unified \
     --no-webui --host 127.0.0.1 --port "$port" "$@" >"$models/llama-server.log" 2>&1 &
   pid=$!
+  mode=completion
   wait_ready
 }
+mode=chat
 load() {  # load STREAMS -> JSON line (one warm-up request first)
-  node bench/engine-load.mjs "http://127.0.0.1:$port" 1 4 >/dev/null
-  node bench/engine-load.mjs "http://127.0.0.1:$port" "$1" "$tokens"
+  node bench/engine-load.mjs "http://127.0.0.1:$port" 1 4 1 "$mode" >/dev/null
+  node bench/engine-load.mjs "http://127.0.0.1:$port" "$1" "$tokens" 1 "$mode"
 }
 field() { node -e "const r=JSON.parse(process.argv[1]); console.log(r[process.argv[2]].toFixed(2))" "$1" "$2"; }
 ratio() { node -e "console.log((Number(process.argv[1])/Number(process.argv[2])).toFixed(2))" "$1" "$2"; }
@@ -128,6 +134,7 @@ models:
 YAML
   "$build/arbitra" serve --config "$cfg" >"$models/arbitra.log" 2>&1 &
   pid=$!
+  mode=chat
   wait_ready
 }
 spec_row "$models/1b-f16.gguf" "draft: Q4_0 copy" "draft: $(realpath "$models/1b-q4_0.gguf"), draft_tokens: $draft_max" \
