@@ -3,8 +3,9 @@
 # built from the same bundle (scripts/llama.sh), on the same generated model,
 # with the same threads, driven by the same HTTP client (bench/engine-load.mjs),
 # the same prompt in the Llama-3 chat format (Arbitra renders it from the
-# GGUF's template; llama-server gets it rendered on /v1/completions, because
-# its chat endpoint refuses a random model's output in its response parser),
+# GGUF's template; llama-server gets it rendered on its native /completion,
+# because its OpenAI endpoints refuse a random model's output in their
+# response parser),
 # one server at a time. A benchmark, not a test: it prints markdown tables and
 # asserts nothing.
 #

@@ -118,7 +118,7 @@ struct Engine::Impl {
   std::deque<std::unique_ptr<Request>> incoming;
   std::vector<uint64_t> cancels;
   std::deque<EmbedJob> embedJobs;
-  bool stopping = false;
+  std::atomic<bool> stopping{false};  // written under mu, read by the engine thread
   int admitted = 0;  // requests submitted and not yet finished (for back-pressure)
 
   std::deque<std::unique_ptr<Request>> waiting;  // engine thread only

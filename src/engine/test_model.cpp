@@ -3,6 +3,7 @@
 // then streams each tensor's bytes after it, padded to the file's alignment.
 #include "engine/test_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -104,6 +105,57 @@ constexpr std::string_view kChatTemplate =
     "{{ content }}{% endfor %}{% if add_generation_prompt %}"
     "{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}";
 
+// GPT-2 byte-level BPE: token text is bytes mapped to printable code points.
+// Returns false when the token does not decode to complete UTF-8 text.
+bool decodesToValidUtf8(std::string_view text) {
+  std::vector<unsigned char> bytes;
+  // The unprintable bytes, in order, map to code points 256, 257, ...
+  static const std::vector<int> unmapped = [] {
+    std::vector<int> out;
+    for (int b = 0; b < 256; ++b) {
+      bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+      if (!printable) out.push_back(b);
+    }
+    return out;
+  }();
+  for (size_t i = 0; i < text.size();) {
+    auto c = static_cast<unsigned char>(text[i]);
+    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + len > text.size()) return false;
+    uint32_t cp = len == 1 ? c : c & (0xFF >> (len + 1));
+    for (int k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    i += static_cast<size_t>(len);
+    if (cp < 256) bytes.push_back(static_cast<unsigned char>(cp));
+    else if (cp - 256 < unmapped.size()) bytes.push_back(static_cast<unsigned char>(unmapped[cp - 256]));
+    else return false;
+  }
+  for (size_t i = 0; i < bytes.size();) {
+    unsigned char c = bytes[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + len > bytes.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((bytes[i + k] & 0xC0) != 0x80) return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+// Tokens a generated model never chooses: control/special tokens and byte
+// tokens that are not text on their own (their output rows are zero, so
+// their logit is 0 while real tokens peak near +25). Keeps random output
+// valid UTF-8 text, which some servers' response parsers require.
+std::vector<bool> silencedTokens(gguf_context* vocab, int64_t tokensKey, int64_t nVocab) {
+  std::vector<bool> silenced(static_cast<size_t>(nVocab), false);
+  int64_t typesKey = gguf_find_key(vocab, "tokenizer.ggml.token_type");
+  const auto* types = typesKey >= 0 ? static_cast<const int32_t*>(gguf_get_arr_data(vocab, typesKey)) : nullptr;
+  for (int64_t t = 0; t < nVocab; ++t) {
+    bool normal = !types || types[t] == 1;  // LLAMA_TOKEN_TYPE_NORMAL
+    silenced[static_cast<size_t>(t)] = !normal || !decodesToValidUtf8(gguf_get_arr_str(vocab, tokensKey, t));
+  }
+  return silenced;
+}
+
 }  // namespace
 
 TestModelShape TestModelShape::tiny() { return TestModelShape{}; }
@@ -179,6 +231,7 @@ core::Result<int64_t> writeTestModel(const std::string& vocabPath, const std::st
   gguf_set_val_str(g, "tokenizer.chat_template", std::string(kChatTemplate).c_str());
 
   auto plan = planTensors(shape, nVocab);
+  const auto silenced = silencedTokens(vocab.get(), tokensKey, nVocab);
   ggml_init_params metaParams{/*mem_size=*/ggml_tensor_overhead() * (plan.size() + 8), /*mem_buffer=*/nullptr,
                               /*no_alloc=*/true};
   std::unique_ptr<ggml_context, GgmlDeleter> meta(ggml_init(metaParams));
@@ -206,6 +259,12 @@ core::Result<int64_t> writeTestModel(const std::string& vocabPath, const std::st
     const int64_t n = t.cols * t.rows;
     values.resize(static_cast<size_t>(n));
     for (auto& v : values) v = t.norm ? 1.0f : random.normal() * t.scale;
+    const bool outputRows = t.name == "output.weight" || (shape.tiedOutput && t.name == "token_embd.weight");
+    if (outputRows) {
+      for (int64_t row = 0; row < t.rows; ++row) {
+        if (silenced[static_cast<size_t>(row)]) std::fill_n(values.begin() + row * t.cols, t.cols, 0.0f);
+      }
+    }
     size_t bytes = 0;
     if (t.norm || !shape.f16) {
       bytes = values.size() * sizeof(float);
