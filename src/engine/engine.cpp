@@ -263,14 +263,14 @@ struct Engine::Impl {
       }
       applyCancels(cancelIds);
       admit();
+      publishCounts();
       for (auto& job : jobs) runEmbed(job);
       if (busy()) {
         auto begin = Clock::now();
         step();
         busyMicros += std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begin).count();
       }
-      activeCount = static_cast<int>(std::count_if(slots.begin(), slots.end(), [](const Slot& s) { return s.req != nullptr; }));
-      queuedCount = static_cast<int>(waiting.size());
+      publishCounts();
     }
     // Shutting down: every request still known gets its one `done`.
     for (auto& s : slots) {
@@ -280,6 +280,11 @@ struct Engine::Impl {
     std::lock_guard lock(mu);
     for (auto& r : incoming) finishWaiting(*r, Finish::Cancelled);
     for (auto& job : embedJobs) job.sink(makeError(ErrorKind::Overloaded, "the engine is shutting down"));
+  }
+
+  void publishCounts() {
+    activeCount = static_cast<int>(std::count_if(slots.begin(), slots.end(), [](const Slot& s) { return s.req != nullptr; }));
+    queuedCount = static_cast<int>(waiting.size());
   }
 
   void released() {
