@@ -2,6 +2,8 @@
 # Installs what Arbitra needs to build, test and benchmark on Debian 12, then
 # configures and builds it into build/. Idempotent: a second run installs
 # nothing and rebuilds only what changed (ccache keeps compiles across clones).
+# Configuring runs scripts/llama.sh, which builds llama.cpp (the edge engine's
+# dependency) once into ~/.cache/arbitra-llama (cold ~5-6 min on 2 cores).
 #
 #   bash scripts/setup.sh            # toolchain + libraries + build/arbitra
 #   bash scripts/setup.sh --test     # also what the tests need (node clients)
@@ -16,16 +18,17 @@ for arg in "$@"; do
   esac
 done
 
-packages=(build-essential cmake ninja-build ccache pkg-config
+packages=(build-essential cmake ninja-build ccache pkg-config git
           libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
           libssl-dev libyaml-cpp-dev libsqlite3-dev libpq-dev libhnswlib-dev ca-certificates
           librsvg2-bin)  # rsvg-convert: `arbitra plan --png` renders its SVG charts to PNG
+# Node.js may come from Debian or from elsewhere (its own npm inside): ask
+# for the commands, not for Debian's package names. npm is needed by every
+# build: scripts/llama.sh fetches llama.cpp's source with `npm pack`.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 if [ "$want_tests" = 1 ]; then
   packages+=(googletest libgtest-dev clang libclang-rt-14-dev openssl postgresql postgresql-client sqlite3)
-  # Node.js may come from Debian or from elsewhere (its own npm inside): ask
-  # for the commands, not for Debian's package names.
-  command -v node >/dev/null || packages+=(nodejs)
-  command -v npm >/dev/null || packages+=(npm)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -4,6 +4,7 @@
 //                 [--allow-public] [--quiet]
 //   arbitra keys create|list|revoke ...     (cli/ledger_commands.cpp)
 //   arbitra report [--group-by day] ...     (cli/ledger_commands.cpp)
+//   arbitra plan | replay | bench | quantize ... (their own --help)
 //
 // `serve` without --config detects providers from the environment; with none
 // found it starts the provider simulator in process and serves from it, every
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "cli/ledger_commands.h"
+#include "cli/engine_commands.h"
 #include "cli/plan.h"
 #include "cli/replay.h"
 #include "config/config.h"
@@ -38,6 +40,8 @@ constexpr const char* kUsage =
     "  keys      create, list and revoke virtual keys (arbitra keys --help)\n"
     "  report    spend, tokens, latency and savings from the ledger (arbitra report --help)\n"
     "  replay    replay a trace through the router offline (arbitra replay --help)\n"
+    "  bench     measure a local GGUF model on this machine (arbitra bench --help)\n"
+    "  quantize  GGUF -> 4/5/8-bit GGUF (arbitra quantize --help)\n"
     "  version   print the version\n"
     "\n"
     "serve options:\n"
@@ -192,6 +196,8 @@ int main(int argc, char** argv) {
     if (command == "keys") return cli::runKeys(argc, argv);
     if (command == "report") return cli::runReport(argc, argv);
     if (command == "replay") return cli::runReplay(argc, argv);
+    if (command == "bench") return cli::runBench(argc, argv);
+    if (command == "quantize") return cli::runQuantize(argc, argv);
     if (command == "version" || command == "--version") {
       std::puts("arbitra 0.1.0");
       return 0;

@@ -15,6 +15,7 @@
 #include "config/config.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -508,19 +509,23 @@ class Parser {
     const std::string where =
         showable(provider.name) ? "provider " + quoted(provider.name) : std::string("a provider");
     auto found = entries(declared.value, declared.keyLine, where);
-    checkKeys(found, where,
-              {"kind", "base_url", "api_key", "headers", "proxy", "timeouts", "simulated", "batch"});
 
     for (const auto& entry : found) {
       if (entry.key != "kind") continue;
       provider.kind = text(entry, "kind");
-      if (provider.kind != "openai" && provider.kind != "anthropic") {
-        fail(entry.valueLine, "kind must be openai or anthropic" + got(provider.kind));
+      if (provider.kind != "openai" && provider.kind != "anthropic" && provider.kind != "local") {
+        fail(entry.valueLine, "kind must be openai, anthropic or local" + got(provider.kind));
       }
     }
     if (provider.kind.empty()) {
-      fail(declared.keyLine, where + " needs a kind (openai or anthropic)");
+      fail(declared.keyLine, where + " needs a kind (openai, anthropic or local)");
     }
+    if (provider.kind == "local") {
+      parseLocal(declared, found, where, provider.local);
+      return provider;
+    }
+    checkKeys(found, where,
+              {"kind", "base_url", "api_key", "headers", "proxy", "timeouts", "simulated", "batch"});
 
     bool hasBaseUrl = false;
     for (const auto& entry : found) {
@@ -566,6 +571,61 @@ class Parser {
       }
     }
     return provider;
+  }
+
+  // kind: local (see LocalModelConfig). Paths relative to the config file;
+  // the model file must exist (its contents are checked when it is loaded).
+  void parseLocal(const Entry& declared, const std::vector<Entry>& found, const std::string& where,
+                  LocalModelConfig& local) const {
+    checkKeys(found, where,
+              {"kind", "model", "draft", "context", "parallel", "threads", "speculation", "draft_tokens",
+               "embeddings", "cost_per_hour"});
+    // (<filesystem> is not used here: its std::quoted clashes with ours.)
+    auto pathOf = [&](const Entry& entry) {
+      std::string path = expand(entry, entry.key);
+      if (!path.empty() && path[0] != '/' && name_.find('/') != std::string::npos) {
+        path = name_.substr(0, name_.rfind('/') + 1) + path;
+      }
+      struct stat st {};
+      if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fail(entry.valueLine, entry.key + " file " + path + " does not exist");
+      }
+      return path;
+    };
+    bool hasSpeculation = false;
+    for (const auto& entry : found) {
+      const std::string& key = entry.key;
+      if (key == "model") {
+        local.model = pathOf(entry);
+      } else if (key == "draft") {
+        local.draft = pathOf(entry);
+      } else if (key == "context") {
+        local.contextSize = static_cast<int>(integer(entry, key, 64, 1 << 20, "an integer from 64 to 1048576"));
+      } else if (key == "parallel") {
+        local.parallel = static_cast<int>(integer(entry, key, 1, 64, "an integer from 1 to 64"));
+      } else if (key == "threads") {
+        local.threads = static_cast<int>(integer(entry, key, 0, 1024, "an integer from 0 to 1024 (0: one per core)"));
+      } else if (key == "speculation") {
+        local.speculation = text(entry, key);
+        hasSpeculation = true;
+        if (local.speculation != "none" && local.speculation != "draft" && local.speculation != "ngram") {
+          fail(entry.valueLine, "speculation must be none, draft or ngram" + got(local.speculation));
+        }
+      } else if (key == "draft_tokens") {
+        local.draftTokens = static_cast<int>(integer(entry, key, 1, 32, "an integer from 1 to 32"));
+      } else if (key == "embeddings") {
+        local.embeddings = boolean(entry, key);
+      } else if (key == "cost_per_hour") {
+        auto micros = parseMicroDollars(text(entry, key));
+        if (!micros) fail(entry.valueLine, "cost_per_hour must be a non-negative decimal number of dollars");
+        local.costPerHourMicros = *micros;
+      }
+    }
+    if (local.model.empty()) fail(declared.keyLine, where + " (kind local) needs a model: path to a .gguf file");
+    if (!hasSpeculation && !local.draft.empty()) local.speculation = "draft";
+    if (local.speculation == "draft" && local.draft.empty()) {
+      fail(declared.keyLine, where + ": speculation draft needs a draft: model file");
+    }
   }
 
   // api_key: ${NAME} or os.environ/NAME, never the secret itself.

@@ -18,9 +18,10 @@
 //
 // Keys: server {host, port (0: any free port), threads (0: one per core),
 // max_header_bytes, max_body_bytes, read_timeout_ms, keep_alive_timeout_ms};
-// providers.<name> {kind (required: openai|anthropic), base_url, api_key,
+// providers.<name> {kind (required: openai|anthropic|local), base_url, api_key,
 // headers, proxy, timeouts {connect_ms, first_byte_ms, idle_ms, total_ms},
-// simulated, batch}; deferred {window_ms, max_batch, poll_ms}; models.<public name>: one deployment or a list of them, each
+// simulated, batch} (kind local: the keys of LocalModelConfig below); deferred {window_ms, max_batch, poll_ms};
+// models.<public name>: one deployment or a list of them, each
 // {provider, model, price {input, output, cached_input, cache_write},
 // context_window, rpm, tpm, weight}, or a mapping {deployments: [...],
 // routing: {...}} (RoutingConfig below). Unknown or repeated keys are errors;
@@ -76,6 +77,25 @@ struct ServerConfig {
   bool allowPublicWithoutKeys = false;     // --allow-public: bind non-loopback without client keys
 };
 
+// kind: local — a GGUF model served in process by the edge engine.
+//   local: { kind: local, model: models/m.gguf, context: 4096, parallel: 4, threads: 0,
+//            draft: models/d.gguf, speculation: none|draft|ngram, draft_tokens: 8,
+//            embeddings: true, cost_per_hour: 0.35 }
+// Relative paths are relative to the config file. cost_per_hour (exact $,
+// stored as micro-dollars) over the engine's measured throughput gives the
+// cost per token.
+struct LocalModelConfig {
+  std::string model;
+  std::string draft;
+  int contextSize = 4096;
+  int parallel = 4;
+  int threads = 0;
+  std::string speculation = "none";  // none | draft | ngram (draft when `draft` is set)
+  int draftTokens = 8;
+  bool embeddings = true;
+  int64_t costPerHourMicros = 0;
+};
+
 struct ProviderConfig {
   std::string name;       // the key under `providers:`
   std::string kind;       // registered provider kind: "openai" or "anthropic"
@@ -88,6 +108,7 @@ struct ProviderConfig {
   bool simulated = false;  // served by the built-in provider simulator
   bool batch = false;      // deferred requests go through its batch API (OpenAI
                            // /v1/batches, Anthropic message batches), for its discount
+  LocalModelConfig local;  // kind local only
   int line = 0;            // where it was declared, for later errors
 };
 

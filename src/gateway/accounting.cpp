@@ -173,7 +173,10 @@ int64_t Accounting::price(Exchange& exchange, const Deployment* deployment) cons
     exchange.usageEstimated = true;
   }
   bool hit = exchange.cache.kind == CacheOutcome::Kind::HitExact || exchange.cache.kind == CacheOutcome::Kind::HitSemantic;
-  if (hit || !deployment || !exchange.usage || !deployment->price.known) {
+  if (exchange.engine.used) {
+    // A local deployment: its machine's $/hour over the engine's measured throughput.
+    exchange.costPico = exchange.engine.costPico;
+  } else if (hit || !deployment || !exchange.usage || !deployment->price.known) {
     exchange.costPico = 0;
   } else {
     auto billing = exchange.batch ? ledger::Billing::Batch : ledger::Billing::Standard;
@@ -208,7 +211,7 @@ void Accounting::record(Exchange& exchange, const Deployment* served, const Depl
   }
   r.costPico = exchange.costPico;
   r.estimated = exchange.usageEstimated;
-  r.priceMissing = served && exchange.usage && !served->price.known &&
+  r.priceMissing = served && exchange.usage && !served->price.known && !exchange.engine.used &&
                    exchange.cache.kind != CacheOutcome::Kind::HitExact &&
                    exchange.cache.kind != CacheOutcome::Kind::HitSemantic;
   switch (exchange.cache.kind) {

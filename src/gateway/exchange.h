@@ -42,6 +42,16 @@ struct CacheOutcome {
   int64_t savedPico = 0;   // what the upstream call would have cost
 };
 
+// What an in-process (kind local) deployment reported: speculation and the
+// machine cost of this request.
+struct EngineOutcome {
+  bool used = false;
+  int cachedTokens = 0;    // prompt tokens served from the slot's KV cache
+  int draftedTokens = 0;   // speculative decoding: proposed
+  int acceptedTokens = 0;  //                       accepted (rate = accepted / drafted)
+  int64_t costPico = 0;    // cost_per_hour over measured throughput, for this request
+};
+
 struct Exchange {
   std::string id;  // x-arbitra-request-id
   core::WireFormat format = core::WireFormat::OpenAI;
@@ -64,6 +74,7 @@ struct Exchange {
   int64_t costPico = 0;         // what it cost (set when it is recorded)
   RouteDecision route;
   CacheOutcome cache;
+  EngineOutcome engine;
   std::string note;  // what went wrong, if anything
 };
 

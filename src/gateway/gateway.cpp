@@ -20,6 +20,7 @@
 #include "gateway/exchange.h"
 #include "gateway/hedge.h"
 #include "gateway/route.h"
+#include "gateway/in_process.h"
 #include "http/sse.h"
 #include "ledger/cost.h"
 
@@ -390,6 +391,13 @@ struct Gateway::Impl {
                                            const http::Request& caller, http::ResponseWriter& out, Exchange& exchange,
                                            size_t& by, Clock::time_point& started, size_t& hedgedWith,
                                            cache::Lookup& cached) {
+    // An in-process deployment (kind local: the engine) answers without HTTP.
+    if (auto* local = route.candidates[k].provider->inProcess()) {
+      auto failure = co_await serveInProcess(request, *local, route.candidates[k].upstreamModel,
+                                             responseHeaders(exchange, route.candidates[k]), out, exchange);
+      if (failure) co_return withLabel(*failure, route.candidates[k]);
+      co_return std::nullopt;
+    }
     size_t h = k + 1;
     if (!(k == 0 && route.plan.hedgeAfterMs > 0 && h < route.candidates.size())) {
       auto upstream = co_await send(request, route.candidates[k], caller);
@@ -683,6 +691,22 @@ struct Gateway::Impl {
       exchange.deployment = deployment.label;
       exchange.provider = provider.config().name;
       exchange.simulated = provider.config().simulated;
+      if (auto* local = provider.inProcess()) {
+        auto answer = co_await local->embed(request);
+        if (!answer) {
+          lastError = withLabel(answer.error(), deployment);
+          if (retryable(lastError)) continue;
+          break;
+        }
+        auto* format = request.raw.if_contains("encoding_format");
+        bool base64 = format && format->is_string() && format->as_string() == "base64";
+        exchange.usage = core::Usage{answer->promptTokens, 0, 0, 0, 0};
+        auto headers = responseHeaders(exchange, deployment);
+        headers.push_back({"content-type", "application/json"});
+        exchange.status = 200;
+        co_await out.send(200, std::move(headers), encodeEmbeddings(*answer, request.model, base64));
+        co_return;
+      }
       auto response = co_await client.send(provider.embeddingsRequest(request, deployment.upstreamModel), provider.clientOptions());
       if (!response) {
         lastError = withLabel(response.error(), deployment);
@@ -916,6 +940,12 @@ struct Gateway::Impl {
     if (exchange.costPico > 0) line += " cost=" + ledger::exactDollars(exchange.costPico);
     if (exchange.usageEstimated) line += " estimated";
     if (auto cache = cacheHeader(exchange.cache); !cache.empty()) line += " cache=\"" + cache + "\"";
+    if (exchange.engine.used) {
+      line += " local_cached=" + std::to_string(exchange.engine.cachedTokens) +
+              " drafted=" + std::to_string(exchange.engine.draftedTokens) +
+              " accepted=" + std::to_string(exchange.engine.acceptedTokens) +
+              " cost_pico=" + std::to_string(exchange.engine.costPico);
+    }
     if (!exchange.note.empty()) line += " error=\"" + exchange.note + "\"";
     if (exchange.simulated || table.simulated()) line += " simulated";
     core::log(exchange.status >= 500 ? core::LogLevel::Warn : core::LogLevel::Info, line);

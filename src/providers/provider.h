@@ -26,6 +26,40 @@
 
 namespace arbitra::providers {
 
+// Providers that answer in process (kind `local`: the edge engine) instead of
+// over HTTP. The gateway asks Provider::inProcess() and, when it is set, takes
+// neutral events from it and encodes them in the caller's format itself.
+struct InProcessStats {
+  int cachedTokens = 0;      // prompt tokens whose KV cache was reused
+  int draftedTokens = 0;     // speculative decoding: proposed
+  int acceptedTokens = 0;    //                       confirmed by the target
+  int64_t costPico = 0;      // machine cost attributed to this request (pico-dollars)
+};
+
+// One answer as it is generated. next() returns the following events (Start
+// first, then TextDelta..., Finish, Usage) and an empty vector once done.
+// Dropping the object before the end cancels the generation.
+class ChatEvents {
+ public:
+  virtual ~ChatEvents() = default;
+  virtual http::Task<core::Result<std::vector<core::StreamEvent>>> next() = 0;
+  virtual InProcessStats stats() const = 0;  // final after the empty next()
+};
+
+struct EmbeddingAnswer {
+  std::vector<std::vector<float>> vectors;
+  int64_t promptTokens = 0;
+};
+
+class InProcess {
+ public:
+  virtual ~InProcess() = default;
+  // Starts generating (refusals such as a full queue come back at once).
+  virtual http::Task<core::Result<std::unique_ptr<ChatEvents>>> startChat(const core::ChatRequest& request,
+                                                                          const std::string& upstreamModel) = 0;
+  virtual http::Task<core::Result<EmbeddingAnswer>> embed(const core::EmbeddingRequest& request) = 0;
+};
+
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -41,6 +75,8 @@ class Provider {
                                                 const std::string& upstreamModel) const = 0;
   // Its batch API (batch.h); null unless the kind has one and config says `batch: true`.
   virtual const BatchApi* batch() const { return nullptr; }
+  // Set for providers that answer in process (no HTTP request is built).
+  virtual InProcess* inProcess() const { return nullptr; }
   const config::ProviderConfig& config() const { return config_; }
   http::ClientOptions clientOptions() const;
 

@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "providers/anthropic/anthropic_provider.h"
+#include "providers/local/local_provider.h"
 #include "providers/openai/openai_provider.h"
 #include "providers/provider.h"
 
@@ -38,6 +39,7 @@ std::vector<std::string> Registry::kinds() const {
 void registerBuiltins(Registry& registry) {
   registry.add("openai", [](const config::ProviderConfig& c) { return makeOpenAIProvider(c); });
   registry.add("anthropic", [](const config::ProviderConfig& c) { return makeAnthropicProvider(c); });
+  registry.add("local", [](const config::ProviderConfig& c) { return makeLocalProvider(c); });
 }
 
 }  // namespace arbitra::providers

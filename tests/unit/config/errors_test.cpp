@@ -104,9 +104,9 @@ TEST(ConfigErrors, DuplicateKeys) {
 
 TEST(ConfigErrors, ProviderKind) {
   EXPECT_EQ(parseError(yamlLines({"providers:", "  openai:", "    base_url: http://x"})),
-            "c.yaml:2: provider 'openai' needs a kind (openai or anthropic)");
+            "c.yaml:2: provider 'openai' needs a kind (openai, anthropic or local)");
   EXPECT_EQ(parseError(yamlLines({"providers:", "  p:", "    kind: gemini"})),
-            "c.yaml:3: kind must be openai or anthropic (got 'gemini')");
+            "c.yaml:3: kind must be openai, anthropic or local (got 'gemini')");
   EXPECT_EQ(parseError(yamlLines({"providers:", "  \"a/b\": { kind: openai }"})),
             "c.yaml:2: provider name 'a/b' may only contain letters, digits, '_', '-' and '.'");
   EXPECT_EQ(parseError(yamlLines({"providers: [openai]"})),

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# bench/engine.sh: Arbitra's edge engine against llama.cpp's own llama-server,
+# built from the same bundle (scripts/llama.sh), on the same generated model,
+# with the same threads, driven by the same HTTP client (bench/engine-load.mjs),
+# the same prompt in the Llama-3 chat format (Arbitra renders it from the
+# GGUF's template; llama-server gets it rendered on its native /completion,
+# because its OpenAI endpoints refuse a random model's output in their
+# response parser),
+# one server at a time. A benchmark, not a test: it prints markdown tables and
+# asserts nothing.
+#
+#   1. streams: a ~1B-shaped model (Llama-3.2-1B's shape, random weights,
+#      Q4_K_M) at 1, 4 and 8 concurrent streams: aggregate generated tokens/s
+#   2. speculation at 1 stream, greedy, on the F16 target: plain, a Q4_0 copy
+#      of it as the draft (a draft that agrees with its target), and n-gram
+#      lookup on a model that repeats itself (tied output); Arbitra vs
+#      llama-server's own speculative decoding on the same pair
+#
+# Knobs: BENCH_THREADS [2], BENCH_TOKENS [64] per stream, BENCH_STREAMS
+# ["1 4 8"], BENCH_DRAFT_MAX [8], BENCH_MODELS [build/bench-models],
+# BUILD_DIR [build], BENCH_SPEC=0 skips part 2.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+build="${BUILD_DIR:-build}"
+threads="${BENCH_THREADS:-2}"
+tokens="${BENCH_TOKENS:-64}"
+streams_list="${BENCH_STREAMS:-1 4 8}"
+draft_max="${BENCH_DRAFT_MAX:-8}"
+models="${BENCH_MODELS:-$build/bench-models}"
+llama="$(bash scripts/llama.sh)"
+server="$llama/bin/llama-server"
+vocab="$llama/share/vocab/ggml-vocab-llama-bpe.gguf"
+mkdir -p "$models"
+
+# Models: generated once (seeded), reused by later runs.
+[ -f "$models/1b-f16.gguf" ] || "$build/arbitra-testmodel" --vocab "$vocab" --shape 1b --seed 1 --out "$models/1b-f16.gguf"
+[ -f "$models/1b-q4_k_m.gguf" ] || "$build/arbitra" quantize "$models/1b-f16.gguf" "$models/1b-q4_k_m.gguf" --type q4_k_m 2>/dev/null
+[ -f "$models/1b-q4_0.gguf" ] || "$build/arbitra" quantize "$models/1b-f16.gguf" "$models/1b-q4_0.gguf" --type q4_0 2>/dev/null
+if [ "${BENCH_SPEC:-1}" = 1 ] && [ ! -f "$models/1b-tied-q4_k_m.gguf" ]; then
+  "$build/arbitra-testmodel" --vocab "$vocab" --shape 1b --seed 2 --tied 1 --out "$models/1b-tied-f16.gguf"
+  "$build/arbitra" quantize "$models/1b-tied-f16.gguf" "$models/1b-tied-q4_k_m.gguf" --type q4_k_m 2>/dev/null
+  rm -f "$models/1b-tied-f16.gguf"
+fi
+
+port=18431
+pid=""
+stop() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; fi; }
+trap stop EXIT
+wait_ready() {
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
+    curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  echo "server did not start" >&2; exit 1
+}
+# start_arbitra MODEL PARALLEL [EXTRA-YAML]
+start_arbitra() {
+  local cfg="$models/arbitra-bench.yaml"
+  cat >"$cfg" <<YAML
+server: { host: 127.0.0.1, port: $port, threads: 1 }
+providers:
+  edge: { kind: local, model: $(realpath "$1"), context: 1024, parallel: $2, threads: $threads ${3:-} }
+models:
+  bench: { provider: edge, model: bench }
+YAML
+  "$build/arbitra" serve --config "$cfg" --quiet >"$models/arbitra.log" 2>&1 &
+  pid=$!
+  mode=chat
+  wait_ready
+}
+# start_llama MODEL PARALLEL [EXTRA ARGS...]
+start_llama() {
+  local model="$1" parallel="$2"; shift 2
+  "$server" -m "$model" -t "$threads" -tb "$threads" -c $((1024 * parallel)) -np "$parallel" --no-kv-unified \
+    --no-webui --host 127.0.0.1 --port "$port" "$@" >"$models/llama-server.log" 2>&1 &
+  pid=$!
+  mode=completion
+  wait_ready
+}
+mode=chat
+load() {  # load STREAMS -> JSON line (one warm-up request first)
+  node bench/engine-load.mjs "http://127.0.0.1:$port" 1 4 1 "$mode" >/dev/null
+  node bench/engine-load.mjs "http://127.0.0.1:$port" "$1" "$tokens" 1 "$mode"
+}
+field() { node -e "const r=JSON.parse(process.argv[1]); console.log(r[process.argv[2]].toFixed(2))" "$1" "$2"; }
+ratio() { node -e "console.log((Number(process.argv[1])/Number(process.argv[2])).toFixed(2))" "$1" "$2"; }
+
+echo "## Engine vs llama-server ($(date -u +%Y-%m-%d), $(nproc) cores, $threads threads, $tokens tokens per stream)"
+echo
+echo "Model: $(basename "$models/1b-q4_k_m.gguf") (Llama-3.2-1B shape, random weights, Q4_K_M)"
+echo
+echo "| streams | Arbitra tok/s | llama-server tok/s | Arbitra / llama-server |"
+echo "|---:|---:|---:|---:|"
+max_streams=$(echo $streams_list | tr ' ' '\n' | sort -n | tail -1)
+declare -A ours theirs
+start_arbitra "$models/1b-q4_k_m.gguf" "$max_streams"
+for s in $streams_list; do ours[$s]="$(field "$(load "$s")" aggregate)"; done
+stop
+start_llama "$models/1b-q4_k_m.gguf" "$max_streams"
+for s in $streams_list; do theirs[$s]="$(field "$(load "$s")" aggregate)"; done
+stop
+for s in $streams_list; do
+  echo "| $s | ${ours[$s]} | ${theirs[$s]} | $(ratio "${ours[$s]}" "${theirs[$s]}") |"
+done
+
+[ "${BENCH_SPEC:-1}" = 1 ] || exit 0
+echo
+echo "## Speculative decoding, 1 stream, greedy"
+echo
+echo "| target | method | Arbitra tok/s | speedup vs plain | accepted/drafted | llama-server tok/s | Arbitra / llama-server |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+accept() {  # accepted/drafted from the gateway's request log lines
+  awk '{for(i=1;i<=NF;i++){if($i~/^drafted=/){split($i,a,"=");d+=a[2]} if($i~/^accepted=/){split($i,b,"=");c+=b[2]}}} END{if(d>0) printf "%d/%d (%.0f%%)", c, d, 100*c/d; else print "-"}' "$models/arbitra.log"
+}
+spec_row() {  # spec_row TARGET LABEL ARBITRA-YAML LLAMA-ARGS...
+  local target="$1" label="$2" yaml="$3"; shift 3
+  # plain first (both), then speculative (both)
+  start_arbitra "$target" 1; local plain; plain="$(field "$(load 1)" aggregate)"; stop
+  start_arbitra_logged "$target" "$yaml"; local spec; spec="$(field "$(load 1)" aggregate)"; local acc; acc="$(accept)"; stop
+  start_llama "$target" 1; local lplain; lplain="$(field "$(load 1)" aggregate)"; stop
+  start_llama "$target" 1 "$@"; local lspec; lspec="$(field "$(load 1)" aggregate)"; stop
+  echo "| $(basename "$target") | none | $plain | 1.00 | - | $lplain | $(ratio "$plain" "$lplain") |"
+  echo "| $(basename "$target") | $label | $spec | $(ratio "$spec" "$plain") | $acc | $lspec | $(ratio "$spec" "$lspec") |"
+}
+start_arbitra_logged() {  # like start_arbitra with parallel 1, logging requests (for acceptance)
+  local cfg="$models/arbitra-bench.yaml"
+  cat >"$cfg" <<YAML
+server: { host: 127.0.0.1, port: $port, threads: 1 }
+providers:
+  edge: { kind: local, model: $(realpath "$1"), context: 1024, parallel: 1, threads: $threads, $2 }
+models:
+  bench: { provider: edge, model: bench }
+YAML
+  "$build/arbitra" serve --config "$cfg" >"$models/arbitra.log" 2>&1 &
+  pid=$!
+  mode=chat
+  wait_ready
+}
+spec_row "$models/1b-f16.gguf" "draft: Q4_0 copy" "draft: $(realpath "$models/1b-q4_0.gguf"), draft_tokens: $draft_max" \
+  -md "$models/1b-q4_0.gguf" --spec-draft-n-max "$draft_max" -td "$threads"
+spec_row "$models/1b-tied-q4_k_m.gguf" "n-gram lookup" "speculation: ngram, draft_tokens: $draft_max" \
+  --spec-type ngram-simple --spec-draft-n-max "$draft_max"

@@ -1,0 +1,46 @@
+// Test models: GGUF files of the llama architecture with random weights and a
+// real tokenizer, so the engine's loading, batching, sampling and streaming
+// run on real llama.cpp code without committing weights.
+//
+// Design: the tokenizer (every `tokenizer.*` key) is copied from a vocab-only
+// GGUF of the llama.cpp tree (share/vocab/ggml-vocab-llama-bpe.gguf in the
+// llama install); the shape is chosen here; weights come from a seeded
+// generator (splitmix64 + Box-Muller), so the same seed and shape give the
+// same file byte for byte. Tensors are written one at a time after the
+// metadata, so a ~1B-parameter model needs only one tensor's worth of memory.
+// The output projection is its own matrix (untied), scaled so that logits are
+// peaked (greedy decoding has clear winners, not near-ties).
+//
+//   engine::TestModelShape shape = engine::TestModelShape::tiny();
+//   auto written = engine::writeTestModel(vocabPath, "tiny.gguf", shape, 42);
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/error.h"
+
+namespace arbitra::engine {
+
+struct TestModelShape {
+  int embedding = 32;      // n_embd (a multiple of 32: q4_0/q8_0 blocks)
+  int layers = 2;          // n_layer
+  int heads = 4;           // n_head
+  int kvHeads = 2;         // n_head_kv (grouped-query attention)
+  int feedForward = 128;   // n_ff
+  int contextLength = 4096;
+  bool f16 = true;         // weights in F16 (norms stay F32)
+  bool tiedOutput = false; // output = token embeddings: the model repeats itself (n-gram tests)
+  std::string name = "arbitra-tiny";
+
+  // ~25 MB with the Llama-3 tokenizer (128k-row embeddings and output, 8 MB of tokenizer).
+  static TestModelShape tiny();
+  // Llama-3.2-1B's shape (2048 wide, 16 layers, 32/8 heads, 8192 FFN), untied: ~3 GB F16.
+  static TestModelShape oneB();
+};
+
+// Writes the model; returns the file size in bytes.
+core::Result<int64_t> writeTestModel(const std::string& vocabPath, const std::string& outPath,
+                                     const TestModelShape& shape, uint64_t seed);
+
+}  // namespace arbitra::engine

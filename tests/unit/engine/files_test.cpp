@@ -1,0 +1,143 @@
+// Model files: corrupt and truncated GGUF refused with a message (never a
+// crash), quantization round trips, and the generator's determinism.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "engine/quantize.h"
+#include "engine/test_model.h"
+#include "engine_test_util.h"
+
+namespace arbitra::engine {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace enginetest;
+
+class ScratchDir : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("arbitra-engine-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  fs::path dir_;
+};
+
+using ModelFiles = ScratchDir;
+
+TEST_F(ModelFiles, GarbageIsRefusedWithAMessage) {
+  std::ofstream(path("garbage.gguf")) << "this is not a model at all, just text";
+  auto o = tinyOptions(1);
+  o.modelPath = path("garbage.gguf");
+  auto engine = Engine::load(o);
+  ASSERT_FALSE(engine);
+  EXPECT_EQ(engine.error().kind, core::ErrorKind::InvalidRequest);
+  EXPECT_NE(engine.error().message.find("not a valid GGUF file"), std::string::npos) << engine.error().message;
+  EXPECT_NE(engine.error().message.find("garbage.gguf"), std::string::npos);
+}
+
+TEST_F(ModelFiles, TruncatedFileIsRefused) {
+  auto size = fs::file_size(tinyModel());
+  for (auto keep : {size - 1, size / 2, size_t{64}, size_t{4}}) {
+    fs::copy_file(tinyModel(), path("cut.gguf"), fs::copy_options::overwrite_existing);
+    fs::resize_file(path("cut.gguf"), keep);
+    auto o = tinyOptions(1);
+    o.modelPath = path("cut.gguf");
+    auto engine = Engine::load(o);
+    ASSERT_FALSE(engine) << "kept " << keep << " bytes";
+    const auto& message = engine.error().message;
+    EXPECT_TRUE(message.find("truncated") != std::string::npos || message.find("not a valid GGUF") != std::string::npos)
+        << message;
+  }
+}
+
+TEST_F(ModelFiles, CorruptHeaderIsRefused) {
+  fs::copy_file(tinyModel(), path("bad.gguf"));
+  {
+    std::fstream f(path("bad.gguf"), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(8);  // the tensor count: claim billions of tensors
+    const char huge[8] = {'\xff', '\xff', '\xff', '\x7f', 0, 0, 0, 0};
+    f.write(huge, 8);
+  }
+  auto o = tinyOptions(1);
+  o.modelPath = path("bad.gguf");
+  auto engine = Engine::load(o);
+  ASSERT_FALSE(engine);
+  EXPECT_NE(engine.error().message.find("bad.gguf"), std::string::npos);
+}
+
+TEST_F(ModelFiles, MissingFileAndMissingDraftAreRefused) {
+  auto o = tinyOptions(1);
+  o.modelPath = path("nope.gguf");
+  auto engine = Engine::load(o);
+  ASSERT_FALSE(engine);
+  EXPECT_NE(engine.error().message.find("no such file"), std::string::npos);
+  o = tinyOptions(1);
+  o.draftPath = path("nope-draft.gguf");
+  engine = Engine::load(o);
+  ASSERT_FALSE(engine);
+  EXPECT_NE(engine.error().message.find("nope-draft.gguf"), std::string::npos);
+}
+
+TEST_F(ModelFiles, GeneratorIsDeterministicUnderASeed) {
+  auto shape = TestModelShape::tiny();
+  shape.layers = 1;
+  ASSERT_TRUE(writeTestModel(ARBITRA_VOCAB, path("a.gguf"), shape, 5));
+  ASSERT_TRUE(writeTestModel(ARBITRA_VOCAB, path("b.gguf"), shape, 5));
+  ASSERT_TRUE(writeTestModel(ARBITRA_VOCAB, path("c.gguf"), shape, 6));
+  auto read = [](const std::string& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+  };
+  EXPECT_EQ(read(path("a.gguf")), read(path("b.gguf")));
+  EXPECT_NE(read(path("a.gguf")), read(path("c.gguf")));
+  EXPECT_TRUE(checkGgufFile(path("a.gguf")));
+}
+
+TEST_F(ModelFiles, QuantizeRoundTrip) {
+  auto f16 = runOne(*mustLoad(tinyOptions(1)), greedy("quantize me", 16));
+  for (const char* type : {"q8_0", "q4_0"}) {
+    int calls = 0, lastTotal = 0;
+    auto result = quantize({tinyModel(), path(std::string(type) + ".gguf"), type, 2},
+                           [&](int done, int total, const std::string&) {
+                             ++calls;
+                             lastTotal = total;
+                             EXPECT_LE(done, total);
+                           });
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_GT(calls, 10);  // per-tensor progress
+    EXPECT_EQ(calls, lastTotal);
+    EXPECT_LT(result->outputBytes, result->inputBytes * 3 / 4) << type;
+    auto o = tinyOptions(1);
+    o.modelPath = path(std::string(type) + ".gguf");
+    auto engine = mustLoad(o);
+    ASSERT_TRUE(engine);
+    auto run = runOne(*engine, greedy("quantize me", 16));
+    EXPECT_EQ(run.stats.outputTokens, 16);
+    if (std::string(type) == "q8_0") {
+      // 8-bit keeps the peaked random model's greedy choices at the start.
+      EXPECT_EQ(run.text.substr(0, 8), f16.text.substr(0, 8));
+    }
+  }
+  EXPECT_FALSE(fs::exists(path("q8_0.gguf.partial")));
+}
+
+TEST_F(ModelFiles, QuantizeRefusesBadInput) {
+  std::ofstream(path("garbage.gguf")) << "GGUF but not really";
+  auto bad = quantize({path("garbage.gguf"), path("out.gguf"), "q4_0", 2});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("garbage.gguf"), std::string::npos) << bad.error().message;
+  EXPECT_FALSE(fs::exists(path("out.gguf")));
+  auto badType = quantize({tinyModel(), path("out.gguf"), "q3_weird", 2});
+  ASSERT_FALSE(badType);
+  EXPECT_NE(badType.error().message.find("q4_k_m"), std::string::npos);
+  auto same = quantize({tinyModel(), tinyModel(), "q4_0", 2});
+  ASSERT_FALSE(same);
+}
+
+}  // namespace
+}  // namespace arbitra::engine
