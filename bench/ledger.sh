@@ -11,7 +11,8 @@
 #     ledger file and with --no-ledger, against the simulator; runs alternate
 #     on/off BENCH_ROUNDS times (default 3) and the table gives the medians.
 #     "added" = the proxy's p50/p99 minus the simulator's own, measured in the
-#     same round.
+#     same round. The gateway is pinned alone to core 1; the simulator and the
+#     load generator share core 0.
 #
 #   bench/ledger.sh [--out FILE]     BENCH_DURATION [8] s per run, BENCH_SKIP_BUILD=1
 set -euo pipefail
@@ -38,10 +39,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The gateway under test gets core 1 to itself; the simulator and the load
+# generator share core 0, so the gateway's own CPU (and the ledger writer's)
+# is what is measured, not a core shared with the upstream.
 if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
-  SERVER_PIN=(taskset -c 1); LOAD_PIN=(taskset -c 0)
+  SERVER_PIN=(taskset -c 1); LOAD_PIN=(taskset -c 0); SIM_PIN=(taskset -c 0)
 else
-  SERVER_PIN=(); LOAD_PIN=()
+  SERVER_PIN=(); LOAD_PIN=(); SIM_PIN=()
 fi
 
 # ---- 1. write throughput -----------------------------------------------------------
@@ -57,7 +61,7 @@ models:
   - name: "*"
     output_tokens: 16
 YAML
-"${SERVER_PIN[@]}" "$BUILD/arbitra-sim" --port 0 --config "$WORK/sim.yaml" >"$WORK/sim.log" 2>&1 &
+"${SIM_PIN[@]}" "$BUILD/arbitra-sim" --port 0 --config "$WORK/sim.yaml" >"$WORK/sim.log" 2>&1 &
 PIDS+=($!)
 wait_port() {  # wait_port LOG REGEX -> port
   for _ in $(seq 200); do
@@ -118,12 +122,13 @@ for (const name of ['on', 'off']) {
     rps.push(x.rps);
     errors.push(x.errors);
   }
-  rows[name] = { p50: median(added50), p99: median(added99), rps: median(rps), errors: Math.max(...errors) };
+  rows[name] = { p50: median(added50), p99: median(added99), rps: median(rps), errors: Math.max(...errors), all99: added99 };
 }
 let out = `| ledger | offered req/s | achieved req/s | added p50 µs | added p99 µs | errors |\n|---|---:|---:|---:|---:|---:|\n`;
 out += `| on (SQLite, group commit) | ${rate} | ${rows.on.rps.toFixed(0)} | ${rows.on.p50} | ${rows.on.p99} | ${rows.on.errors} |\n`;
 out += `| off (--no-ledger) | ${rate} | ${rows.off.rps.toFixed(0)} | ${rows.off.p50} | ${rows.off.p99} | ${rows.off.errors} |\n`;
 const ratio = rows.off.p99 > 0 ? rows.on.p99 / rows.off.p99 : NaN;
+out += `\nadded p99 per round (µs): on [${rows.on.all99.join(', ')}], off [${rows.off.all99.join(', ')}]\n`;
 out += `\nadded p99, ledger on / off: **${ratio.toFixed(2)}x** (target <= 1.10x); medians of ${rounds} rounds; ` +
        `${records} records written by the ledger-on gateway; its peak RSS ${(rss / 1024).toFixed(1)} MB\n`;
 process.stdout.write(out);
