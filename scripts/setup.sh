@@ -42,6 +42,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/arbitra-ccache}"
+# Paths relative to the checkout, so that a fresh clone elsewhere (CI) reuses
+# what an earlier build compiled.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(pwd)}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 jobs="$(nproc)"
 if [ ! -f build/build.ninja ]; then
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DARBITRA_TESTS="$([ "$want_tests" = 1 ] && echo ON || echo OFF)" >/dev/null

@@ -11,6 +11,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/arbitra-ccache}"
+# Paths relative to the checkout, so that a fresh clone elsewhere (CI) reuses
+# what an earlier build compiled.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(pwd)}" CCACHE_NOHASHDIR="${CCACHE_NOHASHDIR:-1}"
 jobs="$(nproc)"
 passed=0
 failed=0
