@@ -146,6 +146,21 @@ std::optional<core::Error> Accounting::admit(Caller& caller, const core::ChatReq
                                  "model");
     return error;
   }
+  // A budget cannot bite at $0: a budgeted key may not use a model none of
+  // whose deployments has a price (in-process engines price themselves).
+  if (key.budgetDayPico > 0 || key.budgetMonthPico > 0) {
+    bool priced = std::any_of(candidates.begin(), candidates.end(), [](const Deployment& d) {
+      return d.price.known || (d.provider && d.provider->inProcess());
+    });
+    if (!priced) {
+      metrics_.reject("budget");
+      return core::makeError(core::ErrorKind::PermissionDenied,
+                             "key " + key.id + " has a budget, and no deployment of model '" + request.model +
+                                 "' has a price, so the budget could not be enforced: give the deployment "
+                                 "price: { input, output } in the config",
+                             "model");
+    }
+  }
   // The reservation: the most this request can cost on any candidate.
   core::Usage bound;
   bound.inputTokens = ledger::estimateTokens(bodyBytes);

@@ -355,6 +355,10 @@ describe('ledger', () => {
     assert.ok(refused.length > 0, 'the budget stopped some');
     assert.match(refused[0].json.error.message, /budget exceeded: key \S+ has a daily budget of \$0\.00/);
     assert.equal(refused[0].json.error.type, 'rate_limit_error');
+    // A model with no price anywhere cannot be used under a budget (it would never bite).
+    const unpriced = await chat(gw, { model: 'simoa/m-plain', key, maxTokens: 20 });
+    assert.equal(unpriced.status, 403);
+    assert.match(unpriced.json.error.message, /has a budget, and no deployment of model 'simoa\/m-plain' has a price/);
     // The Anthropic endpoint refuses in its own format.
     const anthropic = await chat(gw, { model: 'slowish', format: 'anthropic', key, maxTokens: 20 });
     assert.equal(anthropic.status, 429);
