@@ -34,6 +34,14 @@ class Result {
   PGresult* result_;
 };
 
+// One row of a Result, as the shared readers in sql.h take it.
+struct RowOf {
+  const Result& result;
+  int row;
+  std::string text(int column) const { return result.text(row, column); }
+  int64_t integer(int column) const { return result.integer(row, column); }
+};
+
 // COPY text format: backslash, tab, newline and carriage return escaped.
 void appendField(std::string& out, const std::string& value) {
   for (char c : value) {
@@ -116,29 +124,7 @@ class PostgresStore final : public Store {
     Result r(PQexec(conn_, sql::report(query).c_str()));
     check(r, PGRES_TUPLES_OK, "report");
     std::vector<ReportRow> rows;
-    for (int i = 0; i < r.rows(); ++i) {
-      std::string group = r.text(i, 0);
-      if (rows.empty() || rows.back().group != group) {
-        rows.emplace_back();
-        rows.back().group = group;
-      }
-      auto& row = rows.back();
-      int64_t n = r.integer(i, 2);
-      row.latencyBuckets.emplace_back(static_cast<int>(r.integer(i, 1)), n);
-      row.requests += n;
-      row.errors += r.integer(i, 3);
-      row.inputTokens += r.integer(i, 4);
-      row.outputTokens += r.integer(i, 5);
-      row.cachedReadTokens += r.integer(i, 6);
-      row.cacheWriteTokens += r.integer(i, 7);
-      row.reasoningTokens += r.integer(i, 8);
-      row.costPico += r.integer(i, 9);
-      row.cacheSavedPico += r.integer(i, 10);
-      row.routeSavedPico += r.integer(i, 11);
-      row.cacheHits += r.integer(i, 12);
-      row.estimated += r.integer(i, 13);
-      row.priceMissing += r.integer(i, 14);
-    }
+    for (int i = 0; i < r.rows(); ++i) sql::addReportRow(rows, RowOf{r, i});
     return rows;
   }
 
@@ -147,20 +133,7 @@ class PostgresStore final : public Store {
     check(r, PGRES_TUPLES_OK, "scan");
     Record rec;
     for (int i = 0; i < r.rows(); ++i) {
-      rec.timeMs = r.integer(i, 0);
-      rec.keyId = r.text(i, 1);
-      rec.model = r.text(i, 2);
-      rec.deployment = r.text(i, 3);
-      rec.provider = r.text(i, 4);
-      rec.status = static_cast<int>(r.integer(i, 5));
-      rec.inputTokens = r.integer(i, 6);
-      rec.outputTokens = r.integer(i, 7);
-      rec.cachedReadTokens = r.integer(i, 8);
-      rec.cacheWriteTokens = r.integer(i, 9);
-      rec.reasoningTokens = r.integer(i, 10);
-      rec.costPico = r.integer(i, 11);
-      rec.latencyUs = r.integer(i, 12);
-      rec.ttftUs = r.integer(i, 13);
+      sql::readScanned(rec, RowOf{r, i});
       visit(rec);
     }
   }
@@ -209,26 +182,10 @@ class PostgresStore final : public Store {
   }
 
   std::vector<KeyRecord> loadKeys() override {
-    Result r(PQexec(conn_,
-                    "SELECT id, hash, name, models, budget_day_pico, budget_month_pico, rpm, tpm, tags, created_ms,"
-                    " revoked_ms FROM keys ORDER BY created_ms, id"));
+    Result r(PQexec(conn_, sql::kSelectKeys));
     check(r, PGRES_TUPLES_OK, "load keys");
     std::vector<KeyRecord> keys;
-    for (int i = 0; i < r.rows(); ++i) {
-      KeyRecord key;
-      key.id = r.text(i, 0);
-      key.hash = r.text(i, 1);
-      key.name = r.text(i, 2);
-      key.models = splitList(r.text(i, 3));
-      key.budgetDayPico = r.integer(i, 4);
-      key.budgetMonthPico = r.integer(i, 5);
-      key.rpm = r.integer(i, 6);
-      key.tpm = r.integer(i, 7);
-      key.tags = splitList(r.text(i, 8));
-      key.createdMs = r.integer(i, 9);
-      key.revokedMs = r.integer(i, 10);
-      keys.push_back(std::move(key));
-    }
+    for (int i = 0; i < r.rows(); ++i) keys.push_back(sql::readKey(RowOf{r, i}));
     return keys;
   }
 

@@ -62,6 +62,10 @@ const char* const kRecordColumns =
     " cost_pico, cache_saved_pico, route_saved_pico, estimated, price_missing, latency_us, ttft_us,"
     " latency_bucket, attempts, cache, route, error";
 
+const char* const kSelectKeys =
+    "SELECT id, hash, name, models, budget_day_pico, budget_month_pico, rpm, tpm, tags, created_ms, revoked_ms"
+    " FROM keys ORDER BY created_ms, id";
+
 const char* const kSeedMeta =
     "INSERT INTO meta(name, value) VALUES ('committed_seq', 0), ('keys_version', 0) ON CONFLICT DO NOTHING";
 

@@ -42,8 +42,8 @@ class Statement {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }
-  int64_t integer(int column) { return sqlite3_column_int64(stmt_, column); }
-  std::string text(int column) {
+  int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+  std::string text(int column) const {
     auto* bytes = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
     return bytes ? std::string(bytes, static_cast<size_t>(sqlite3_column_bytes(stmt_, column))) : std::string();
   }
@@ -147,29 +147,7 @@ class SqliteStore final : public Store {
   std::vector<ReportRow> report(const ReportQuery& query) override {
     Statement s(db_, sql::report(query));
     std::vector<ReportRow> rows;
-    while (s.step()) {
-      std::string group = s.text(0);
-      if (rows.empty() || rows.back().group != group) {
-        rows.emplace_back();
-        rows.back().group = group;
-      }
-      auto& row = rows.back();
-      int64_t n = s.integer(2);
-      row.latencyBuckets.emplace_back(static_cast<int>(s.integer(1)), n);
-      row.requests += n;
-      row.errors += s.integer(3);
-      row.inputTokens += s.integer(4);
-      row.outputTokens += s.integer(5);
-      row.cachedReadTokens += s.integer(6);
-      row.cacheWriteTokens += s.integer(7);
-      row.reasoningTokens += s.integer(8);
-      row.costPico += s.integer(9);
-      row.cacheSavedPico += s.integer(10);
-      row.routeSavedPico += s.integer(11);
-      row.cacheHits += s.integer(12);
-      row.estimated += s.integer(13);
-      row.priceMissing += s.integer(14);
-    }
+    while (s.step()) sql::addReportRow(rows, s);
     return rows;
   }
 
@@ -177,20 +155,7 @@ class SqliteStore final : public Store {
     Statement s(db_, sql::scan(fromMs, toMs));
     Record r;
     while (s.step()) {
-      r.timeMs = s.integer(0);
-      r.keyId = s.text(1);
-      r.model = s.text(2);
-      r.deployment = s.text(3);
-      r.provider = s.text(4);
-      r.status = static_cast<int>(s.integer(5));
-      r.inputTokens = s.integer(6);
-      r.outputTokens = s.integer(7);
-      r.cachedReadTokens = s.integer(8);
-      r.cacheWriteTokens = s.integer(9);
-      r.reasoningTokens = s.integer(10);
-      r.costPico = s.integer(11);
-      r.latencyUs = s.integer(12);
-      r.ttftUs = s.integer(13);
+      sql::readScanned(r, s);
       visit(r);
     }
   }
@@ -238,25 +203,9 @@ class SqliteStore final : public Store {
   }
 
   std::vector<KeyRecord> loadKeys() override {
-    Statement s(db_,
-                "SELECT id, hash, name, models, budget_day_pico, budget_month_pico, rpm, tpm, tags, created_ms,"
-                " revoked_ms FROM keys ORDER BY created_ms, id");
+    Statement s(db_, sql::kSelectKeys);
     std::vector<KeyRecord> keys;
-    while (s.step()) {
-      KeyRecord key;
-      key.id = s.text(0);
-      key.hash = s.text(1);
-      key.name = s.text(2);
-      key.models = splitList(s.text(3));
-      key.budgetDayPico = s.integer(4);
-      key.budgetMonthPico = s.integer(5);
-      key.rpm = s.integer(6);
-      key.tpm = s.integer(7);
-      key.tags = splitList(s.text(8));
-      key.createdMs = s.integer(9);
-      key.revokedMs = s.integer(10);
-      keys.push_back(std::move(key));
-    }
+    while (s.step()) keys.push_back(sql::readKey(s));
     return keys;
   }
 
