@@ -281,23 +281,36 @@ struct Gateway::Impl {
       co_await defer(caller, out, format);
       co_return;
     }
+    co_await recorded(caller, out, format, &Impl::chatWalk);
+  }
+
+  using WalkStep = Task<void> (Impl::*)(http::Request&, http::ResponseWriter&, Exchange&, Walk&);
+
+  // Runs a walk that owes the ledger one record, then records and logs it.
+  Task<void> recorded(http::Request& caller, http::ResponseWriter& out, WireFormat format, WalkStep walkStep) {
     Exchange exchange = begin(format);
     exchange.promptBytes = caller.body.size();
     accounting.begin();
     Walk walk;
-    co_await chatWalk(caller, out, exchange, walk);
+    co_await (this->*walkStep)(caller, out, exchange, walk);
     record(exchange, walk);
     finish(exchange);
   }
 
-  Task<void> chatWalk(http::Request& caller, http::ResponseWriter& out, Exchange& exchange, Walk& walk) {
+  // The walk's first step: who is calling (401 in the caller's format if nobody valid).
+  Task<bool> authenticate(const http::Request& caller, http::ResponseWriter& out, Exchange& exchange, Walk& walk) {
     auto who = accounting.authenticate(caller);
     if (!who) {
       co_await reply(out, exchange, who.error());
-      co_return;
+      co_return false;
     }
     walk.who = *who;
     if (walk.who.key) exchange.keyId = walk.who.key->id;  // the cache scopes entries by it
+    co_return true;
+  }
+
+  Task<void> chatWalk(http::Request& caller, http::ResponseWriter& out, Exchange& exchange, Walk& walk) {
+    if (!co_await authenticate(caller, out, exchange, walk)) co_return;
     const auto& codec = api::codecFor(exchange.format);
     auto request = codec.parseRequest(caller.body);
     if (!request) {
@@ -629,22 +642,11 @@ struct Gateway::Impl {
 
   // Embeddings are recorded like chat requests (input tokens at the input price).
   Task<void> embeddings(http::Request& caller, http::ResponseWriter& out) {
-    Exchange exchange = begin(WireFormat::OpenAI);
-    exchange.promptBytes = caller.body.size();
-    accounting.begin();
-    Walk walk;
-    co_await embeddingsWalk(caller, out, exchange, walk);
-    record(exchange, walk);
-    finish(exchange);
+    co_await recorded(caller, out, WireFormat::OpenAI, &Impl::embeddingsWalk);
   }
 
   Task<void> embeddingsWalk(http::Request& caller, http::ResponseWriter& out, Exchange& exchange, Walk& walk) {
-    auto who = accounting.authenticate(caller);
-    if (!who) {
-      co_await reply(out, exchange, who.error());
-      co_return;
-    }
-    walk.who = *who;
+    if (!co_await authenticate(caller, out, exchange, walk)) co_return;
     json::error_code ec;
     auto body = json::parse(caller.body, ec);
     if (ec || !body.is_object()) {
