@@ -101,7 +101,7 @@ class PostgresStore final : public Store {
       exec("UPDATE meta SET value = " + std::to_string(records.back().seq) + " WHERE name = 'committed_seq'");
       exec("COMMIT");
     } catch (...) {
-      Result rollback(PQexec(conn_, "ROLLBACK"));
+      rollback();
       throw;
     }
   }
@@ -138,21 +138,7 @@ class PostgresStore final : public Store {
     }
   }
 
-  int64_t compact(int64_t beforeMs) override {
-    exec("BEGIN");
-    try {
-      int64_t count = scalar("SELECT COUNT(*) FROM records WHERE time_ms < " + std::to_string(beforeMs));
-      if (count > 0) {
-        exec(sql::compactInsert(beforeMs));
-        exec(sql::compactDelete(beforeMs));
-      }
-      exec("COMMIT");
-      return count;
-    } catch (...) {
-      Result rollback(PQexec(conn_, "ROLLBACK"));
-      throw;
-    }
-  }
+  int64_t compact(int64_t beforeMs) override { return sql::compactIn(*this, "BEGIN", beforeMs); }
 
   std::vector<KeySpend> spendSince(int64_t sinceMs) override {
     Result r(PQexec(conn_, sql::spendSince(sinceMs).c_str()));
@@ -174,7 +160,7 @@ class PostgresStore final : public Store {
                           " tags, created_ms, revoked_ms) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
                           11, nullptr, values, nullptr, nullptr, 0));
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
-      Result rollback(PQexec(conn_, "ROLLBACK"));
+      rollback();
       fail("insert key");
     }
     exec("UPDATE meta SET value = value + 1 WHERE name = 'keys_version'");
@@ -204,6 +190,9 @@ class PostgresStore final : public Store {
   std::string describe() const override { return described_; }
 
  private:
+  template <class Db>
+  friend int64_t sql::compactIn(Db& db, const std::string& begin, int64_t beforeMs);
+  void rollback() { Result r(PQexec(conn_, "ROLLBACK")); }
   [[noreturn]] void fail(const std::string& what) {
     std::string why = PQerrorMessage(conn_);
     while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();

@@ -23,6 +23,25 @@ std::string compactInsert(int64_t beforeMs);
 std::string compactDelete(int64_t beforeMs);
 std::string spendSince(int64_t sinceMs);
 
+// Compaction in one transaction, for a store `db` with exec(sql),
+// scalar(sql) and rollback(): the rows rolled up and deleted, or none.
+template <class Db>
+int64_t compactIn(Db& db, const std::string& begin, int64_t beforeMs) {
+  db.exec(begin);
+  try {
+    int64_t count = db.scalar("SELECT COUNT(*) FROM records WHERE time_ms < " + std::to_string(beforeMs));
+    if (count > 0) {
+      db.exec(compactInsert(beforeMs));
+      db.exec(compactDelete(beforeMs));
+    }
+    db.exec("COMMIT");
+    return count;
+  } catch (...) {
+    db.rollback();
+    throw;
+  }
+}
+
 // Result rows to records, the same for both stores. `Row` gives text(col)
 // and integer(col) for the current row of a query built by the functions
 // above (column order as they write it).

@@ -127,7 +127,7 @@ class SqliteStore final : public Store {
       exec("COMMIT");
     } catch (...) {
       insert_->reset();
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      rollback();
       throw;
     }
   }
@@ -160,21 +160,7 @@ class SqliteStore final : public Store {
     }
   }
 
-  int64_t compact(int64_t beforeMs) override {
-    exec("BEGIN IMMEDIATE");
-    try {
-      int64_t count = scalar("SELECT COUNT(*) FROM records WHERE time_ms < " + std::to_string(beforeMs));
-      if (count > 0) {
-        exec(sql::compactInsert(beforeMs));
-        exec(sql::compactDelete(beforeMs));
-      }
-      exec("COMMIT");
-      return count;
-    } catch (...) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
-  }
+  int64_t compact(int64_t beforeMs) override { return sql::compactIn(*this, "BEGIN IMMEDIATE", beforeMs); }
 
   std::vector<KeySpend> spendSince(int64_t sinceMs) override {
     Statement s(db_, sql::spendSince(sinceMs));
@@ -224,6 +210,9 @@ class SqliteStore final : public Store {
   std::string describe() const override { return "sqlite:" + path_; }
 
  private:
+  template <class Db>
+  friend int64_t sql::compactIn(Db& db, const std::string& begin, int64_t beforeMs);
+  void rollback() { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
   void exec(const std::string& statement) {
     char* error = nullptr;
     if (sqlite3_exec(db_, statement.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
