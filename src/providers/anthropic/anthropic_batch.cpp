@@ -8,6 +8,8 @@
 // (the key goes with it); otherwise the documented path is used.
 #include "providers/anthropic/anthropic_batch.h"
 
+#include "providers/anthropic/anthropic_provider.h"
+
 #include <boost/json.hpp>
 
 namespace arbitra::providers {
@@ -15,7 +17,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr const char* kAnthropicVersion = "2023-06-01";
 
 std::string batchesUrl(std::string base) {
   while (!base.empty() && base.back() == '/') base.pop_back();
@@ -79,13 +80,7 @@ class AnthropicBatch final : public BatchApi {
   }
 
  private:
-  http::Headers headers(bool body) const {
-    http::Headers out{{"anthropic-version", kAnthropicVersion}};
-    if (body) out.push_back({"content-type", "application/json"});
-    if (!config_.apiKey.empty()) out.push_back({"x-api-key", config_.apiKey});
-    for (const auto& [name, value] : config_.headers) out.push_back({name, value});
-    return out;
-  }
+  http::Headers headers(bool body) const { return anthropicHeaders(config_, body ? "application/json" : ""); }
 
   config::ProviderConfig config_;
 };

@@ -28,12 +28,9 @@ class AnthropicProvider final : public Provider {
   http::ClientRequest chatRequest(const core::ChatRequest& request, const std::string& upstreamModel) const override {
     http::ClientRequest out;
     out.url = messagesUrl(config_.baseUrl);
-    out.headers = {{"content-type", "application/json"}, {"anthropic-version", kAnthropicVersion}};
-    if (!config_.apiKey.empty()) out.headers.push_back({"x-api-key", config_.apiKey});
-    if (request.stream) out.headers.push_back({"accept", "text/event-stream"});
     // A same-format caller's anthropic-beta header is forwarded by the gateway
     // through config headers or request passthrough; the version is ours.
-    for (const auto& [name, value] : config_.headers) out.headers.push_back({name, value});
+    out.headers = anthropicHeaders(config_, "application/json", request.stream ? "text/event-stream" : "");
     out.body = codec().encodeRequest(request, upstreamModel);
     return out;
   }
@@ -48,6 +45,17 @@ class AnthropicProvider final : public Provider {
 };
 
 }  // namespace
+
+http::Headers anthropicHeaders(const config::ProviderConfig& config, const std::string& contentType,
+                               const std::string& accept) {
+  http::Headers out;
+  if (!contentType.empty()) out.push_back({"content-type", contentType});
+  out.push_back({"anthropic-version", kAnthropicVersion});
+  if (!config.apiKey.empty()) out.push_back({"x-api-key", config.apiKey});
+  if (!accept.empty()) out.push_back({"accept", accept});
+  for (const auto& [name, value] : config.headers) out.push_back({name, value});
+  return out;
+}
 
 std::unique_ptr<Provider> makeAnthropicProvider(const config::ProviderConfig& config) {
   return std::make_unique<AnthropicProvider>(config);

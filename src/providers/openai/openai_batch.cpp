@@ -7,6 +7,8 @@
 // error: {code, message} | null}.
 #include "providers/openai/openai_batch.h"
 
+#include "providers/openai/openai_provider.h"
+
 #include <boost/json.hpp>
 
 namespace arbitra::providers {
@@ -94,13 +96,7 @@ class OpenAIBatch final : public BatchApi {
   }
 
  private:
-  http::Headers headers(const std::string& contentType) const {
-    http::Headers out;
-    if (!contentType.empty()) out.push_back({"content-type", contentType});
-    if (!config_.apiKey.empty()) out.push_back({"authorization", "Bearer " + config_.apiKey});
-    for (const auto& [name, value] : config_.headers) out.push_back({name, value});
-    return out;
-  }
+  http::Headers headers(const std::string& contentType) const { return openAIHeaders(config_, contentType); }
 
   config::ProviderConfig config_;
 };

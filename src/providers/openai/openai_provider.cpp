@@ -46,17 +46,20 @@ class OpenAIProvider final : public Provider {
   }
 
  private:
-  http::Headers baseHeaders() const {
-    http::Headers headers{{"content-type", "application/json"}};
-    if (!config_.apiKey.empty()) headers.push_back({"authorization", "Bearer " + config_.apiKey});
-    for (const auto& [name, value] : config_.headers) headers.push_back({name, value});
-    return headers;
-  }
+  http::Headers baseHeaders() const { return openAIHeaders(config_, "application/json"); }
 
   std::unique_ptr<BatchApi> batch_;
 };
 
 }  // namespace
+
+http::Headers openAIHeaders(const config::ProviderConfig& config, const std::string& contentType) {
+  http::Headers out;
+  if (!contentType.empty()) out.push_back({"content-type", contentType});
+  if (!config.apiKey.empty()) out.push_back({"authorization", "Bearer " + config.apiKey});
+  for (const auto& [name, value] : config.headers) out.push_back({name, value});
+  return out;
+}
 
 std::unique_ptr<Provider> makeOpenAIProvider(const config::ProviderConfig& config) {
   return std::make_unique<OpenAIProvider>(config);
