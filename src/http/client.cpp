@@ -15,12 +15,15 @@
 #include <thread>
 #include <unordered_map>
 
+#include <array>
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/url/parse.hpp>
+
+#include "http/deadline.h"
 
 namespace arbitra::http {
 namespace {
@@ -70,42 +73,79 @@ core::Error ioError(const char* phase, const beast::error_code& ec) {
   return core::makeError(ErrorKind::UpstreamError, std::string("upstream ") + phase + " failed: " + ec.message());
 }
 
-// A connection to one origin, plain or TLS, behind one small interface.
+// A connection to one origin, plain or TLS, behind one small interface. Its
+// deadline cancels the socket's I/O when a phase's time is up (deadline.h).
 class Connection {
  public:
+  explicit Connection(const asio::any_io_executor& executor)
+      : deadline(executor, [this] {
+          beast::error_code ec;
+          lowest().cancel(ec);
+        }) {}
   virtual ~Connection() {
     if (idleCount) --*idleCount;
   }
-  virtual beast::tcp_stream& lowest() = 0;
-  virtual Task<beast::error_code> write(bhttp::request<bhttp::string_body>& request) = 0;
-  virtual Task<beast::error_code> readHeader(Parser& parser) = 0;
-  virtual Task<std::tuple<beast::error_code, size_t>> readSome(Parser& parser) = 0;
+  virtual tcp::socket& lowest() = 0;
+  // Writes all of `pieces`; the plain kind tries at once, without the event loop.
+  virtual Task<beast::error_code> write(std::array<asio::const_buffer, 2> pieces) = 0;
+  virtual Task<std::tuple<beast::error_code, size_t>> readSome(asio::mutable_buffer into) = 0;
   // Set while the connection sits in a pool: the client's count of idle ones.
   std::shared_ptr<std::atomic<size_t>> idleCount;
-  void expiresAfter(int64_t ms) { lowest().expires_after(std::chrono::milliseconds(std::max<int64_t>(ms, 1))); }
-  void expiresNever() { lowest().expires_never(); }
+  void expiresAfter(int64_t ms) { deadline.after(std::chrono::milliseconds(std::max<int64_t>(ms, 1))); }
+  void expiresNever() { deadline.clear(); }
+  // operation_aborted because the deadline passed reads as a timeout.
+  beast::error_code timedOut(beast::error_code ec) const {
+    if (deadline.expired() && (ec == asio::error::operation_aborted || !ec)) return beast::error::timeout;
+    return ec;
+  }
+  detail::Deadline deadline;
   beast::flat_buffer buffer;
 };
 
-template <typename Stream>
-class StreamConnection final : public Connection {
+class PlainConnection final : public Connection {
  public:
-  explicit StreamConnection(Stream stream) : stream_(std::move(stream)) {}
-  beast::tcp_stream& lowest() override { return beast::get_lowest_layer(stream_); }
-  Task<beast::error_code> write(bhttp::request<bhttp::string_body>& request) override {
-    auto [ec, n] = co_await bhttp::async_write(stream_, request, kNoThrow);
+  explicit PlainConnection(tcp::socket socket) : Connection(socket.get_executor()), socket_(std::move(socket)) {
+    beast::error_code ignored;
+    socket_.non_blocking(true, ignored);
+  }
+  tcp::socket& lowest() override { return socket_; }
+  Task<beast::error_code> write(std::array<asio::const_buffer, 2> pieces) override {
+    beast::error_code ec;
+    size_t total = asio::buffer_size(pieces);
+    size_t written = socket_.write_some(pieces, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      written = 0;
+    }
+    if (ec || written == total) co_return ec;
+    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(pieces);
+    rest.consume(written);
+    std::tie(ec, std::ignore) = co_await asio::async_write(socket_, rest, kNoThrow);
     co_return ec;
   }
-  Task<beast::error_code> readHeader(Parser& parser) override {
-    auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer, parser, kNoThrow);
-    co_return ec;
-  }
-  Task<std::tuple<beast::error_code, size_t>> readSome(Parser& parser) override {
-    co_return co_await bhttp::async_read_some(stream_, buffer, parser, kNoThrow);
+  Task<std::tuple<beast::error_code, size_t>> readSome(asio::mutable_buffer into) override {
+    co_return co_await socket_.async_read_some(into, kNoThrow);
   }
 
  private:
-  Stream stream_;
+  tcp::socket socket_;
+};
+
+class TlsConnection final : public Connection {
+ public:
+  explicit TlsConnection(std::unique_ptr<ssl::stream<tcp::socket>> stream)
+      : Connection(stream->get_executor()), stream_(std::move(stream)) {}
+  tcp::socket& lowest() override { return stream_->next_layer(); }
+  Task<beast::error_code> write(std::array<asio::const_buffer, 2> pieces) override {
+    auto [ec, n] = co_await asio::async_write(*stream_, pieces, kNoThrow);
+    co_return ec;
+  }
+  Task<std::tuple<beast::error_code, size_t>> readSome(asio::mutable_buffer into) override {
+    co_return co_await stream_->async_read_some(into, kNoThrow);
+  }
+
+ private:
+  std::unique_ptr<ssl::stream<tcp::socket>> stream_;  // not movable once handshaken
 };
 
 // The idle connections of one io_context (see the file comment).
@@ -175,7 +215,16 @@ Task<core::Result<std::unique_ptr<Connection>>> HttpClient::Impl::connect(const 
     host = proxy->host;
     port = proxy->port;
   }
-  beast::tcp_stream stream(executor);
+  tcp::socket socket(executor);
+  // One deadline for the connect, the proxy's CONNECT and the TLS handshake.
+  detail::Deadline connectDeadline(executor, [&socket] {
+    beast::error_code ignored;
+    socket.cancel(ignored);
+  });
+  auto timedOut = [&connectDeadline](beast::error_code ec) {
+    return connectDeadline.expired() && (!ec || ec == asio::error::operation_aborted) ? beast::error_code(beast::error::timeout)
+                                                                                       : ec;
+  };
   beast::error_code cec;
   // An IP literal needs no resolver: Asio's resolver runs getaddrinfo on a
   // helper thread, a thread hop and a lookup for every new connection.
@@ -183,59 +232,66 @@ Task<core::Result<std::unique_ptr<Connection>>> HttpClient::Impl::connect(const 
   auto literal = asio::ip::make_address(host, literalError);
   if (!literalError) {
     tcp::endpoint direct(literal, static_cast<unsigned short>(std::stoi(port)));
-    stream.expires_after(std::chrono::milliseconds(options.connectMs));
-    std::tie(cec) = co_await stream.async_connect(direct, kNoThrow);
+    connectDeadline.after(std::chrono::milliseconds(options.connectMs));
+    std::tie(cec) = co_await socket.async_connect(direct, kNoThrow);
   } else {
     tcp::resolver resolver(executor);
     auto [rec, endpoints] = co_await resolver.async_resolve(host, port, kNoThrow);
     if (rec) co_return core::makeError(ErrorKind::UpstreamError, "cannot resolve upstream host " + host + ": " + rec.message());
-    stream.expires_after(std::chrono::milliseconds(options.connectMs));
-    std::tie(cec, std::ignore) = co_await stream.async_connect(endpoints, kNoThrow);
+    connectDeadline.after(std::chrono::milliseconds(options.connectMs));
+    std::tie(cec, std::ignore) = co_await asio::async_connect(socket, endpoints, kNoThrow);
   }
+  cec = timedOut(cec);
   if (cec == beast::error::timeout) co_return timeoutError("connect", options.connectMs);
   if (cec) co_return core::makeError(ErrorKind::UpstreamError, "cannot connect to upstream " + host + ":" + port + ": " + cec.message());
-  stream.socket().set_option(tcp::no_delay(true));
+  socket.set_option(tcp::no_delay(true));
 
   if (viaProxy && target.tls) {  // tunnel through the proxy with CONNECT
     std::string authority = target.host + ":" + target.port;
     bhttp::request<bhttp::empty_body> connectRequest{bhttp::verb::connect, authority, 11};
     connectRequest.set(bhttp::field::host, authority);
-    auto [wec, wn] = co_await bhttp::async_write(stream, connectRequest, kNoThrow);
-    if (wec) co_return ioError("proxy CONNECT", wec);
+    auto [wec, wn] = co_await bhttp::async_write(socket, connectRequest, kNoThrow);
+    if (wec) co_return ioError("proxy CONNECT", timedOut(wec));
     beast::flat_buffer proxyBuffer;
     bhttp::response_parser<bhttp::empty_body> proxyResponse;
     proxyResponse.skip(true);  // a 2xx answer to CONNECT has no body
-    auto [hec, hn] = co_await bhttp::async_read_header(stream, proxyBuffer, proxyResponse, kNoThrow);
-    if (hec) co_return ioError("proxy CONNECT", hec);
+    auto [hec, hn] = co_await bhttp::async_read_header(socket, proxyBuffer, proxyResponse, kNoThrow);
+    if (hec) co_return ioError("proxy CONNECT", timedOut(hec));
     if (proxyResponse.get().result_int() / 100 != 2) {
       co_return core::makeError(ErrorKind::UpstreamError, "egress proxy refused CONNECT with status " +
                                                               std::to_string(proxyResponse.get().result_int()));
     }
   }
 
-  if (!target.tls) {
-    stream.expires_never();
-    co_return std::unique_ptr<Connection>(new StreamConnection<beast::tcp_stream>(std::move(stream)));
-  }
-  beast::ssl_stream<beast::tcp_stream> secure(std::move(stream), tls);
-  if (!SSL_set_tlsext_host_name(secure.native_handle(), target.host.c_str())) {
+  if (!target.tls) co_return std::unique_ptr<Connection>(new PlainConnection(std::move(socket)));
+  auto secure = std::make_unique<ssl::stream<tcp::socket>>(std::move(socket), tls);
+  if (!SSL_set_tlsext_host_name(secure->native_handle(), target.host.c_str())) {
     co_return core::makeError(ErrorKind::UpstreamError, "cannot set TLS server name for " + target.host);
   }
-  secure.set_verify_callback(ssl::host_name_verification(target.host));
-  auto [sec] = co_await secure.async_handshake(ssl::stream_base::client, kNoThrow);
-  if (sec == beast::error::timeout) co_return timeoutError("TLS handshake", options.connectMs);
+  secure->set_verify_callback(ssl::host_name_verification(target.host));
+  // The handshake runs on the moved socket: point the deadline at it.
+  detail::Deadline handshakeDeadline(executor, [stream = secure.get()] {
+    beast::error_code ignored;
+    stream->next_layer().cancel(ignored);
+  });
+  handshakeDeadline.after(std::chrono::milliseconds(options.connectMs));
+  auto [sec] = co_await secure->async_handshake(ssl::stream_base::client, kNoThrow);
+  if (handshakeDeadline.expired()) co_return timeoutError("TLS handshake", options.connectMs);
   if (sec) co_return core::makeError(ErrorKind::UpstreamError, "TLS handshake with " + target.host + " failed: " + sec.message());
-  beast::get_lowest_layer(secure).expires_never();
-  co_return std::unique_ptr<Connection>(new StreamConnection<beast::ssl_stream<beast::tcp_stream>>(std::move(secure)));
+  co_return std::unique_ptr<Connection>(new TlsConnection(std::move(secure)));
 }
 
 namespace {
 
+// A response read from a pooled connection. The Beast parser is fed by hand
+// from the connection's buffer (what a composed Beast read would do, without
+// its operation objects): the body lands in `chunk_`, or straight in the
+// string that readAll() returns.
 class PooledResponse final : public ClientResponse {
  public:
-  PooledResponse(std::shared_ptr<HttpClient::Impl> client, std::string key, std::unique_ptr<Connection> connection,
+  PooledResponse(std::shared_ptr<HttpClient::Impl> client, const std::string& key, std::unique_ptr<Connection> connection,
                  Clock::time_point deadline, const ClientOptions& options)
-      : client_(std::move(client)), key_(std::move(key)), connection_(std::move(connection)),
+      : client_(std::move(client)), key_(key), connection_(std::move(connection)),
         deadline_(deadline), idleMs_(options.idleMs), totalMs_(options.totalMs) {
     parser_.header_limit(64 * 1024);
     parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
@@ -252,36 +308,52 @@ class PooledResponse final : public ClientResponse {
   Parser& parser() { return parser_; }
   Connection& connection() { return *connection_; }
 
-  Task<core::Result<std::string>> read() override {
-    if (parser_.is_done()) co_return std::string();
-    if (failed_) co_return core::makeError(core::ErrorKind::UpstreamError, "upstream response already failed");
-    char chunk[16 * 1024];
+  // Reads until the header is in. The caller set the first-byte deadline.
+  Task<beast::error_code> readHeader() {
+    auto& buffer = connection_->buffer;
     for (;;) {
-      auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
-      if (remaining <= 0) {
-        failed_ = true;
-        co_return timeoutError("response", totalMs_);
-      }
-      bool idleBound = idleMs_ < remaining;
-      connection_->expiresAfter(idleBound ? idleMs_ : remaining);
-      parser_.get().body().data = chunk;
-      parser_.get().body().size = sizeof(chunk);
-      auto [ec, n] = co_await connection_->readSome(parser_);
-      connection_->expiresNever();
-      if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec) {
-        failed_ = true;
-        if (ec == beast::error::timeout) {
-          co_return idleBound ? timeoutError("stream (idle between chunks)", idleMs_) : timeoutError("response", totalMs_);
+      if (buffer.size() > 0) {
+        beast::error_code ec;
+        size_t used = parser_.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec != bhttp::error::need_more) {
+          if (ec) co_return ec;
+          if (parser_.is_header_done()) co_return ec;
+          if (used > 0 && buffer.size() > 0) continue;
         }
-        if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == bhttp::error::partial_message) {
-          co_return core::makeError(core::ErrorKind::UpstreamError, "upstream closed the connection mid-response");
-        }
-        co_return ioError("read", ec);
       }
-      size_t produced = sizeof(chunk) - parser_.get().body().size;
-      if (produced > 0) co_return std::string(chunk, produced);
-      if (parser_.is_done()) co_return std::string();
+      auto ec = co_await fill();
+      if (ec) co_return ec;
+    }
+  }
+
+  Task<core::Result<std::string>> read() override {
+    char chunk[16 * 1024];
+    auto piece = co_await readInto(chunk, sizeof chunk);
+    if (!piece) co_return piece.error();
+    co_return std::string(chunk, *piece);
+  }
+
+  Task<core::Result<std::string>> readAll(size_t maxBytes) override {
+    std::string body;
+    if (auto length = parser_.content_length(); length && *length <= maxBytes) body.reserve(*length);
+    for (;;) {
+      if (body.size() >= maxBytes) {
+        // One byte past the limit tells "exactly maxBytes" from "more".
+        char probe[1];
+        auto more = co_await readInto(probe, 1);
+        if (!more) co_return more.error();
+        if (*more == 0) co_return body;
+        co_return core::makeError(core::ErrorKind::UpstreamError,
+                                  "upstream response larger than " + std::to_string(maxBytes) + " bytes");
+      }
+      size_t used = body.size();
+      size_t room = std::min<size_t>(std::max<size_t>(body.capacity() - used, 16 * 1024), maxBytes - used);
+      body.resize(used + room);
+      auto piece = co_await readInto(body.data() + used, room);
+      if (!piece) co_return piece.error();
+      body.resize(used + *piece);
+      if (*piece == 0) co_return body;
     }
   }
 
@@ -297,6 +369,70 @@ class PooledResponse final : public ClientResponse {
   bool failed_ = false;
 
  private:
+  // Reads more bytes into the connection's buffer, within the phase's deadline.
+  Task<beast::error_code> fill() {
+    auto& buffer = connection_->buffer;
+    if (connection_->deadline.expired()) co_return beast::error::timeout;
+    auto [ec, n] = co_await connection_->readSome(buffer.prepare(16 * 1024));
+    ec = connection_->timedOut(ec);
+    if (ec == asio::error::eof) {
+      if (parser_.got_some()) {
+        beast::error_code eofError;
+        parser_.put_eof(eofError);  // a body that ends at close is complete here
+        co_return eofError;
+      }
+      co_return bhttp::error::end_of_stream;
+    }
+    if (!ec) buffer.commit(n);
+    co_return ec;
+  }
+
+  // Up to `size` body bytes into `into`; 0 once the body is complete.
+  Task<core::Result<size_t>> readInto(char* into, size_t size) {
+    if (parser_.is_done()) co_return size_t{0};
+    if (failed_) co_return core::makeError(core::ErrorKind::UpstreamError, "upstream response already failed");
+    auto& buffer = connection_->buffer;
+    for (;;) {
+      auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+      if (remaining <= 0) {
+        failed_ = true;
+        co_return timeoutError("response", totalMs_);
+      }
+      bool idleBound = idleMs_ < remaining;
+      beast::error_code ec;
+      parser_.get().body().data = into;
+      parser_.get().body().size = size;
+      bool needMore = buffer.size() == 0;
+      if (!needMore) {
+        // One put() parses one step (a chunk header, a run of body bytes):
+        // loop while the buffer holds more, read only when it asks for more.
+        size_t used = parser_.put(buffer.data(), ec);
+        buffer.consume(used);
+        if (ec == bhttp::error::need_more) needMore = true;
+        if (ec == bhttp::error::need_buffer || ec == bhttp::error::need_more) ec = {};
+      }
+      size_t produced = size - parser_.get().body().size;
+      if (!ec && produced > 0) co_return produced;
+      if (!ec && parser_.is_done()) co_return size_t{0};
+      if (!ec && !needMore && buffer.size() > 0) continue;
+      if (!ec) {
+        connection_->expiresAfter(idleBound ? idleMs_ : remaining);
+        ec = co_await fill();
+        connection_->expiresNever();
+        if (!ec) continue;
+        if (parser_.is_done()) co_return size_t{0};  // ended by the close
+      }
+      failed_ = true;
+      if (ec == beast::error::timeout) {
+        co_return idleBound ? timeoutError("stream (idle between chunks)", idleMs_) : timeoutError("response", totalMs_);
+      }
+      if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == bhttp::error::partial_message) {
+        co_return core::makeError(core::ErrorKind::UpstreamError, "upstream closed the connection mid-response");
+      }
+      co_return ioError("read", ec);
+    }
+  }
+
   std::shared_ptr<HttpClient::Impl> client_;
   std::string key_;
   std::unique_ptr<Connection> connection_;
@@ -305,6 +441,57 @@ class PooledResponse final : public ClientResponse {
   int64_t idleMs_;
   int64_t totalMs_;
 };
+
+// The request line and headers, by hand: Host, then the caller's headers
+// (one carrying CR, LF or NUL would split the request: it is dropped), then
+// the framing. The body goes out as a second buffer.
+std::string requestHead(const ClientRequest& request, const Target& target, bool absoluteForm) {
+  auto unsafe = [](std::string_view text) {
+    return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+  };
+  std::string head;
+  head.reserve(256 + request.url.size());
+  head += request.method;
+  head += ' ';
+  head += absoluteForm ? request.url : target.pathAndQuery;
+  head += " HTTP/1.1\r\nHost: ";
+  head += target.host;
+  if (target.port != (target.tls ? "443" : "80")) {
+    head += ':';
+    head += target.port;
+  }
+  head += "\r\n";
+  bool bodyless = request.body.empty() && (request.method == "GET" || request.method == "HEAD" || request.method == "DELETE");
+  for (const auto& h : request.headers) {
+    if (h.name.empty() || unsafe(h.name) || unsafe(h.value)) continue;
+    if (beast::iequals(h.name, "host") || beast::iequals(h.name, "content-length") ||
+        beast::iequals(h.name, "transfer-encoding") || beast::iequals(h.name, "connection")) {
+      continue;
+    }
+    head += h.name;
+    head += ": ";
+    head += h.value;
+    head += "\r\n";
+  }
+  if (!bodyless) {
+    head += "Content-Length: ";
+    head += std::to_string(request.body.size());
+    head += "\r\n";
+  }
+  head += "\r\n";
+  return head;
+}
+
+// URL -> parsed target, per thread: provider URLs are few and repeat on
+// every request, so each is parsed once.
+core::Result<Target> cachedTarget(const std::string& url) {
+  thread_local std::unordered_map<std::string, core::Result<Target>> parsed;
+  auto it = parsed.find(url);
+  if (it != parsed.end()) return it->second;
+  auto target = parseTarget(url);
+  if (parsed.size() < 1024) parsed.emplace(url, target);  // a bound: URLs come from config
+  return target;
+}
 
 }  // namespace
 
@@ -329,21 +516,14 @@ size_t HttpClient::idleConnections() const { return *impl_->idleCount; }
 
 Task<core::Result<std::unique_ptr<ClientResponse>>> HttpClient::send(ClientRequest request,
                                                                      const ClientOptions& options) {
-  auto target = parseTarget(request.url);
+  auto target = cachedTarget(request.url);
   if (!target) co_return target.error();
   auto deadline = Clock::now() + std::chrono::milliseconds(options.totalMs);
   auto key = impl_->poolKey(*target, options.proxy);
   auto executor = co_await asio::this_coro::executor;
   bool absoluteForm = !options.proxy.empty() && !target->tls;
-
-  bhttp::request<bhttp::string_body> message{bhttp::string_to_verb(request.method),
-                                             absoluteForm ? request.url : target->pathAndQuery, 11};
-  bool defaultPort = target->port == (target->tls ? "443" : "80");
-  message.set(bhttp::field::host, defaultPort ? target->host : target->host + ":" + target->port);
-  for (auto& h : request.headers) message.set(h.name, h.value);
-  message.body() = std::move(request.body);
-  message.keep_alive(true);
-  message.prepare_payload();
+  std::string head = requestHead(request, *target, absoluteForm);
+  std::array<asio::const_buffer, 2> pieces{asio::buffer(head), asio::buffer(request.body)};
 
   // A pooled connection may have been closed by the upstream while idle: if it
   // fails before any response byte, send once more on a fresh connection.
@@ -358,13 +538,14 @@ Task<core::Result<std::unique_ptr<ClientResponse>>> HttpClient::send(ClientReque
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     bool firstByteBound = options.firstByteMs < remaining;
     connection->expiresAfter(firstByteBound ? options.firstByteMs : remaining);
-    auto wec = co_await connection->write(message);
+    auto wec = connection->timedOut(co_await connection->write(pieces));
     if (wec) {
+      connection->expiresNever();
       if (reused && wec != beast::error::timeout) continue;
       co_return ioError("write", wec);
     }
     auto response = std::make_unique<PooledResponse>(impl_, key, std::move(connection), deadline, options);
-    auto hec = co_await response->connection().readHeader(response->parser());
+    auto hec = co_await response->readHeader();
     response->connection().expiresNever();
     if (hec) {
       response->failed_ = true;
@@ -377,6 +558,7 @@ Task<core::Result<std::unique_ptr<ClientResponse>>> HttpClient::send(ClientReque
     }
     auto& header = response->parser().get();
     response->status = static_cast<int>(header.result_int());
+    response->headers.reserve(12);
     for (const auto& field : header) {
       response->headers.push_back(Header{std::string(field.name_string()), std::string(field.value())});
     }

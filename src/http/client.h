@@ -49,7 +49,7 @@ class ClientResponse {
   // UpstreamError (reset, garbage) or UpstreamTimeout (idle or total deadline).
   virtual Task<core::Result<std::string>> read() = 0;
   // The rest of the body, refusing more than `maxBytes` (UpstreamError).
-  Task<core::Result<std::string>> readAll(size_t maxBytes);
+  virtual Task<core::Result<std::string>> readAll(size_t maxBytes);
   // Reads what is left of the body (the chunked terminator after a stream's
   // last event, typically) waiting at most `maxWaitMs` between pieces, so the
   // connection can go back to the pool; on timeout it is closed instead.

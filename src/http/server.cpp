@@ -9,10 +9,14 @@
 #include <stdexcept>
 #include <thread>
 
+#include <array>
+#include <cstring>
+
 #include <boost/asio.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+
+#include "http/deadline.h"
 
 namespace arbitra::http {
 namespace {
@@ -21,7 +25,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto kWriteTimeout = std::chrono::seconds(60);
 
@@ -39,20 +42,37 @@ struct DrainState {
 
 // One client connection: reads requests in order, answers each through the
 // ResponseWriter interface it implements, and watches for the client leaving.
+//
+// Reading: one read is outstanding on the socket at a time, into `incoming_`,
+// and what it brings is appended to `buffer_`, which only this coroutine's
+// synchronous code touches (parsing consumes from it). While a handler runs
+// the same read keeps going: EOF or an error there means the client left,
+// which cancels the handler (a terminal cancellation of this connection's
+// coroutine: its pending upstream I/O fails with operation_aborted); bytes
+// are kept (pipelining). When the handler is done, that read is simply left
+// pending for the next request: no cancel, no new read.
+//
+// Writing: a response is written at once when the socket takes it (it
+// usually does), and only the rest goes through an asynchronous write, so an
+// answer costs one system call and no trip through the event loop.
 class Connection : public ResponseWriter, public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, const ServerOptions& options, const Handler& handler,
              const ErrorBody& errorBody, DrainState& drain)
-      : stream_(std::move(socket)), options_(options), handler_(handler), errorBody_(errorBody), drain_(drain) {}
+      : socket_(std::move(socket)),
+        deadline_(socket_.get_executor(), [this] { cancelIo(); }),
+        options_(options), handler_(handler), errorBody_(errorBody), drain_(drain) {}
 
   // Called on this connection's own thread when the server starts draining:
   // an idle keep-alive connection is closed now; a busy one closes after its
   // current answer (which goes out with "Connection: close").
   void closeIfIdle() {
     if (busy_) return;
-    beast::error_code ec;
-    stream_.socket().cancel(ec);
+    cancelIo();
   }
+
+  // The slot the connection's coroutine is spawned with (see the class comment).
+  asio::cancellation_slot cancellationSlot() { return cancelHandler_.slot(); }
 
   Task<void> run() {
     {
@@ -66,31 +86,21 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
 
   Task<void> serve() {
     beast::error_code ignored;
-    auto endpoint = stream_.socket().remote_endpoint(ignored);
+    socket_.non_blocking(true, ignored);
+    auto endpoint = socket_.remote_endpoint(ignored);
     remote_ = ignored ? std::string() : endpoint.address().to_string();
     for (bool first = true;; first = false) {
       if (drain_.draining || !co_await waitForRequestStart(first)) break;
       BusyMark busy(*this);
-      // Beast consumes the header as it parses; keep the target for errors
-      // raised before it is done (413, 431), so they come in the right format.
+      // The parser consumes the header as it parses; keep the target for
+      // errors raised before it is done (413, 431), so they come in the right format.
       std::string peekedTarget = bufferedTarget();
       started_ = ended_ = false;  // a new exchange, whatever the last one did
       bhttp::request_parser<bhttp::string_body> parser;
       parser.header_limit(static_cast<uint32_t>(options_.maxHeaderBytes));
       parser.body_limit(static_cast<uint64_t>(options_.maxBodyBytes));
-      stream_.expires_after(std::chrono::milliseconds(options_.readTimeoutMs));
-      auto [ec, bytes] = co_await bhttp::async_read_header(stream_, buffer_, parser, kNoThrow);
-      if (!ec && !parser.is_done()) {
-        // RFC 9110 10.1.1: a client that sent "Expect: 100-continue" waits for
-        // the go-ahead before the body (curl does this for large POSTs).
-        auto expect = parser.get()[bhttp::field::expect];
-        if (parser.get().version() >= 11 && beast::iequals(expect, "100-continue")) {
-          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          std::tie(ec, std::ignore) = co_await asio::async_write(stream_, asio::buffer(kContinue), kNoThrow);
-        }
-        if (!ec) std::tie(ec, std::ignore) = co_await bhttp::async_read(stream_, buffer_, parser, kNoThrow);
-      }
-      stream_.expires_never();
+      parser.eager(true);
+      auto ec = co_await readRequest(parser);
       if (ec) {
         std::string target = parser.is_header_done() ? std::string(parser.get().target()) : peekedTarget;
         co_await answerReadError(ec, target);
@@ -100,6 +110,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
       Request request;
       request.method = std::string(message.method_string());
       request.target = std::string(message.target());
+      request.headers.reserve(16);
       for (const auto& field : message) {
         request.headers.push_back(Header{std::string(field.name_string()), std::string(field.value())});
       }
@@ -109,64 +120,56 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
       keepAlive_ = message.keep_alive();
 
       if (drain_.draining) keepAlive_ = false;
-      co_await (runHandler(request) || watchClient());
+      handlerRunning_ = true;
+      watchClient();
+      co_await runHandler(request);
+      handlerRunning_ = false;
+      if (gone_) co_await asio::this_coro::reset_cancellation_state();
       if (gone_ || !keepAlive_ || (started_ && !ended_) || drain_.draining) break;
     }
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
   }
 
   Task<bool> send(int status, Headers headers, std::string body) override {
     if (gone_ || started_) co_return false;
-    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), version_};
-    res.set(bhttp::field::server, options_.serverName);
-    addHeaders(res, headers);
-    res.body() = std::move(body);
-    res.keep_alive(keepAlive_);
-    res.prepare_payload();
+    std::string head = statusAndHeaders(status, headers);
+    head += "Content-Length: ";
+    head += std::to_string(body.size());
+    head += "\r\n\r\n";
     started_ = true;
-    stream_.expires_after(kWriteTimeout);
-    auto [ec, n] = co_await bhttp::async_write(stream_, res, kNoThrow);
-    stream_.expires_never();
+    std::array<asio::const_buffer, 2> pieces{asio::buffer(head), asio::buffer(body)};
+    co_await writeAll(pieces);
     ended_ = true;
-    if (ec) gone_ = true;
     co_return !gone_;
   }
 
   Task<bool> startStream(int status, Headers headers) override {
     if (gone_ || started_) co_return false;
-    bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), version_};
-    res.set(bhttp::field::server, options_.serverName);
-    addHeaders(res, headers);
-    if (version_ >= 11) {
-      res.chunked(true);
-    } else {
-      keepAlive_ = false;  // HTTP/1.0: no chunking, the body ends at close
-    }
-    res.keep_alive(keepAlive_);
+    if (version_ < 11) keepAlive_ = false;  // HTTP/1.0: no chunking, the body ends at close
+    std::string head = statusAndHeaders(status, headers);
+    if (version_ >= 11) head += "Transfer-Encoding: chunked\r\n";
+    head += "\r\n";
     started_ = true;
-    bhttp::response_serializer<bhttp::empty_body> serializer{res};
-    stream_.expires_after(kWriteTimeout);
-    auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, kNoThrow);
-    stream_.expires_never();
-    if (ec) gone_ = true;
+    std::array<asio::const_buffer, 1> pieces{asio::buffer(head)};
+    co_await writeAll(pieces);
     co_return !gone_;
   }
 
   Task<bool> write(std::string_view data) override {
     if (gone_ || !started_ || ended_) co_return false;
     if (data.empty()) co_return true;
-    stream_.expires_after(kWriteTimeout);
-    beast::error_code ec;
     if (version_ >= 11) {
-      std::tie(ec, std::ignore) =
-          co_await asio::async_write(stream_, bhttp::make_chunk(asio::buffer(data)), kNoThrow);
+      char size[24];
+      int length = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+      std::array<asio::const_buffer, 3> pieces{asio::buffer(size, static_cast<size_t>(length)), asio::buffer(data),
+                                               asio::buffer(kCrLf)};
+      co_await writeAll(pieces);
     } else {
-      std::tie(ec, std::ignore) = co_await asio::async_write(stream_, asio::buffer(data), kNoThrow);
+      std::array<asio::const_buffer, 1> pieces{asio::buffer(data)};
+      co_await writeAll(pieces);
     }
-    stream_.expires_never();
-    if (ec) gone_ = true;
     co_return !gone_;
   }
 
@@ -174,37 +177,182 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     if (gone_ || !started_ || ended_) co_return false;
     ended_ = true;
     if (version_ < 11) co_return true;
-    stream_.expires_after(kWriteTimeout);
-    auto [ec, n] = co_await asio::async_write(stream_, bhttp::make_chunk_last(), kNoThrow);
-    stream_.expires_never();
-    if (ec) gone_ = true;
+    std::array<asio::const_buffer, 1> pieces{asio::buffer(kLastChunk)};
+    co_await writeAll(pieces);
     co_return !gone_;
   }
 
   void abort() override {
     gone_ = true;
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.socket().close(ec);
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
   }
 
   bool clientGone() const override { return gone_; }
-  asio::any_io_executor executor() { return stream_.get_executor(); }
+  asio::any_io_executor executor() { return socket_.get_executor(); }
   bool started() const override { return started_; }
 
  private:
-  // Beast does not check header values: one carrying CR, LF or NUL (say, a
-  // model name echoed from a request) would split the response. Such a
-  // header is dropped, never written.
-  template <typename Message>
-  static void addHeaders(Message& message, const Headers& headers) {
+  static constexpr std::string_view kCrLf = "\r\n";
+  static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+  static constexpr size_t kReadSize = 16 * 1024;
+
+  void cancelIo() {
+    beast::error_code ec;
+    socket_.cancel(ec);
+  }
+
+  // The status line, Server, the handler's headers and Connection, each
+  // ending in CRLF (the caller adds the framing header and the blank line).
+  // A header whose name or value carries CR, LF or NUL (say, a model name
+  // echoed from a request) would split the response: it is dropped, never
+  // written. Framing headers are the server's alone.
+  std::string statusAndHeaders(int status, const Headers& headers) const {
     auto unsafe = [](std::string_view text) {
       return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
     };
+    auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+    std::string head;
+    head.reserve(256);
+    head += version_ >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
+    head += std::to_string(status);
+    head += ' ';
+    head.append(reason.data(), reason.size());
+    head += "\r\nServer: ";
+    head += options_.serverName;
+    head += kCrLf;
     for (const auto& h : headers) {
       if (h.name.empty() || unsafe(h.name) || unsafe(h.value)) continue;
-      message.insert(h.name, h.value);
+      if (beast::iequals(h.name, "connection") || beast::iequals(h.name, "content-length") ||
+          beast::iequals(h.name, "transfer-encoding")) {
+        continue;
+      }
+      head += h.name;
+      head += ": ";
+      head += h.value;
+      head += kCrLf;
     }
+    if (!keepAlive_ && version_ >= 11) head += "Connection: close\r\n";
+    if (keepAlive_ && version_ < 11) head += "Connection: keep-alive\r\n";
+    return head;
+  }
+
+  // Writes every byte of `pieces`: at once where the socket takes them, the
+  // rest asynchronously within the write timeout. Sets gone_ on failure.
+  template <size_t N>
+  Task<void> writeAll(std::array<asio::const_buffer, N> pieces) {
+    beast::error_code ec;
+    size_t total = asio::buffer_size(pieces);
+    size_t written = socket_.write_some(pieces, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      written = 0;
+    }
+    if (!ec && written < total) {
+      beast::buffers_suffix<std::array<asio::const_buffer, N>> rest(pieces);
+      rest.consume(written);
+      deadline_.after(kWriteTimeout);
+      std::tie(ec, std::ignore) = co_await asio::async_write(socket_, rest, kNoThrow);
+      deadline_.clear();
+    }
+    if (ec) gone_ = true;
+  }
+
+  // Starts the one outstanding read, unless it is already pending.
+  void startRead() {
+    if (readPending_ || !socket_.is_open()) return;
+    readPending_ = true;
+    socket_.async_read_some(asio::buffer(incoming_),
+                            [self = shared_from_this()](const beast::error_code& ec, size_t n) { self->onRead(ec, n); });
+  }
+
+  void onRead(const beast::error_code& ec, size_t n) {
+    readPending_ = false;
+    if (!ec) {
+      auto space = buffer_.prepare(n);
+      std::memcpy(space.data(), incoming_.data(), n);
+      buffer_.commit(n);
+    }
+    if (waiter_) {
+      auto waiter = std::move(waiter_);
+      waiter->complete(ec);
+      return;
+    }
+    if (!handlerRunning_) return;  // kept for the next request's read
+    if (ec) {
+      // EOF, a reset, or the write deadline cancelling a stuck client.
+      gone_ = true;
+      cancelHandler_.emit(asio::cancellation_type::terminal);
+      return;
+    }
+    watchClient();
+  }
+
+  // While a handler runs: keep a read pending, to see the client leave (and
+  // buffer what it pipelines, up to the limits).
+  void watchClient() {
+    if (buffer_.size() >= static_cast<size_t>(options_.maxHeaderBytes + options_.maxBodyBytes)) return;
+    startRead();
+  }
+
+  // Waits for the outstanding read (starting it if needed) to bring bytes
+  // into buffer_, or fail. operation_aborted with deadline_.expired() is a timeout.
+  Task<beast::error_code> moreBytes() {
+    startRead();
+    if (!readPending_) co_return asio::error::bad_descriptor;  // closed (abort)
+    auto park = [this](auto handler) { waiter_ = std::make_unique<WaiterOf<decltype(handler)>>(std::move(handler)); };
+    NoThrowToken token = kNoThrow;
+    auto [ec] = co_await asio::async_initiate<NoThrowToken, void(beast::error_code)>(park, token);
+    co_return ec;
+  }
+
+  // Parses a whole request from what is buffered and what arrives, within
+  // the header and body limits and the read timeout. Answers an
+  // "Expect: 100-continue" once the header is in (RFC 9110 10.1.1: curl
+  // waits for it before sending a large body).
+  Task<beast::error_code> readRequest(bhttp::request_parser<bhttp::string_body>& parser) {
+    beast::error_code ec;
+    bool headerSeen = false;
+    deadline_.after(std::chrono::milliseconds(options_.readTimeoutMs));
+    for (;;) {
+      if (buffer_.size() > 0) {
+        size_t used = parser.put(buffer_.data(), ec);
+        buffer_.consume(used);
+        if (ec == bhttp::error::need_more) ec = {};
+        if (ec || parser.is_done()) break;
+        if (used > 0 && buffer_.size() > 0) continue;
+      }
+      if (parser.is_header_done() && !headerSeen) {
+        headerSeen = true;
+        auto expect = parser.get()[bhttp::field::expect];
+        if (parser.get().version() >= 11 && beast::iequals(expect, "100-continue")) {
+          std::array<asio::const_buffer, 1> pieces{asio::buffer(kContinue)};
+          co_await writeAll(pieces);
+          if (gone_) {
+            ec = asio::error::connection_reset;
+            break;
+          }
+        }
+      }
+      if (deadline_.expired()) {
+        ec = beast::error::timeout;
+        break;
+      }
+      auto rec = co_await moreBytes();
+      if (rec) {
+        if (deadline_.expired()) {
+          ec = beast::error::timeout;
+        } else if (rec == asio::error::eof) {
+          ec = parser.got_some() ? bhttp::error::partial_message : bhttp::error::end_of_stream;
+        } else {
+          ec = rec;
+        }
+        break;
+      }
+    }
+    deadline_.clear();
+    co_return ec;
   }
 
   // Reads and discards what the client is still sending, until it pauses for
@@ -212,21 +360,16 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
   // client still uploading when we close would see a reset, not our answer
   // (and SDKs retry resets, uploading the whole body again).
   Task<void> discardInput(std::chrono::milliseconds idle, std::chrono::seconds total, size_t maxBytes) {
-    auto deadline = std::chrono::steady_clock::now() + total;
-    char sink[16 * 1024];
-    size_t discarded = 0;
+    auto end = std::chrono::steady_clock::now() + total;
+    size_t discarded = buffer_.size();
     buffer_.consume(buffer_.size());
-    // tcp_stream's own timeout would close the socket; a timer raced against
-    // the read only cancels the read.
-    asio::steady_timer timer(stream_.get_executor());
-    while (discarded < maxBytes && std::chrono::steady_clock::now() < deadline) {
-      timer.expires_after(idle);
-      auto outcome = co_await (stream_.socket().async_read_some(asio::buffer(sink), kNoThrow) ||
-                               timer.async_wait(kNoThrow));
-      if (outcome.index() != 0) break;  // the client paused
-      auto [ec, n] = std::get<0>(outcome);
-      if (ec) break;
-      discarded += n;
+    while (discarded < maxBytes && std::chrono::steady_clock::now() < end) {
+      deadline_.after(idle);
+      auto ec = co_await moreBytes();
+      deadline_.clear();
+      if (ec) break;  // the client paused (the deadline), closed or reset
+      discarded += buffer_.size();
+      buffer_.consume(buffer_.size());
     }
   }
 
@@ -234,7 +377,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
   // client's last bytes drain (bounded) so the close does not reset the answer.
   Task<void> lingerBeforeClose() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
     co_await discardInput(std::chrono::milliseconds(500), std::chrono::seconds(2), 1024 * 1024);
   }
 
@@ -243,12 +386,10 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
   Task<bool> waitForRequestStart(bool first) {
     if (buffer_.size() > 0) co_return true;
     auto limit = first ? options_.readTimeoutMs : options_.keepAliveTimeoutMs;
-    stream_.expires_after(std::chrono::milliseconds(limit));
-    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kNoThrow);
-    stream_.expires_never();
-    if (ec) co_return false;
-    buffer_.commit(n);
-    co_return true;
+    deadline_.after(std::chrono::milliseconds(limit));
+    auto ec = co_await moreBytes();
+    deadline_.clear();
+    co_return !ec && buffer_.size() > 0;
   }
 
   Task<void> runHandler(Request& request) {
@@ -267,32 +408,12 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     }
   }
 
-  // Reads while the handler runs: EOF or an error means the client left, which
-  // ends this branch and so cancels the handler. Pipelined bytes are kept.
-  Task<void> watchClient() {
-    for (;;) {
-      if (buffer_.size() >= static_cast<size_t>(options_.maxHeaderBytes + options_.maxBodyBytes)) {
-        asio::steady_timer forever(co_await asio::this_coro::executor,
-                                   asio::steady_timer::time_point::max());
-        co_await forever.async_wait(kNoThrow);
-        co_return;
-      }
-      auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kNoThrow);
-      if (ec == asio::error::operation_aborted) co_return;
-      if (ec) {
-        gone_ = true;
-        co_return;
-      }
-      buffer_.commit(n);
-    }
-  }
-
   // The request target from the request line still in the buffer, for
-  // requests refused before Beast parsed their header (too large, say).
+  // requests refused before the parser took their header (too large, say).
   std::string bufferedTarget() const {
-    auto data = beast::buffers_to_string(buffer_.data());
+    std::string_view data(static_cast<const char*>(buffer_.data().data()), buffer_.size());
     auto lineEnd = data.find("\r\n");
-    std::string_view line(data.data(), lineEnd == std::string::npos ? std::min<size_t>(data.size(), 8192) : lineEnd);
+    std::string_view line = data.substr(0, lineEnd == std::string_view::npos ? std::min<size_t>(data.size(), 8192) : lineEnd);
     auto first = line.find(' ');
     if (first == std::string_view::npos) return {};
     auto second = line.find(' ', first + 1);
@@ -309,7 +430,6 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
       status = 431;
       message = "request headers exceed the limit of " + std::to_string(options_.maxHeaderBytes) + " bytes";
     } else if (ec == beast::error::timeout) {
-      if (buffer_.size() == 0) co_return;  // idle keep-alive connection: just close
       status = 408;
       message = "request not received within " + std::to_string(options_.readTimeoutMs) + " ms";
     } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
@@ -320,7 +440,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
       co_return;  // the client closed or reset: nobody to answer
     }
     keepAlive_ = false;
-    Headers closing{{"content-type", "application/json"}, {"connection", "close"}};
+    Headers closing{{"content-type", "application/json"}};
     for (const auto& h : options_.errorHeaders) closing.push_back(h);
     if (status == 413) {
       co_await discardInput(std::chrono::milliseconds(200), std::chrono::seconds(10), 256 * 1024 * 1024);
@@ -342,14 +462,35 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     Connection& connection;
   };
 
-  beast::tcp_stream stream_;
+  static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  using NoThrowToken = std::decay_t<decltype(kNoThrow)>;
+
+  tcp::socket socket_;
+  detail::Deadline deadline_;
   beast::flat_buffer buffer_;
+  std::array<char, kReadSize> incoming_;
+  // The coroutine parked in moreBytes(), if any (Boost 1.81's
+  // any_completion_handler cannot be moved, hence this small eraser).
+  struct Waiter {
+    virtual ~Waiter() = default;
+    virtual void complete(const beast::error_code& ec) = 0;
+  };
+  template <typename Handler>
+  struct WaiterOf final : Waiter {
+    explicit WaiterOf(Handler h) : handler(std::move(h)) {}
+    void complete(const beast::error_code& ec) override { std::move(handler)(ec); }
+    Handler handler;
+  };
+  std::unique_ptr<Waiter> waiter_;
+  asio::cancellation_signal cancelHandler_;
   const ServerOptions& options_;
   const Handler& handler_;
   const ErrorBody& errorBody_;
   DrainState& drain_;
   std::list<std::weak_ptr<Connection>>::iterator registration_;
   bool busy_ = false;
+  bool readPending_ = false;
+  bool handlerRunning_ = false;
   std::string remote_;
   unsigned version_ = 11;
   bool keepAlive_ = true;
@@ -427,7 +568,8 @@ struct Server::Impl {
       beast::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       auto connection = std::make_shared<Connection>(std::move(socket), options, handler, errorBody, drain);
-      asio::co_spawn(context, serveConnection(std::move(connection)), asio::detached);
+      auto slot = connection->cancellationSlot();
+      asio::co_spawn(context, serveConnection(std::move(connection)), asio::bind_cancellation_slot(slot, asio::detached));
     }
   }
 

@@ -2,6 +2,7 @@
 #include "router/router.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -335,11 +336,24 @@ std::string Router::explain(const Plan& plan, size_t chosen, std::string_view re
                         ? std::string(plan.reason)
                         : "fallback after " + std::to_string(chosen) + " failed attempt" + (chosen == 1 ? "" : "s");
   if (chosen > 0 && choice.fallback) why += " (fallback group)";
+  // std::to_chars, not snprintf: this runs on every routed request, and
+  // printf's floating-point path is the costlier of the two by far.
   char numbers[96];
-  std::snprintf(numbers, sizeof numbers, "; expected=$%.6f; p90_ttft=%.0fms",
-                static_cast<double>(choice.costPico) / 1e12, choice.ttftP90Ms);
-  std::string policy = plan.policy ? std::string(plan.policy->name()) : "";
-  return info(choice.deployment).label + "; policy=" + policy + "; " + why + numbers;
+  char* end = numbers + sizeof numbers;
+  auto append = [&](char* at, std::string_view text) { return std::copy(text.begin(), text.end(), at); };
+  char* at = append(numbers, "; expected=$");
+  at = std::to_chars(at, end, static_cast<double>(choice.costPico) / 1e12, std::chars_format::fixed, 6).ptr;
+  at = append(at, "; p90_ttft=");
+  at = std::to_chars(at, end, choice.ttftP90Ms, std::chars_format::fixed, 0).ptr;
+  at = append(at, "ms");
+  std::string explained = info(choice.deployment).label;
+  explained.reserve(explained.size() + why.size() + 64);
+  explained += "; policy=";
+  if (plan.policy) explained += plan.policy->name();
+  explained += "; ";
+  explained += why;
+  explained.append(numbers, at);
+  return explained;
 }
 
 }  // namespace arbitra::router
