@@ -336,24 +336,33 @@ class PooledResponse final : public ClientResponse {
 
   Task<core::Result<std::string>> readAll(size_t maxBytes) override {
     std::string body;
-    if (auto length = parser_.content_length(); length && *length <= maxBytes) body.reserve(*length);
-    for (;;) {
-      if (body.size() >= maxBytes) {
-        // One byte past the limit tells "exactly maxBytes" from "more".
-        char probe[1];
-        auto more = co_await readInto(probe, 1);
-        if (!more) co_return more.error();
-        if (*more == 0) co_return body;
-        co_return core::makeError(core::ErrorKind::UpstreamError,
-                                  "upstream response larger than " + std::to_string(maxBytes) + " bytes");
+    auto tooLarge = [maxBytes] {
+      return core::makeError(core::ErrorKind::UpstreamError,
+                             "upstream response larger than " + std::to_string(maxBytes) + " bytes");
+    };
+    // With a Content-Length the body is parsed straight into its string;
+    // otherwise (chunked, or until close) piece by piece through a buffer on
+    // the stack. Never resize() ahead of the data: that zero-fills.
+    if (auto length = parser_.content_length(); length && !parser_.chunked()) {
+      if (*length > maxBytes) co_return tooLarge();
+      body.resize(static_cast<size_t>(*length));
+      size_t filled = 0;
+      while (filled < body.size()) {
+        auto piece = co_await readInto(body.data() + filled, body.size() - filled);
+        if (!piece) co_return piece.error();
+        if (*piece == 0) break;
+        filled += *piece;
       }
-      size_t used = body.size();
-      size_t room = std::min<size_t>(std::max<size_t>(body.capacity() - used, 16 * 1024), maxBytes - used);
-      body.resize(used + room);
-      auto piece = co_await readInto(body.data() + used, room);
+      body.resize(filled);
+      co_return body;
+    }
+    char chunk[16 * 1024];
+    for (;;) {
+      auto piece = co_await readInto(chunk, sizeof chunk);
       if (!piece) co_return piece.error();
-      body.resize(used + *piece);
       if (*piece == 0) co_return body;
+      if (body.size() + *piece > maxBytes) co_return tooLarge();
+      body.append(chunk, *piece);
     }
   }
 

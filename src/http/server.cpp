@@ -209,12 +209,11 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
   // echoed from a request) would split the response: it is dropped, never
   // written. Framing headers are the server's alone.
   std::string statusAndHeaders(int status, const Headers& headers) const {
-    auto unsafe = [](std::string_view text) {
-      return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-    };
     auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+    size_t size = 64 + options_.serverName.size();
+    for (const auto& h : headers) size += h.name.size() + h.value.size() + 4;
     std::string head;
-    head.reserve(256);
+    head.reserve(size);
     head += version_ >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
     head += std::to_string(status);
     head += ' ';
@@ -223,11 +222,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     head += options_.serverName;
     head += kCrLf;
     for (const auto& h : headers) {
-      if (h.name.empty() || unsafe(h.name) || unsafe(h.value)) continue;
-      if (beast::iequals(h.name, "connection") || beast::iequals(h.name, "content-length") ||
-          beast::iequals(h.name, "transfer-encoding")) {
-        continue;
-      }
+      if (h.name.empty() || splitsALine(h.name) || splitsALine(h.value) || isFraming(h.name)) continue;
       head += h.name;
       head += ": ";
       head += h.value;
@@ -236,6 +231,22 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     if (!keepAlive_ && version_ >= 11) head += "Connection: close\r\n";
     if (keepAlive_ && version_ < 11) head += "Connection: keep-alive\r\n";
     return head;
+  }
+
+  static bool splitsALine(std::string_view text) {
+    for (char c : text) {
+      if (c == '\r' || c == '\n' || c == '\0') return true;
+    }
+    return false;
+  }
+
+  static bool isFraming(std::string_view name) {
+    switch (name.size()) {
+      case 10: return beast::iequals(name, "connection");
+      case 14: return beast::iequals(name, "content-length");
+      case 17: return beast::iequals(name, "transfer-encoding");
+      default: return false;
+    }
   }
 
   // Writes every byte of `pieces`: at once where the socket takes them, the

@@ -1,5 +1,6 @@
 // parseResponseUsage: the cheap usage read for answers passed through untouched
-// must agree with the full parse, and refuse what is not a JSON object.
+// must agree with the full parse, read only the top-level "usage", and refuse
+// what is not one valid JSON object.
 #include <gtest/gtest.h>
 
 #include "api/codec.h"
@@ -44,13 +45,58 @@ TEST(ResponseUsage, NoUsageIsNulloptAndGarbageIsAnError) {
   EXPECT_FALSE(none->has_value());
   EXPECT_FALSE(codec.parseResponseUsage("{\"id\": \"garbage\", \"choices\": [tru").ok());
   EXPECT_FALSE(codec.parseResponseUsage("[1,2]").ok());
-  // Larger than the stack arena: still parsed (the arena spills to the heap).
+  // A large answer (its text is read and dropped, never stored).
   std::string big = R"({"id":"c","choices":[{"message":{"content":")" + std::string(100000, 'x') +
                     R"("}}],"usage":{"prompt_tokens":5,"completion_tokens":6}})";
   auto spilled = codec.parseResponseUsage(big);
   ASSERT_TRUE(spilled.ok());
   ASSERT_TRUE(spilled->has_value());
   EXPECT_EQ((*spilled)->outputTokens, 6);
+}
+
+TEST(ResponseUsage, OnlyTheTopLevelUsageCounts) {
+  const auto& codec = codecFor(core::WireFormat::OpenAI);
+  // A "usage" inside the answer's text or a choice is not the answer's usage;
+  // arrays and objects inside usage are walked without confusing the reader;
+  // an escaped key is read as its text.
+  const std::string body = R"({"choices":[{"index":0,"usage":{"prompt_tokens":999},"finish_reason":"stop",
+      "message":{"role":"assistant","content":"\"usage\":{\"prompt_tokens\":777}"}}],
+    "usage":{"prompt_tokens":7,"extra":[{"prompt_tokens":555},[1,2]],"nested":{"deep":{"prompt_tokens":444}},
+             "completion_tokens":3,"prompt_tokens_details":{"cached_tokens":2},
+             "completion_tokens_details":{"reasoning_tokens":1}},
+    "after":{"usage":{"prompt_tokens":888}}})";
+  auto quick = codec.parseResponseUsage(body);
+  auto full = codec.parseResponse(body);
+  ASSERT_TRUE(quick.ok());
+  ASSERT_TRUE(full.ok());
+  ASSERT_TRUE(quick->has_value());
+  EXPECT_EQ(**quick, *full->usage);
+  EXPECT_EQ((*quick)->inputTokens, 7);
+  EXPECT_EQ((*quick)->outputTokens, 3);
+  EXPECT_EQ((*quick)->cachedReadTokens, 2);
+  EXPECT_EQ((*quick)->reasoningTokens, 1);
+  auto escaped = codec.parseResponseUsage(R"({"us\u0061ge":{"prompt_tokens":4,"completion_tokens":5}})");
+  ASSERT_TRUE(escaped.ok());
+  ASSERT_TRUE(escaped->has_value());
+  EXPECT_EQ((*escaped)->outputTokens, 5);
+  auto notAnObject = codec.parseResponseUsage(R"({"usage":[1,2,3]})");
+  ASSERT_TRUE(notAnObject.ok());
+  EXPECT_FALSE(notAnObject->has_value());
+}
+
+TEST(ResponseUsage, RefusesTrailingGarbageScalarsAndTruncation) {
+  const auto& codec = codecFor(core::WireFormat::OpenAI);
+  EXPECT_FALSE(codec.parseResponseUsage(R"({"usage":{"prompt_tokens":1}} {"x":1})").ok());
+  EXPECT_FALSE(codec.parseResponseUsage(R"("just a string")").ok());
+  EXPECT_FALSE(codec.parseResponseUsage("42").ok());
+  EXPECT_FALSE(codec.parseResponseUsage(R"({"usage":{"prompt_tokens":1})").ok());
+  EXPECT_FALSE(codec.parseResponseUsage("").ok());
+  EXPECT_TRUE(codec.parseResponseUsage("{\"usage\":{\"prompt_tokens\":1}}\n  ").ok());
+  // The reader is reused per thread: a failure leaves nothing behind.
+  auto after = codec.parseResponseUsage(R"({"usage":{"prompt_tokens":1,"completion_tokens":2}})");
+  ASSERT_TRUE(after.ok());
+  ASSERT_TRUE(after->has_value());
+  EXPECT_EQ((*after)->outputTokens, 2);
 }
 
 }  // namespace
