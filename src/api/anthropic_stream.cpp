@@ -60,7 +60,10 @@ class AnthropicStreamDecoder final : public StreamDecoder {
     std::vector<StreamEvent> out;
     if (finished_) return out;
     if (data.find_first_not_of(" \t\r\n") == std::string_view::npos) return out;  // e.g. a bare ping
-    auto parsed = json_util::parseObject(data, core::ErrorKind::UpstreamError, "stream event");
+    // The event's DOM lives on the stack: what is kept is copied out below.
+    unsigned char arena[8 * 1024];
+    json::monotonic_resource resource(arena, sizeof arena);
+    auto parsed = json_util::parseObject(data, core::ErrorKind::UpstreamError, "stream event", &resource);
     if (!parsed) {
       parsed.error().message = "upstream sent a bad stream event: " + parsed.error().message;
       return parsed.error();

@@ -14,24 +14,40 @@
 
 namespace arbitra::api::json_util {
 
-core::Result<json::object> parseObject(std::string_view body, core::ErrorKind kind, std::string_view what) {
+namespace {
+
+// One parser per thread, reused: a parser keeps its working buffers between
+// texts, so parsing costs no allocation beyond the values it produces.
+json::stream_parser& reusableParser() {
+  thread_local json::stream_parser parser({}, [] {
+    json::parse_options options;
+    options.max_depth = kMaxDepth;
+    return options;
+  }());
+  return parser;
+}
+
+}  // namespace
+
+core::Result<json::object> parseObject(std::string_view body, core::ErrorKind kind, std::string_view what,
+                                       json::storage_ptr storage) {
   size_t start = body.find_first_not_of(" \t\r\n");
   if (start == std::string_view::npos) {
     return core::makeError(kind, "invalid JSON: " + std::string(what) + " is empty");
   }
-  json::parse_options options;
-  options.max_depth = kMaxDepth;
-  json::stream_parser parser({}, options);
+  auto& parser = reusableParser();
+  parser.reset(std::move(storage));
   boost::system::error_code ec;
   size_t consumed = parser.write(body.data(), body.size(), ec);
   if (!ec) parser.finish(ec);
+  json::value value = ec ? json::value() : parser.release();
+  parser.reset();  // nothing in the reused parser may outlive the caller's storage
   if (ec) {
     std::string message = "invalid JSON";
     if (consumed < body.size()) message += " at byte " + std::to_string(consumed);
     message += ": " + ec.message();
     return core::makeError(kind, std::move(message));
   }
-  json::value value = parser.release();
   if (!value.is_object()) {
     return core::makeError(kind, std::string(what) + " must be a JSON object, got " + describe(value));
   }
@@ -55,9 +71,8 @@ core::Result<std::optional<core::Usage>> usageOfAnswer(std::string_view body,
 }
 
 std::optional<json::value> parseValue(std::string_view text) {
-  json::parse_options options;
-  options.max_depth = kMaxDepth;
-  json::stream_parser parser({}, options);
+  auto& parser = reusableParser();
+  parser.reset();
   boost::system::error_code ec;
   parser.write(text.data(), text.size(), ec);
   if (!ec) parser.finish(ec);

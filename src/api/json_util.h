@@ -33,8 +33,11 @@ inline constexpr unsigned kMaxDepth = 128;
 
 // Parses `body` as one JSON object. A syntax error gives `kind` with
 // "invalid JSON at byte N: ..."; a non-object gives "... must be a JSON object".
+// The object's values are allocated from `storage` (default: the heap); a
+// caller that reads the object and drops it passes a stack arena
+// (json::monotonic_resource), as the stream decoders do for every event.
 core::Result<json::object> parseObject(std::string_view body, core::ErrorKind kind,
-                                       std::string_view what = "request body");
+                                       std::string_view what = "request body", json::storage_ptr storage = {});
 
 // Parses `body` into a stack-backed arena and, when it is an object with a
 // "usage" object, returns `read(usage)`. For answers that are passed through

@@ -43,7 +43,10 @@ class OpenAIStreamDecoder final : public StreamDecoder {
       finished_ = true;
       return out;
     }
-    auto parsed = json_util::parseObject(data, core::ErrorKind::UpstreamError, "stream chunk");
+    // The event's DOM lives on the stack: what is kept is copied out below.
+    unsigned char arena[8 * 1024];
+    json::monotonic_resource resource(arena, sizeof arena);
+    auto parsed = json_util::parseObject(data, core::ErrorKind::UpstreamError, "stream chunk", &resource);
     if (!parsed) {
       parsed.error().message = "upstream sent a bad stream chunk: " + parsed.error().message;
       return parsed.error();

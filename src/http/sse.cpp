@@ -1,7 +1,24 @@
 // Incremental SSE parsing (see sse.h for the rules followed).
 #include "http/sse.h"
 
+#include <cstring>
+
 namespace arbitra::http {
+
+namespace {
+
+// Where the line starting at `from` ends: the first CR or LF, or the end.
+size_t lineEnd(std::string_view bytes, size_t from) {
+  const char* begin = bytes.data() + from;
+  size_t length = bytes.size() - from;
+  const void* lf = std::memchr(begin, '\n', length);
+  if (lf) length = static_cast<size_t>(static_cast<const char*>(lf) - begin);
+  const void* cr = std::memchr(begin, '\r', length);
+  if (cr) length = static_cast<size_t>(static_cast<const char*>(cr) - begin);
+  return from + length;
+}
+
+}  // namespace
 
 bool SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
   size_t i = 0;
@@ -26,9 +43,9 @@ bool SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
       ++i;
       continue;
     }
-    // The rest of the line in one append, not byte by byte.
-    size_t end = bytes.find_first_of("\r\n", i);
-    if (end == std::string_view::npos) end = bytes.size();
+    // The rest of the line in one append, not byte by byte. Two memchr()
+    // calls, not find_first_of("\r\n"), which tests the set at every byte.
+    size_t end = lineEnd(bytes, i);
     line_.append(bytes.data() + i, end - i);
     if (line_.size() + data_.size() > maxEventBytes_) return false;
     i = end;
