@@ -74,6 +74,12 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
   // The slot the connection's coroutine is spawned with (see the class comment).
   asio::cancellation_slot cancellationSlot() { return cancelHandler_.slot(); }
 
+  // At shutdown, once the threads have stopped: a coroutine parked in
+  // moreBytes() waits in `waiter_`, not in an Asio queue, so the io_context
+  // would not destroy it (and the frame and the connection would keep each
+  // other alive). Destroying the handler unwinds the coroutine.
+  void dropWaiter() { waiter_.reset(); }
+
   Task<void> run() {
     {
       std::lock_guard lock(drain_.mutex);
@@ -605,6 +611,15 @@ Server::Server(ServerOptions options, Handler handler, ErrorBody errorBody) : im
 Server::~Server() {
   stop();
   impl_->joinThreads();
+  std::vector<std::shared_ptr<Connection>> live;
+  {
+    std::lock_guard lock(impl_->drain.mutex);
+    for (auto& weak : impl_->drain.connections) {
+      if (auto c = weak.lock()) live.push_back(std::move(c));
+    }
+  }
+  for (auto& c : live) c->dropWaiter();
+  live.clear();
   // Connections hold references into impl_: destroy them (with their
   // io_contexts) before the handler they call.
   impl_->signals.reset();
