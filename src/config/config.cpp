@@ -1043,6 +1043,17 @@ class Parser {
         if (cache.embedder == "deployment" && cache.embedderModel.empty()) {
           fail(entry.keyLine, "embedder kind deployment needs a model (a model name that serves /v1/embeddings)");
         }
+        if (cache.embedder == "local") {
+          // A GGUF embedding model served by the edge engine; relative to this file.
+          if (cache.embedderModel.empty()) fail(entry.keyLine, "embedder kind local needs a model (a .gguf file)");
+          if (cache.embedderModel[0] != '/' && name_.find('/') != std::string::npos) {
+            cache.embedderModel = name_.substr(0, name_.rfind('/') + 1) + cache.embedderModel;
+          }
+          struct stat st {};
+          if (::stat(cache.embedderModel.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+            fail(entry.keyLine, "embedder model file " + cache.embedderModel + " does not exist");
+          }
+        }
         if (cache.embedder == "words" && cache.wordVectors.empty()) {
           fail(entry.keyLine, "embedder kind words needs word_vectors (the file scripts/fetch_word_vectors.sh writes)");
         }

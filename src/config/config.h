@@ -252,7 +252,7 @@ struct CacheConfig {
   std::string snapshotPath;
   int64_t snapshotIntervalSeconds = 300;
   std::string embedder = "ngram";  // ngram | words | deployment | local
-  std::string embedderModel;       // deployment: the public model serving /v1/embeddings
+  std::string embedderModel;       // deployment: the public model serving /v1/embeddings; local: a .gguf file (resolved against the config file)
   std::string wordVectors;         // words: the converted vectors (scripts/fetch_word_vectors.sh)
   int embedThreads = 1;
   int embedQueue = 256;

@@ -10,6 +10,7 @@
 #include "api/codec.h"
 #include "cache/thread_pool.h"
 #include "core/log.h"
+#include "engine/cache_embedder.h"
 #include "ledger/cost.h"
 
 namespace arbitra::gateway {
@@ -137,6 +138,7 @@ CacheStep::CacheStep(const config::Config& config, const DeploymentTable& table,
   } else {
     cache::EmbedderRegistry registry;
     cache::registerBuiltinEmbedders(registry);
+    engine::registerCacheEmbedder(registry);  // kind local
     cache::EmbedderOptions options;
     options.kind = c.embedder;
     options.wordVectorsPath = c.wordVectors;
