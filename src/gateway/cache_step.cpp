@@ -269,6 +269,7 @@ void CacheStep::storeStream(cache::Lookup& lookup, const Deployment& deployment,
   auto* c = cache_.get();
   auto stored = answer.take();
   int64_t cost = stored.usage ? (deployment.price.known ? ledger::priceUsage(deployment.price, *stored.usage).totalPico : 0) : 0;
+  if (exchange.engine.used) cost = exchange.engine.costPico;  // a local deployment: its machine time
   auto label = deployment.label;
   auto ticket = std::move(lookup.ticket);
   impl_->pool->submit([c, cost, label, ticket = std::move(ticket), stored = std::move(stored)]() {
