@@ -21,6 +21,9 @@
 #      - n-gram lookup on a model that repeats itself (tied output);
 #      Arbitra vs llama-server's own speculative decoding on the same pair,
 #      accepted/drafted from Arbitra's request log and llama-server's timings.
+#      (llama-server at this commit loads a draft given with -md but drafts
+#      only with --spec-type draft-simple; its generation_settings then list
+#      "speculative.types":"none,draft-simple".)
 #
 # Knobs: BENCH_THREADS [2], BENCH_TOKENS [64] per stream, BENCH_STREAMS
 # ["1 4 8"], BENCH_DRAFT_MAX [8], BENCH_MODELS [build/bench-models],
@@ -164,9 +167,9 @@ YAML
   wait_ready
 }
 ! want_row random || spec_row "$models/1b-f16.gguf" "draft: its Q4_0 copy" "draft: $(realpath "$models/1b-q4_0.gguf"), draft_tokens: $draft_max" \
-  -md "$models/1b-q4_0.gguf" --spec-draft-n-max "$draft_max" -td "$threads"
+  -md "$models/1b-q4_0.gguf" --spec-type draft-simple --spec-draft-n-max "$draft_max" -td "$threads"
 ! want_row confident || spec_row "$models/1b-confident-f16.gguf" "draft: its Q4_0 copy" \
   "draft: $(realpath "$models/1b-confident-q4_0.gguf"), draft_tokens: $draft_max" \
-  -md "$models/1b-confident-q4_0.gguf" --spec-draft-n-max "$draft_max" -td "$threads"
+  -md "$models/1b-confident-q4_0.gguf" --spec-type draft-simple --spec-draft-n-max "$draft_max" -td "$threads"
 ! want_row ngram || spec_row "$models/1b-tied-q4_k_m.gguf" "n-gram lookup" "speculation: ngram, draft_tokens: $draft_max" \
   --spec-type ngram-simple --spec-draft-n-max "$draft_max"
