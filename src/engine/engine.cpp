@@ -24,6 +24,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "engine/draft_length.h"
 #include "engine/llama_handles.h"
 #include "engine/text_stream.h"
 
@@ -86,6 +87,8 @@ struct Slot {
   bool prefill = true;
   llama_token pending = -1;          // sampled, not yet decoded (last of history)
   std::vector<llama_token> drafts;   // proposed for this step
+  int draftWant = 0;                 // this step: tokens to propose (adapted, within budget)
+  DraftLength draftLength;           // adapts draftWant to the acceptance rate
   int batchFirst = -1;               // this step: index of its first token in the batch
   int batchCount = 0;
   std::unique_ptr<TextStream> text;
@@ -362,6 +365,7 @@ struct Engine::Impl {
     s.prefill = true;
     s.pending = -1;
     s.drafts.clear();
+    s.draftLength = DraftLength(options.draftTokens);
     s.text = std::make_unique<TextStream>(p.stop);
     s.out.clear();
     s.stats = GenerateStats{};
@@ -419,7 +423,7 @@ struct Engine::Impl {
   // the draft greedily, all slots batched per draft step.
   void modelDraft(std::vector<Slot*>& drafting) {
     std::vector<int> budgets;
-    for (auto* s : drafting) budgets.push_back(draftBudget(*s));
+    for (auto* s : drafting) budgets.push_back(s->draftWant);
     int maxBudget = *std::max_element(budgets.begin(), budgets.end());
     const int dVocab = llama_vocab_n_tokens(llama_model_get_vocab(draftModel.get()));
     for (int round = 0; round < maxBudget; ++round) {
@@ -467,6 +471,13 @@ struct Engine::Impl {
       if (!s.req || s.prefill || !s.greedy || !s.req->params.speculative) continue;
       int budget = draftBudget(s);
       if (budget <= 0) continue;
+      int want = s.draftLength.next();
+      if (want == 0) {  // paused: the draft has been missing
+        s.draftLength.skipped();
+        continue;
+      }
+      budget = std::min(budget, want);
+      s.draftWant = budget;
       if (options.speculation == Speculation::NGram) {
         ngramDraft(s, budget);
       } else {
@@ -540,10 +551,13 @@ struct Engine::Impl {
     const size_t nDrafts = s.drafts.size();
     s.stats.draftedTokens += static_cast<int>(nDrafts);
     drafted += static_cast<int64_t>(nDrafts);
+    int agreed = 0;  // leading drafts equal to the target's choice
     for (size_t j = 0;; ++j) {
       llama_token t = llama_sampler_sample(s.sampler.get(), ctx.get(), s.batchFirst + static_cast<int>(j));
+      const bool hit = j < nDrafts && t == s.drafts[j];
+      if (hit) ++agreed;
       if (!accept(s, t)) break;  // finished
-      if (j < nDrafts && t == s.drafts[j]) {
+      if (hit) {
         s.cache.push_back(t);  // already decoded as a draft: keep its KV
         s.pending = -1;
         s.stats.acceptedTokens++;
@@ -552,6 +566,7 @@ struct Engine::Impl {
       }
       break;
     }
+    if (nDrafts > 0) s.draftLength.record(static_cast<int>(nDrafts), agreed);
     // Drop the KV of rejected drafts (also when the request just finished:
     // the slot's cache must match its KV for the next request's prefix reuse).
     if (nDrafts > 0) {

@@ -68,11 +68,16 @@ struct FileCloser {
   void operator()(FILE* f) const { std::fclose(f); }
 };
 
+// The residual branches of a confident model: small, so the token embedding
+// dominates the final hidden state (see TestModelShape::confident).
+constexpr float kConfidentResidual = 0.05f;
+
 std::vector<TensorPlan> planTensors(const TestModelShape& s, int64_t vocab) {
   const int64_t headDim = s.embedding / s.heads;
   const int64_t kvWidth = headDim * s.kvHeads;
   const float inScale = 1.0f / std::sqrt(static_cast<float>(s.embedding));
   const float ffScale = 1.0f / std::sqrt(static_cast<float>(s.feedForward));
+  const float residual = s.confident ? kConfidentResidual : 1.0f;
   std::vector<TensorPlan> plan;
   // An untied output: tied to the input embeddings, a random model's residual
   // stream would make every token predict itself. logits = h . W with
@@ -88,11 +93,11 @@ std::vector<TensorPlan> planTensors(const TestModelShape& s, int64_t vocab) {
     plan.push_back({p + "attn_q.weight", s.embedding, s.embedding, false, inScale});
     plan.push_back({p + "attn_k.weight", s.embedding, kvWidth, false, inScale});
     plan.push_back({p + "attn_v.weight", s.embedding, kvWidth, false, inScale});
-    plan.push_back({p + "attn_output.weight", s.embedding, s.embedding, false, inScale});
+    plan.push_back({p + "attn_output.weight", s.embedding, s.embedding, false, residual * inScale});
     plan.push_back({p + "ffn_norm.weight", s.embedding, 1, true, 0});
     plan.push_back({p + "ffn_gate.weight", s.embedding, s.feedForward, false, inScale});
     plan.push_back({p + "ffn_up.weight", s.embedding, s.feedForward, false, inScale});
-    plan.push_back({p + "ffn_down.weight", s.feedForward, s.embedding, false, ffScale});
+    plan.push_back({p + "ffn_down.weight", s.feedForward, s.embedding, false, residual * ffScale});
   }
   return plan;
 }
@@ -156,6 +161,55 @@ std::vector<bool> silencedTokens(gguf_context* vocab, int64_t tokensKey, int64_t
   return silenced;
 }
 
+// A confident model's output row r: seeded per row, so the embedding of the
+// token that maps to r can regenerate it (the output matrix is written after
+// the embeddings and is too large to keep).
+void confidentOutputRow(uint64_t seed, int64_t row, float scale, bool silenced, float* out, int64_t cols) {
+  if (silenced) {
+    std::fill_n(out, cols, 0.0f);
+    return;
+  }
+  Random random(seed ^ (0xd1b54a32d192ed03ULL * static_cast<uint64_t>(row + 1)));
+  for (int64_t i = 0; i < cols; ++i) out[i] = random.normal() * scale;
+}
+
+// Fills a confident model's token_embd or output.weight (see TestModelShape::confident).
+void confidentValues(const TensorPlan& t, uint64_t seed, const std::vector<bool>& silenced, float outputScale,
+                     std::vector<float>& values) {
+  const uint64_t rowSeed = seed * 0x9e3779b97f4a7c15ULL + 1;
+  if (t.name == "output.weight") {
+    for (int64_t r = 0; r < t.rows; ++r) {
+      confidentOutputRow(rowSeed, r, t.scale, silenced[static_cast<size_t>(r)], values.data() + r * t.cols, t.cols);
+    }
+    return;
+  }
+  // token_embd: row t = sqrt(n) * (0.8 * unit(output row of next(t)) + 0.6 * unit noise).
+  std::vector<int64_t> text;  // tokens a model may choose
+  for (int64_t r = 0; r < t.rows; ++r) {
+    if (!silenced[static_cast<size_t>(r)]) text.push_back(r);
+  }
+  Random pick(seed ^ 0x5851f42d4c957f2dULL);
+  Random noise(seed ^ 0x14057b7ef767814fULL);
+  std::vector<float> target(static_cast<size_t>(t.cols));
+  std::vector<float> extra(static_cast<size_t>(t.cols));
+  const double width = std::sqrt(static_cast<double>(t.cols));
+  for (int64_t r = 0; r < t.rows; ++r) {
+    int64_t next = text[static_cast<size_t>(pick.next() % text.size())];
+    confidentOutputRow(rowSeed, next, outputScale, false, target.data(), t.cols);
+    double tn = 0, en = 0;
+    for (int64_t i = 0; i < t.cols; ++i) {
+      extra[static_cast<size_t>(i)] = noise.normal();
+      tn += static_cast<double>(target[static_cast<size_t>(i)]) * target[static_cast<size_t>(i)];
+      en += static_cast<double>(extra[static_cast<size_t>(i)]) * extra[static_cast<size_t>(i)];
+    }
+    const double a = 0.8 * width / std::sqrt(tn), b = 0.6 * width / std::sqrt(en);
+    float* row = values.data() + r * t.cols;
+    for (int64_t i = 0; i < t.cols; ++i) {
+      row[i] = static_cast<float>(a * target[static_cast<size_t>(i)] + b * extra[static_cast<size_t>(i)]);
+    }
+  }
+}
+
 }  // namespace
 
 TestModelShape TestModelShape::tiny() { return TestModelShape{}; }
@@ -174,6 +228,9 @@ TestModelShape TestModelShape::oneB() {
 
 core::Result<int64_t> writeTestModel(const std::string& vocabPath, const std::string& outPath,
                                      const TestModelShape& shape, uint64_t seed) {
+  if (shape.confident && shape.tiedOutput) {
+    return makeError(ErrorKind::InvalidRequest, "test model: a confident model has an untied output");
+  }
   if (shape.embedding % shape.heads != 0 || shape.heads % shape.kvHeads != 0 || shape.embedding % 32 != 0) {
     return makeError(ErrorKind::InvalidRequest, "test model: embedding must divide by heads and by 32; heads by kv heads");
   }
@@ -258,7 +315,13 @@ core::Result<int64_t> writeTestModel(const std::string& vocabPath, const std::st
     const auto& t = plan[i];
     const int64_t n = t.cols * t.rows;
     values.resize(static_cast<size_t>(n));
-    for (auto& v : values) v = t.norm ? 1.0f : random.normal() * t.scale;
+    const bool confidentRows = shape.confident && (t.name == "token_embd.weight" || t.name == "output.weight");
+    if (confidentRows) {
+      const float outputScale = 6.0f / std::sqrt(static_cast<float>(shape.embedding));
+      confidentValues(t, seed, silenced, outputScale, values);
+    } else {
+      for (auto& v : values) v = t.norm ? 1.0f : random.normal() * t.scale;
+    }
     const bool outputRows = t.name == "output.weight" || (shape.tiedOutput && t.name == "token_embd.weight");
     if (outputRows) {
       for (int64_t row = 0; row < t.rows; ++row) {

@@ -9,7 +9,10 @@
 // same file byte for byte. Tensors are written one at a time after the
 // metadata, so a ~1B-parameter model needs only one tensor's worth of memory.
 // The output projection is its own matrix (untied), scaled so that logits are
-// peaked (greedy decoding has clear winners, not near-ties).
+// peaked (greedy decoding has clear winners, not near-ties). `confident`
+// models (see the shape) make a draft/target pair that agrees, for benchmarks
+// of speculative decoding; their output follows a fixed token->token map and
+// is meaningless text, like every test model's.
 //
 //   engine::TestModelShape shape = engine::TestModelShape::tiny();
 //   auto written = engine::writeTestModel(vocabPath, "tiny.gguf", shape, 42);
@@ -31,6 +34,15 @@ struct TestModelShape {
   int contextLength = 4096;
   bool f16 = true;         // weights in F16 (norms stay F32)
   bool tiedOutput = false; // output = token embeddings: the model repeats itself (n-gram tests)
+  // A synthetic "confident" model: each token's embedding points at the output
+  // row of one fixed next token (a seeded random map over the text tokens),
+  // and the residual branches (attn_output, ffn_down) are scaled by 0.05, so
+  // the next-token choice has a margin of ~200 logits over the runner-up and
+  // survives Q4 quantization: a Q4 copy agrees with its F16 target on nearly
+  // every token, as a trained model's quantized copy mostly does. Every layer
+  // still runs at full size (the same compute and memory traffic per token as
+  // the plain random model); only the weights' values differ. Not with tiedOutput.
+  bool confident = false;
   std::string name = "arbitra-tiny";
 
   // ~25 MB with the Llama-3 tokenizer (128k-row embeddings and output, 8 MB of tokenizer).

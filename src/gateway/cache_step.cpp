@@ -10,6 +10,7 @@
 #include "api/codec.h"
 #include "cache/thread_pool.h"
 #include "core/log.h"
+#include "engine/cache_embedder.h"
 #include "ledger/cost.h"
 
 namespace arbitra::gateway {
@@ -137,6 +138,7 @@ CacheStep::CacheStep(const config::Config& config, const DeploymentTable& table,
   } else {
     cache::EmbedderRegistry registry;
     cache::registerBuiltinEmbedders(registry);
+    engine::registerCacheEmbedder(registry);  // kind local
     cache::EmbedderOptions options;
     options.kind = c.embedder;
     options.wordVectorsPath = c.wordVectors;
@@ -267,6 +269,7 @@ void CacheStep::storeStream(cache::Lookup& lookup, const Deployment& deployment,
   auto* c = cache_.get();
   auto stored = answer.take();
   int64_t cost = stored.usage ? (deployment.price.known ? ledger::priceUsage(deployment.price, *stored.usage).totalPico : 0) : 0;
+  if (exchange.engine.used) cost = exchange.engine.costPico;  // a local deployment: its machine time
   auto label = deployment.label;
   auto ticket = std::move(lookup.ticket);
   impl_->pool->submit([c, cost, label, ticket = std::move(ticket), stored = std::move(stored)]() {

@@ -50,7 +50,8 @@ class CacheStep {
                           http::ResponseWriter& out, Exchange& exchange);
   // After a successful non-streamed answer: `body` as the upstream sent it.
   void storeBody(cache::Lookup& lookup, const Deployment& deployment, const std::string& body, const Exchange& exchange);
-  // After a successful stream: the neutral events accumulated on the way.
+  // After a successful stream (or an in-process answer, streamed or not):
+  // the neutral events accumulated on the way.
   void storeStream(cache::Lookup& lookup, const Deployment& deployment, cache::AnswerBuilder& answer,
                    const Exchange& exchange);
 

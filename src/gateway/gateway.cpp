@@ -406,9 +406,11 @@ struct Gateway::Impl {
                                            cache::Lookup& cached) {
     // An in-process deployment (kind local: the engine) answers without HTTP.
     if (auto* local = route.candidates[k].provider->inProcess()) {
+      cache::AnswerBuilder answer;
       auto failure = co_await serveInProcess(request, *local, route.candidates[k].upstreamModel,
-                                             responseHeaders(exchange, route.candidates[k]), out, exchange);
+                                             responseHeaders(exchange, route.candidates[k]), out, exchange, &answer);
       if (failure) co_return withLabel(*failure, route.candidates[k]);
+      cacheStep.storeStream(cached, route.candidates[k], answer, exchange);
       co_return std::nullopt;
     }
     size_t h = k + 1;

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "api/codec.h"
+#include "cache/cache.h"
 
 namespace arbitra::gateway {
 namespace {
@@ -13,8 +14,9 @@ namespace {
 namespace json = boost::json;
 using Kind = core::StreamEvent::Kind;
 
-void observe(Exchange& exchange, const std::vector<core::StreamEvent>& events) {
+void observe(Exchange& exchange, const std::vector<core::StreamEvent>& events, cache::AnswerBuilder* answer) {
   for (const auto& e : events) {
+    if (answer) answer->add(e);
     if (!exchange.firstToken && e.kind == Kind::TextDelta) exchange.firstToken = Clock::now();
     if (e.kind == Kind::Usage) exchange.usage = e.usage;
   }
@@ -54,33 +56,34 @@ std::string base64(const std::vector<float>& v) {
 http::Task<std::optional<core::Error>> serveInProcess(const core::ChatRequest& request,
                                                       providers::InProcess& local,
                                                       const std::string& upstreamModel, http::Headers headers,
-                                                      http::ResponseWriter& out, Exchange& exchange) {
+                                                      http::ResponseWriter& out, Exchange& exchange,
+                                                      cache::AnswerBuilder* answer) {
   auto started = co_await local.startChat(request, upstreamModel);
   if (!started) co_return started.error();
   auto& events = **started;
   const auto& codec = api::codecFor(request.format);
 
   if (!request.stream) {
-    core::ChatResponse answer;
-    answer.model = request.model;
-    answer.created = std::chrono::duration_cast<std::chrono::seconds>(
+    core::ChatResponse whole;
+    whole.model = request.model;
+    whole.created = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch()).count();
     for (;;) {
       auto batch = co_await events.next();
       if (!batch) co_return batch.error();
       if (batch->empty()) break;
-      observe(exchange, *batch);
+      observe(exchange, *batch, answer);
       for (const auto& e : *batch) {
-        if (e.kind == Kind::Start) answer.id = e.id;
-        if (e.kind == Kind::TextDelta) answer.text += e.text;
-        if (e.kind == Kind::Finish) answer.finish = e.finish;
-        if (e.kind == Kind::Usage) answer.usage = e.usage;
+        if (e.kind == Kind::Start) whole.id = e.id;
+        if (e.kind == Kind::TextDelta) whole.text += e.text;
+        if (e.kind == Kind::Finish) whole.finish = e.finish;
+        if (e.kind == Kind::Usage) whole.usage = e.usage;
       }
     }
     record(exchange, events);
     headers.push_back({"content-type", "application/json"});
     exchange.status = 200;
-    if (!co_await out.send(200, std::move(headers), codec.encodeResponse(answer))) exchange.status = 499;
+    if (!co_await out.send(200, std::move(headers), codec.encodeResponse(whole))) exchange.status = 499;
     co_return std::nullopt;
   }
 
@@ -89,7 +92,7 @@ http::Task<std::optional<core::Error>> serveInProcess(const core::ChatRequest& r
   // Until the first events, a failure may still go to the next candidate.
   auto first = co_await events.next();
   if (!first) co_return first.error();
-  observe(exchange, *first);
+  observe(exchange, *first, answer);
   for (const auto& e : *first) encoder->encode(e, bytes);
   headers.push_back({"content-type", "text/event-stream"});
   headers.push_back({"cache-control", "no-cache"});
@@ -114,7 +117,7 @@ http::Task<std::optional<core::Error>> serveInProcess(const core::ChatRequest& r
       co_return std::nullopt;
     }
     if (batch->empty()) break;
-    observe(exchange, *batch);
+    observe(exchange, *batch, answer);
     for (const auto& e : *batch) encoder->encode(e, bytes);
   }
   record(exchange, events);

@@ -15,12 +15,18 @@
 #include "http/server.h"
 #include "providers/provider.h"
 
+namespace arbitra::cache {
+class AnswerBuilder;
+}
+
 namespace arbitra::gateway {
 
+// `answer` (optional) collects the events for the semantic cache.
 http::Task<std::optional<core::Error>> serveInProcess(const core::ChatRequest& request,
                                                       providers::InProcess& local,
                                                       const std::string& upstreamModel, http::Headers headers,
-                                                      http::ResponseWriter& out, Exchange& exchange);
+                                                      http::ResponseWriter& out, Exchange& exchange,
+                                                      cache::AnswerBuilder* answer = nullptr);
 
 // The OpenAI embeddings body for in-process vectors.
 std::string encodeEmbeddings(const providers::EmbeddingAnswer& answer, const std::string& model, bool base64);

@@ -229,11 +229,11 @@ describe('cache with the /v1/embeddings deployment embedder', () => {
     assert.equal(await simRequests(), before + 3, 'the hit cost one embedding call, no chat call');
   });
 
-  test('the local engine embedder is a clear start-up error until the engine registers it', T, async () => {
+  test('the local engine embedder needs an existing model file (file:line at start-up)', T, async () => {
     const yaml = standardConfig(sim.port) + `cache:
-  embedder: { kind: local, model: some-gguf }
+  embedder: { kind: local, model: /nonexistent/some.gguf }
 `;
-    await assert.rejects(startGateway({ config: yaml }), /cache embedder 'local' is not available in this build \(available: ngram, words\)/);
+    await assert.rejects(startGateway({ config: yaml }), /arbitra\.yaml:\d+: embedder model file \/nonexistent\/some\.gguf does not exist/);
   });
 
   test('an unknown embedder model is refused at start with file:line', T, async () => {

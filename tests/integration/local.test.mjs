@@ -138,6 +138,47 @@ models:
   });
 });
 
+describe('local deployment with a machine cost model and a local cache embedder', () => {
+  let g;
+  before(async () => {
+    g = await startGateway({
+      config: `server: { host: 127.0.0.1, port: 0, threads: 2 }
+providers:
+  edge: { kind: local, model: ${MODEL}, context: 512, parallel: 1, threads: 1,
+          capex: 1500, lifetime_hours: 26280, watts: 200, price_per_kwh: 0.15, hosting_per_month: 20 }
+models:
+  tiny: [{ provider: edge, model: tiny-f16 }]
+cache:
+  max_bytes: 16777216
+  embedder: { kind: local, model: ${MODEL} }
+  default: { mode: semantic, verify_fraction: 0 }
+`,
+    });
+  });
+  after(stopAll);
+
+  test('a near-identical question is answered from the semantic cache; the miss is costed', T, async () => {
+    const ask = (q) => httpRequest(g.url, '/v1/chat/completions', {
+      body: { model: 'tiny', messages: [{ role: 'user', content: q }], temperature: 0, max_tokens: 8 } });
+    const first = await ask('How do I reset my password?');
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.headers.get('x-arbitra-cache'), 'miss');
+    // capex / lifetime + power + hosting over the measured throughput: a
+    // positive exact cost on the request's log line.
+    let logged = null;
+    for (let i = 0; i < 50 && !logged; i++) {
+      logged = (g.stderr + g.stdout).match(/ cost_pico=(\d+)/);
+      if (!logged) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(logged && Number(logged[1]) > 0, 'cost_pico on the log line');
+    const near = await ask('How do I reset my password');
+    assert.match(near.headers.get('x-arbitra-cache'), /^hit-semantic; sim=0\.9\d{2}; threshold=0\.900$/);
+    assert.equal(near.json.choices[0].message.content, first.json.choices[0].message.content);
+    const other = await ask('Quarterly revenue of the steel mill');
+    assert.equal(other.headers.get('x-arbitra-cache'), 'miss');
+  });
+});
+
 describe('local deployment errors', () => {
   after(stopAll);
   test('a corrupt model file stops start-up with its name', T, async () => {

@@ -1,7 +1,9 @@
 // arbitra-testmodel: writes a random-weight GGUF test model with a real
 // tokenizer (see src/engine/test_model.h). Deterministic under --seed.
 //
-//   arbitra-testmodel --vocab ggml-vocab-llama-bpe.gguf --shape tiny|1b --seed 42 --out tiny.gguf [--tied 1]
+//   arbitra-testmodel --vocab ggml-vocab-llama-bpe.gguf --shape tiny|1b --seed 42 --out tiny.gguf [--tied 1] [--confident 1]
+//   (--confident 1: a synthetic model whose Q4 copy agrees with it, for
+//   speculative-decoding benchmarks; see TestModelShape::confident)
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -12,6 +14,7 @@ int main(int argc, char** argv) {
   std::string vocab, out, shapeName = "tiny";
   uint64_t seed = 42;
   bool tied = false;
+  bool confident = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     std::string value = argv[i + 1];
@@ -19,6 +22,7 @@ int main(int argc, char** argv) {
     else if (flag == "--out") out = value;
     else if (flag == "--shape") shapeName = value;
     else if (flag == "--tied") tied = value == "1";
+    else if (flag == "--confident") confident = value == "1";
     else if (flag == "--seed") seed = std::strtoull(value.c_str(), nullptr, 10);
     else {
       std::fprintf(stderr, "arbitra-testmodel: unknown option %s\n", flag.c_str());
@@ -26,12 +30,14 @@ int main(int argc, char** argv) {
     }
   }
   if (vocab.empty() || out.empty() || (shapeName != "tiny" && shapeName != "1b")) {
-    std::fprintf(stderr, "usage: arbitra-testmodel --vocab VOCAB.gguf --out OUT.gguf [--shape tiny|1b] [--seed N] [--tied 1]\n");
+    std::fprintf(stderr, "usage: arbitra-testmodel --vocab VOCAB.gguf --out OUT.gguf [--shape tiny|1b] [--seed N] [--tied 1] [--confident 1]\n");
     return 2;
   }
   auto shape = shapeName == "1b" ? arbitra::engine::TestModelShape::oneB() : arbitra::engine::TestModelShape::tiny();
   shape.tiedOutput = tied;
   if (tied) shape.name += "-tied";
+  shape.confident = confident;
+  if (confident) shape.name += "-confident";
   auto written = arbitra::engine::writeTestModel(vocab, out, shape, seed);
   if (!written) {
     std::fprintf(stderr, "arbitra-testmodel: %s\n", written.error().message.c_str());

@@ -63,9 +63,8 @@ struct Mailbox {
 class LocalEvents final : public ChatEvents {
  public:
   LocalEvents(engine::Engine& engine, std::shared_ptr<Mailbox> mailbox, std::string id, std::string model,
-              int64_t costPerHourMicros)
-      : engine_(engine), mailbox_(std::move(mailbox)), id_(std::move(id)), model_(std::move(model)),
-        costPerHourMicros_(costPerHourMicros) {}
+              engine::MachineCost cost)
+      : engine_(engine), mailbox_(std::move(mailbox)), id_(std::move(id)), model_(std::move(model)), cost_(cost) {}
   ~LocalEvents() override {
     if (!done_ && requestId_) engine_.cancel(requestId_);
   }
@@ -127,14 +126,14 @@ class LocalEvents final : public ChatEvents {
     stats_.acceptedTokens = out.stats.acceptedTokens;
     auto c = engine_.counters();
     int64_t work = out.stats.promptTokens - out.stats.cachedTokens + out.stats.outputTokens;
-    stats_.costPico = localCostPico(work, costPerHourMicros_, c.decodedTokens, c.busyMicros);
+    stats_.costPico = engine::requestCostPico(cost_, work, c.decodedTokens, c.busyMicros);
   }
 
   engine::Engine& engine_;
   std::shared_ptr<Mailbox> mailbox_;
   std::string id_;
   std::string model_;
-  int64_t costPerHourMicros_;
+  engine::MachineCost cost_;
   uint64_t requestId_ = 0;
   bool started_ = false;
   bool done_ = false;
@@ -241,7 +240,7 @@ class LocalProvider final : public Provider, public InProcess {
                                                    const asio::any_io_executor& executor) {
     auto mailbox = std::make_shared<Mailbox>(executor);
     std::string id = "chatcmpl-local-" + std::to_string(counter_.fetch_add(1));
-    auto events = std::make_unique<LocalEvents>(*engine_, mailbox, id, model, config_.local.costPerHourMicros);
+    auto events = std::make_unique<LocalEvents>(*engine_, mailbox, id, model, machineCost(config_.local));
     std::weak_ptr<Mailbox> weak = mailbox;
     auto submitted = engine_->submit(std::move(params), [weak](engine::Output out) {
       if (auto box = weak.lock()) box->push(std::move(out), box);
@@ -257,13 +256,15 @@ class LocalProvider final : public Provider, public InProcess {
 
 }  // namespace
 
-int64_t localCostPico(int64_t tokens, int64_t costPerHourMicros, int64_t decoded, int64_t busyMicros) {
-  if (tokens <= 0 || costPerHourMicros <= 0 || decoded <= 0 || busyMicros <= 0) return 0;
-  // pico = tokens × (µ$/h × 10^6 pico/µ$) × (busy µs / decoded) / (3600 × 10^6 µs/h)
-  //      = tokens × µ$/h × busy µs / (3600 × decoded), rounded once.
-  __int128 num = static_cast<__int128>(tokens) * costPerHourMicros * busyMicros;
-  __int128 den = static_cast<__int128>(3600) * decoded;
-  return static_cast<int64_t>((num + den / 2) / den);
+engine::MachineCost machineCost(const config::LocalModelConfig& local) {
+  engine::MachineCost cost;
+  cost.perHourMicros = local.costPerHourMicros;
+  cost.capexMicros = local.capexMicros;
+  cost.lifetimeHours = local.lifetimeHours;
+  cost.watts = local.watts;
+  cost.perKwhMicros = local.perKwhMicros;
+  cost.hostingPerMonthMicros = local.hostingPerMonthMicros;
+  return cost;
 }
 
 std::unique_ptr<Provider> makeLocalProvider(const config::ProviderConfig& config) {

@@ -6,12 +6,13 @@
 // a bad file stops start-up with its message; dropping a ChatEvents cancels
 // its generation (a client that leaves frees its slot); usage is counted
 // exactly by the engine's tokenizer; cost per request = tokens it decoded ×
-// (cost_per_hour ÷ the engine's measured decode throughput), integer
-// pico-dollars rounded once.
+// (the machine's $/hour from config ÷ the engine's measured decode
+// throughput), integer pico-dollars rounded once (engine/machine_cost.h).
 #pragma once
 
 #include <memory>
 
+#include "engine/machine_cost.h"
 #include "providers/provider.h"
 
 namespace arbitra::providers {
@@ -19,8 +20,8 @@ namespace arbitra::providers {
 // Throws std::runtime_error naming the file when the model cannot be loaded.
 std::unique_ptr<Provider> makeLocalProvider(const config::ProviderConfig& config);
 
-// pico-dollars for `tokens` at `costPerHourMicros`, given that `decoded`
-// tokens took `busyMicros` of engine time (0 when nothing is measured yet).
-int64_t localCostPico(int64_t tokens, int64_t costPerHourMicros, int64_t decoded, int64_t busyMicros);
+// The machine cost a local deployment's config describes (cost_per_hour,
+// capex / lifetime_hours, watts × price_per_kwh, hosting_per_month).
+engine::MachineCost machineCost(const config::LocalModelConfig& local);
 
 }  // namespace arbitra::providers

@@ -1,6 +1,10 @@
 // The cache: section: per-group settings, defaults, file:line errors.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <string>
+#include <unistd.h>
+
 #include "config/config.h"
 
 namespace arbitra::config {
@@ -48,6 +52,15 @@ TEST(CacheConfigTest, GroupsStartFromTheDefault) {
   EXPECT_DOUBLE_EQ(*fast.maxTemperature, 0);
 }
 
+TEST(CacheConfigTest, LocalEmbedderModelIsAFileRelativeToTheConfig) {
+  std::string dir = "/tmp/arbitra-cache-local-" + std::to_string(::getpid());
+  std::system(("mkdir -p " + dir + " && touch " + dir + "/e.gguf").c_str());
+  auto config = parseConfig(std::string(kBase) + "cache:\n  embedder: { kind: local, model: e.gguf }\n", dir + "/c.yaml");
+  EXPECT_EQ(config.cache.embedder, "local");
+  EXPECT_EQ(config.cache.embedderModel, dir + "/e.gguf");
+  std::system(("rm -rf " + dir).c_str());
+}
+
 TEST(CacheConfigTest, ErrorsNameFileAndLine) {
   EXPECT_EQ(errorOf(std::string(kBase) + "cache:\n  default: { mode: sometimes }\n"),
             "c.yaml:6: cache mode must be off, exact or semantic (got 'sometimes')");
@@ -57,6 +70,10 @@ TEST(CacheConfigTest, ErrorsNameFileAndLine) {
             "c.yaml:8: threshold must be a number from 0.0 to 1.0 (got '1.5')");
   EXPECT_EQ(errorOf(std::string(kBase) + "cache:\n  embedder: { kind: words }\n"),
             "c.yaml:6: embedder kind words needs word_vectors (the file scripts/fetch_word_vectors.sh writes)");
+  EXPECT_EQ(errorOf(std::string(kBase) + "cache:\n  embedder: { kind: local }\n"),
+            "c.yaml:6: embedder kind local needs a model (a .gguf file)");
+  EXPECT_EQ(errorOf(std::string(kBase) + "cache:\n  embedder: { kind: local, model: /nonexistent/e.gguf }\n"),
+            "c.yaml:6: embedder model file /nonexistent/e.gguf does not exist");
   EXPECT_NE(errorOf(std::string(kBase) + "cache:\n  colour: blue\n").find("c.yaml:6: unknown key 'colour' in cache"),
             std::string::npos);
 }

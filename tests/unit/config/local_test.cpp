@@ -65,7 +65,36 @@ TEST_F(LocalConfig, ErrorsNameTheLine) {
   EXPECT_EQ(error({"providers:", "  edge:", "    kind: local", "    model: m.gguf", "    base_url: http://x"}).substr(0, 36),
             ":5: unknown key 'base_url' in provid");
   EXPECT_EQ(error({"providers:", "  edge:", "    kind: local", "    model: m.gguf", "    cost_per_hour: -1"}),
-            ":5: cost_per_hour must be a non-negative decimal number of dollars");
+            ":5: cost_per_hour must be a non-negative decimal number of dollars up to 1000 (got '-1')");
+  EXPECT_EQ(error({"providers:", "  edge:", "    kind: local", "    model: m.gguf", "    capex: 1500"}),
+            ":5: provider 'edge': capex needs lifetime_hours (the hours it is amortized over)");
+  EXPECT_EQ(error({"providers:", "  edge:", "    kind: local", "    model: m.gguf", "    lifetime_hours: 100"}),
+            ":5: provider 'edge': lifetime_hours needs capex");
+  EXPECT_EQ(error({"providers:", "  edge:", "    kind: local", "    model: m.gguf", "    watts: 200"}),
+            ":5: provider 'edge': watts needs price_per_kwh");
+  EXPECT_EQ(error({"providers:", "  edge:", "    kind: local", "    model: m.gguf", "    watts: 200",
+                   "    price_per_kwh: 0.1234567"}),
+            ":6: price_per_kwh must be a non-negative decimal number of dollars up to 10 (got '0.1234567')");
+  EXPECT_EQ(error({"providers:", "  edge:", "    kind: local", "    model: m.gguf", "    capex: 20000000",
+                   "    lifetime_hours: 100"}),
+            ":5: capex must be a non-negative decimal number of dollars up to 10000000 (got '20000000')");
+  EXPECT_EQ(error({"providers:", "  edge:", "    kind: local", "    model: m.gguf", "    capex: 1500",
+                   "    lifetime_hours: 0"}),
+            ":6: lifetime_hours must be an integer from 1 to 1000000 (26280: 3 years) (got '0')");
+}
+
+TEST_F(LocalConfig, MachineCostFromCapexLifetimePowerAndHosting) {
+  auto config = parseConfig(yamlLines({"providers:", "  edge:", "    kind: local", "    model: m.gguf",
+                                       "    capex: 1500", "    lifetime_hours: 26280", "    watts: 200",
+                                       "    price_per_kwh: 0.15", "    hosting_per_month: 20"}),
+                            dir_ + "/c.yaml", fakeEnv({}));
+  const auto& local = config.providers[0].local;
+  EXPECT_EQ(local.costPerHourMicros, 0);
+  EXPECT_EQ(local.capexMicros, 1'500'000'000);
+  EXPECT_EQ(local.lifetimeHours, 26'280);
+  EXPECT_EQ(local.watts, 200);
+  EXPECT_EQ(local.perKwhMicros, 150'000);
+  EXPECT_EQ(local.hostingPerMonthMicros, 20'000'000);
 }
 
 }  // namespace

@@ -230,6 +230,31 @@ TEST(EngineSpeculation, DraftModelGivesTheGreedyTokens) {
   EXPECT_LT(counters.steps, 2 * 40);  // fewer target steps than tokens
 }
 
+// A draft that disagrees with its target (another random model) costs little:
+// the adaptive length (DraftLength) pauses it after two misses, so far fewer
+// tokens are proposed than generated, and the output is still exact.
+TEST(EngineSpeculation, ADisagreeingDraftIsPausedAndTheOutputStaysExact) {
+  auto dir = std::filesystem::temp_directory_path() / ("arbitra-baddraft-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto other = (dir / "other.gguf").string();
+  ASSERT_TRUE(writeTestModel(ARBITRA_VOCAB, other, TestModelShape::tiny(), 99));
+  auto plainEngine = mustLoad(tinyOptions(1));
+  auto o = tinyOptions(1);
+  o.draftPath = other;
+  o.draftTokens = 8;
+  auto specEngine = mustLoad(o);
+  ASSERT_TRUE(plainEngine && specEngine);
+  auto plain = runOne(*plainEngine, greedy("a draft that disagrees", 96));
+  auto spec = runOne(*specEngine, greedy("a draft that disagrees", 96));
+  EXPECT_EQ(spec.text, plain.text);
+  EXPECT_EQ(spec.stats.outputTokens, 96);
+  EXPECT_GT(spec.stats.draftedTokens, 0);
+  // Without adaptation: ~8 proposed per token (~770); paused: 8 + 1 + a probe per pause.
+  EXPECT_LT(spec.stats.draftedTokens, 24) << "accepted " << spec.stats.acceptedTokens;
+  specEngine.reset();
+  std::filesystem::remove_all(dir);
+}
+
 TEST(EngineSpeculation, NGramLookupGivesTheGreedyTokens) {
   // A model that repeats itself (output tied to its input embeddings), so
   // lookup in the request's own tokens has proposals that hold.

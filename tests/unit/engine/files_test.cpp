@@ -126,6 +126,47 @@ TEST_F(ModelFiles, QuantizeRoundTrip) {
   EXPECT_FALSE(fs::exists(path("q8_0.gguf.partial")));
 }
 
+// The synthetic confident model (TestModelShape::confident): its Q4_0 copy
+// makes the same greedy choices, so as a draft it is accepted almost always
+// and speculation needs far fewer target steps; the output stays the
+// target's greedy output. The plain random model's Q4_0 copy, by contrast,
+// diverges (what made it useless as a draft in the bench).
+TEST_F(ModelFiles, ConfidentModelsQ4CopyAgreesWithIt) {
+  auto shape = TestModelShape::tiny();
+  shape.embedding = 128;
+  shape.heads = 4;
+  shape.kvHeads = 2;
+  shape.feedForward = 512;
+  shape.confident = true;
+  ASSERT_TRUE(writeTestModel(ARBITRA_VOCAB, path("target.gguf"), shape, 11));
+  ASSERT_TRUE(quantize({path("target.gguf"), path("draft.gguf"), "q4_0", 2}));
+  auto o = tinyOptions(1);
+  o.modelPath = path("target.gguf");
+  auto target = mustLoad(o);
+  o.modelPath = path("draft.gguf");
+  auto q4 = mustLoad(o);
+  o.modelPath = path("target.gguf");
+  o.draftPath = path("draft.gguf");
+  o.draftTokens = 8;
+  auto spec = mustLoad(o);
+  ASSERT_TRUE(target && q4 && spec);
+  for (const char* prompt : {"confident one", "and a second prompt"}) {
+    auto plain = runOne(*target, greedy(prompt, 48));
+    ASSERT_EQ(plain.stats.outputTokens, 48);
+    EXPECT_EQ(runOne(*q4, greedy(prompt, 48)).text, plain.text) << prompt;
+    auto fast = runOne(*spec, greedy(prompt, 48));
+    EXPECT_EQ(fast.text, plain.text) << prompt;
+    EXPECT_GT(fast.stats.draftedTokens, 0);
+    EXPECT_GE(fast.stats.acceptedTokens * 10, fast.stats.draftedTokens * 9) << prompt;  // >= 90%
+  }
+  EXPECT_LT(spec->counters().steps, 2 * 48 / 4);  // ~9 tokens per target step
+  EXPECT_FALSE(writeTestModel(ARBITRA_VOCAB, path("x.gguf"), [&] {
+    auto tied = shape;
+    tied.tiedOutput = true;
+    return tied;
+  }(), 1));
+}
+
 TEST_F(ModelFiles, QuantizeRefusesBadInput) {
   std::ofstream(path("garbage.gguf")) << "GGUF but not really";
   auto bad = quantize({path("garbage.gguf"), path("out.gguf"), "q4_0", 2});
