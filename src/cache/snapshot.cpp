@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "cache/cache.h"
 
@@ -185,9 +186,10 @@ bool Cache::loadSnapshot(const std::string& path, int64_t nowMs, std::string& er
     error = "trailing bytes after the last entry";
     return false;
   }
-  for (auto& [e, ev] : entries) {
-    if (e.expiresMs > nowMs) store_->put(std::move(e), ev);
-  }
+  std::erase_if(entries, [&](const auto& item) { return item.first.expiresMs <= nowMs; });
+  // The HNSW graphs are rebuilt on every core (at 1M entries the graph build
+  // is most of the reload).
+  store_->putMany(std::move(entries), std::max(1u, std::thread::hardware_concurrency()));
   return true;
 }
 
