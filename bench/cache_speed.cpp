@@ -8,8 +8,8 @@
 //  - memory per entry as the store accounts it, and the process's RSS growth.
 //
 //   build/arbitra-cache-speed [--sizes 10000,100000,1000000] [--queries 20000] [--word-vectors FILE]
-//                             [--m 12] [--ef-construction 64] [--ef-search 48] [--namespaces 1]
-//                             [--index-dims 128] [--int8 1] [--rerank 16] [--exact 200]
+//                             [--m 16] [--ef-construction 64] [--ef-search 64] [--namespaces 1]
+//                             [--index-dims 64] [--int8 1] [--rerank 16] [--exact 200]
 //
 // recall@1 is measured two ways: "own" = the search found the entry the
 // query was made from (similarity > 0.99); "vs exact" = its best similarity
