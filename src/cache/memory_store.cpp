@@ -1,7 +1,9 @@
 // The in-memory store (see store.h): a hash map per exact key, an LRU list,
 // a VectorIndex per semantic namespace, one mutex. Lookups take microseconds
 // (hash probe or one HNSW search), so one lock is simpler and fast enough;
-// embedding and answer comparison happen outside it.
+// embedding and answer comparison happen outside it. A snapshot (forEach)
+// holds the lock for one batch of 1,024 entries at a time, not for the whole
+// walk; a reload (putMany) builds large namespaces' graphs on several threads.
 //
 // Memory accounting charges each entry its strings, tool calls and embedding
 // (entryBytes) plus what its namespace index keeps per vector; put() evicts
@@ -227,6 +229,13 @@ class MemoryStore : public Store {
       eraseLocked(lru_.back());
       ++evictions_;
     }
+  }
+
+  void setSearch(size_t efSearch, size_t rerank) override {
+    std::lock_guard lock(mutex_);
+    params_.efSearch = efSearch;
+    params_.rerank = rerank;
+    for (auto& [ns, space] : spaces_) space->setSearch(efSearch, rerank);
   }
 
   size_t size() const override {

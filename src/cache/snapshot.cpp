@@ -8,6 +8,9 @@
 //     u8 has-usage + 5 x i64; u32 tool calls x (id, name, arguments);
 //     i64 cost, created, expires; u32 dims + f32 x dims; evidence (f32
 //     highestWrong, f32 x 2 lowCorrect, u32 correct, u32 wrong).
+// Vectors are stored full (the index's compact codes are recomputed on load,
+// so a change of code does not invalidate snapshots); reloading rebuilds the
+// graphs on every core (Store::putMany).
 // Written to PATH.tmp then renamed, so a crash mid-write leaves the previous
 // snapshot. Loading checks magic, version, size and checksum before reading
 // any entry, and bounds every length against the remaining bytes: a

@@ -81,6 +81,10 @@ class Store {
   // a snapshot is written; an entry erased meanwhile is skipped, one put
   // meanwhile is not visited. `visit` runs with no store lock held.
   virtual void forEach(const std::function<void(const Entry&, const Evidence&, const Vector&)>& visit) const = 0;
+  // Search effort of every namespace index, present and future (tuning;
+  // bench/cache_speed sweeps it on one built index). Stores without an
+  // approximate index ignore it.
+  virtual void setSearch(size_t efSearch, size_t rerank) {}
   virtual size_t size() const = 0;
   virtual size_t bytes() const = 0;
   virtual size_t maxBytes() const = 0;

@@ -161,6 +161,12 @@ void VectorIndex::addMany(const std::vector<std::pair<uint64_t, const Vector*>>&
   for (auto& t : pool) t.join();
 }
 
+void VectorIndex::setSearch(size_t efSearch, size_t rerank) {
+  params_.efSearch = efSearch;
+  params_.rerank = rerank;
+  if (hnsw_) hnsw_->index.setEf(efSearch);
+}
+
 void VectorIndex::remove(uint64_t id) {
   if (!hnsw_) {
     auto it = std::find(flatIds_.begin(), flatIds_.end(), id);

@@ -55,6 +55,8 @@ class VectorIndex {
   bool get(uint64_t id, Vector& out) const;
   // Up to k (id, cosine) pairs, most similar first.
   std::vector<std::pair<uint64_t, float>> search(const Vector& q, size_t k) const;
+  // Search effort from now on (ef_search, re-ranked candidates).
+  void setSearch(size_t efSearch, size_t rerank);
   size_t size() const { return live_; }
   size_t dims() const { return dims_; }
   bool graph() const { return hnsw_ != nullptr; }
