@@ -57,11 +57,15 @@ struct VectorIndex::Graph {
     hugePages();
   }
   const float* full(uint32_t slot) const { return &full_[slot / kChunk][(slot % kChunk) * dims]; }
-  // A new slot holding v (not yet in the graph).
+  // A new slot holding v (not yet in the graph). A chunk grows as it fills,
+  // so a namespace of a few hundred vectors does not hold a whole chunk.
   uint32_t newSlot(uint64_t id, const float* v) {
     const auto slot = static_cast<uint32_t>(slotIds.size());
-    if (slot % kChunk == 0) full_.push_back(std::make_unique<float[]>(kChunk * dims));
-    std::copy_n(v, dims, &full_[slot / kChunk][(slot % kChunk) * dims]);
+    if (slot % kChunk == 0) {
+      full_.emplace_back();
+      if (slot > 0) full_.back().reserve(kChunk * dims);  // not the first: the namespace is big
+    }
+    full_.back().insert(full_.back().end(), v, v + dims);
     slotIds.push_back(id);
     slots[id] = slot;
     return slot;
@@ -98,7 +102,7 @@ struct VectorIndex::Graph {
   CompactCodec codec;
   CodeSpace space;
   hnswlib::HierarchicalNSW<float> index;
-  std::vector<std::unique_ptr<float[]>> full_;
+  std::vector<std::vector<float>> full_;  // kChunk vectors each (pointers change only in newSlot)
   std::vector<uint64_t> slotIds;                 // slot -> entry id
   std::unordered_map<uint64_t, uint32_t> slots;  // live entry id -> slot
   size_t deleted = 0;
