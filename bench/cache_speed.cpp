@@ -8,7 +8,7 @@
 //  - memory per entry as the store accounts it, and the process's RSS growth.
 //
 //   build/arbitra-cache-speed [--sizes 10000,100000,1000000] [--queries 20000] [--word-vectors FILE]
-//                             [--m 16] [--ef-construction 64] [--ef-search 64[,32,...]] [--namespaces 1]
+//                             [--m 16] [--ef-construction 64] [--ef-search 48[,32,...]] [--namespaces 1]
 //                             [--index-dims 64] [--int8 1] [--rerank 16[,8,...]] [--exact 200] [--passes 3]
 //   build/arbitra-cache-speed --bulk 100000   (index build of a snapshot reload, 1 thread vs every core)
 //

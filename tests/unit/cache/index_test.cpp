@@ -175,7 +175,9 @@ TEST(IndexTest, SimilaritiesAreExactAndSorted) {
       ASSERT_TRUE(index.get(found[k].first, v));
       EXPECT_EQ(v, stored[found[k].first - 1]);  // the full vector, bit for bit
       EXPECT_NEAR(found[k].second, exactDot(q, v), 1e-5);
-      if (k) EXPECT_GE(found[k - 1].second, found[k].second);
+      if (k) {
+        EXPECT_GE(found[k - 1].second, found[k].second);
+      }
     }
   }
 }
