@@ -9,7 +9,7 @@
 //
 //   build/arbitra-cache-speed [--sizes 10000,100000,1000000] [--queries 20000] [--word-vectors FILE]
 //                             [--m 16] [--ef-construction 64] [--ef-search 48[,32,...]] [--namespaces 1]
-//                             [--index-dims 64] [--int8 1] [--rerank 16[,8,...]] [--exact 200] [--passes 3]
+//                             [--index-dims 64] [--int8 1] [--rerank 16[,8,...]] [--exact 200] [--passes 10]
 //   build/arbitra-cache-speed --bulk 100000   (index build of a snapshot reload, 1 thread vs every core)
 //
 // Semantic latency: the query set is run --passes times; p50/p99 are over
@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
   IndexParams params;
   size_t namespaces = 1;
   size_t exactQueries = 200;
-  size_t passes = 3;
+  size_t passes = 10;
   size_t bulk = 0;
   std::vector<size_t> efList = {params.efSearch}, rerankList = {params.rerank};
   for (int i = 1; i + 1 < argc; i += 2) {
