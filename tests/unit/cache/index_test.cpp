@@ -188,14 +188,14 @@ TEST(IndexTest, RecallOnClusteredDataAgainstExactSearch) {
   std::mt19937 rng(6);
   const size_t dims = 256;
   std::vector<Vector> centers, stored;
-  for (int c = 0; c < 100; ++c) centers.push_back(randomUnit(rng, dims));
+  for (int c = 0; c < 50; ++c) centers.push_back(randomUnit(rng, dims));
   VectorIndex index(dims);
-  for (uint64_t i = 0; i < 8000; ++i) {
+  for (uint64_t i = 0; i < 4000; ++i) {
     stored.push_back(near(rng, centers[i % centers.size()], 0.5f));
     index.add(i, stored.back());
   }
   size_t hits = 0;
-  const int queries = 300;
+  const int queries = 200;
   for (int i = 0; i < queries; ++i) {
     Vector q = near(rng, stored[(i * 7919) % stored.size()], 0.3f);
     double best = -2;
@@ -249,16 +249,16 @@ Entry semanticEntry(int i, const Digest& ns, Vector v) {
 TEST(StoreBulkTest, PutManyEqualsPutInOrderUnderTheBound) {
   std::mt19937 rng(8);
   std::vector<Vector> vectors;
-  for (int i = 0; i < 3000; ++i) vectors.push_back(randomUnit(rng, 64));
+  for (int i = 0; i < 1500; ++i) vectors.push_back(randomUnit(rng, 64));
   Digest a = sha256("a"), b = sha256("b");
   // Unbounded: everything is there and searchable.
   auto bulk = makeMemoryStore(size_t(1) << 30);
   std::vector<std::pair<Entry, Evidence>> batch;
-  for (int i = 0; i < 3000; ++i) batch.emplace_back(semanticEntry(i, i % 3 ? a : b, vectors[i]), Evidence{});
+  for (int i = 0; i < 1500; ++i) batch.emplace_back(semanticEntry(i, i % 3 ? a : b, vectors[i]), Evidence{});
   batch.emplace_back(semanticEntry(5, a, vectors[5]), Evidence{});  // replaces entry 5 (same key)
   bulk->putMany(std::move(batch), 4);
-  EXPECT_EQ(bulk->size(), 3000u);
-  for (int i = 1; i < 3000; i += 13) {
+  EXPECT_EQ(bulk->size(), 1500u);
+  for (int i = 1; i < 1500; i += 13) {
     auto n = bulk->nearest(i % 3 ? a : b, vectors[i], 1, 0);
     ASSERT_FALSE(n.empty());
     EXPECT_EQ(n[0].entry->answer.text, "answer " + std::to_string(i));
@@ -266,17 +266,17 @@ TEST(StoreBulkTest, PutManyEqualsPutInOrderUnderTheBound) {
   // Bounded: the same survivors as put() one by one (the most recent ones).
   auto one = makeMemoryStore(size_t(1) << 30);
   one->put(semanticEntry(0, a, vectors[0]));
-  const size_t bound = one->bytes() * 1000;
+  const size_t bound = one->bytes() * 500;
   auto sequential = makeMemoryStore(bound), together = makeMemoryStore(bound);
   batch.clear();
-  for (int i = 0; i < 3000; ++i) {
+  for (int i = 0; i < 1500; ++i) {
     sequential->put(semanticEntry(i, a, vectors[i]));
     batch.emplace_back(semanticEntry(i, a, vectors[i]), Evidence{});
   }
   together->putMany(std::move(batch), 2);
   EXPECT_LE(together->bytes(), bound);
   EXPECT_NEAR(double(together->size()), double(sequential->size()), sequential->size() * 0.1);
-  EXPECT_TRUE(together->findExact(sha256("k2999"), 0));
+  EXPECT_TRUE(together->findExact(sha256("k1499"), 0));
   EXPECT_FALSE(together->findExact(sha256("k0"), 0));
 }
 
