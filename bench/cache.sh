@@ -10,8 +10,9 @@
 #     threshold sweep vs learned thresholds, on bench/cache_eval/pairs.txt and
 #     template traffic;
 #  2. speed: build/arbitra-cache-speed (bench/cache_speed.cpp): lookup latency
-#     excluding embedding at 10k / 100k / 1M entries in one namespace, embedder
-#     cost per request, memory per entry;
+#     excluding embedding at 10k / 100k / 1M entries in one namespace (recall
+#     against brute force), embedder cost per request, memory per entry, and
+#     the index build of a snapshot reload on 1 thread vs every core;
 #  3. the gateway's latency on a cache hit vs calling the simulator directly and
 #     vs a miss through the gateway (arbitra-loadgen, 300 rps, 5 s).
 set -euo pipefail
@@ -28,7 +29,8 @@ words_args=()
 [ -n "$vectors" ] && words_args=(--word-vectors "$vectors")
 sizes=10000,100000,1000000
 requests=20000
-if [ "${QUICK:-0}" = 1 ]; then sizes=10000,100000; requests=5000; fi
+bulk=100000
+if [ "${QUICK:-0}" = 1 ]; then sizes=10000,100000; requests=5000; bulk=20000; fi
 
 echo "# Cache benchmarks ($(date -u +%Y-%m-%d), $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs))"
 echo
@@ -42,6 +44,8 @@ if want speed; then
   echo "## 2. Speed"
   echo
   taskset -c 0 "$BUILD/arbitra-cache-speed" --sizes "$sizes" "${words_args[@]}"
+  echo
+  "$BUILD/arbitra-cache-speed" --bulk "$bulk"   # snapshot reload: 1 thread vs every core
   echo
 fi
 want latency || exit 0

@@ -18,6 +18,7 @@
 //     hit rate = hits / requests, extra = upstream calls made only to verify.
 //
 //   build/arbitra-cache-eval [--pairs FILE] [--word-vectors FILE] [--requests N] [--seed N]
+//                            [--exact-index 1]   (brute-force search: what a perfect index would give)
 #include <algorithm>
 #include <cctype>
 #include <climits>
@@ -205,12 +206,15 @@ Traffic makeTraffic(const std::vector<Intent>& intents, size_t n, uint64_t seed)
   return t;
 }
 
+bool exactIndex = false;  // --exact-index: no HNSW, to tell index misses from embedder errors
+
 Outcome run(const Traffic& traffic, const ThresholdPolicy& policy, uint64_t seed) {
   CacheOptions o;
   o.defaults.mode = Mode::Semantic;
   o.defaults.threshold = policy;
   o.seed = seed;
   o.maxBytes = 1ull << 30;
+  if (exactIndex) o.index.flatLimit = SIZE_MAX;  // brute-force search in every namespace
   Cache cache(o);
   Outcome out;
   uint64_t verifies = 0;
@@ -272,6 +276,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--word-vectors")) wordVectors = argv[i + 1];
     if (!std::strcmp(argv[i], "--requests")) requests = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--seed")) seed = std::stoull(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--exact-index")) exactIndex = std::strcmp(argv[i + 1], "0") != 0;
   }
   std::vector<Pair> pairs;
   std::vector<Intent> intents;

@@ -1,13 +1,18 @@
 // The in-memory store (see store.h): a hash map per exact key, an LRU list,
 // a VectorIndex per semantic namespace, one mutex. Lookups take microseconds
 // (hash probe or one HNSW search), so one lock is simpler and fast enough;
-// embedding and answer comparison happen outside it.
+// embedding and answer comparison happen outside it. A snapshot (forEach)
+// holds the lock for one batch of 1,024 entries at a time, not for the whole
+// walk; a reload (putMany) builds large namespaces' graphs on several threads.
 //
 // Memory accounting charges each entry its strings, tool calls and embedding
 // (entryBytes) plus what its namespace index keeps per vector; put() evicts
 // from the LRU tail until the total is under the bound.
+#include <algorithm>
+#include <atomic>
 #include <list>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "cache/store.h"
@@ -120,17 +125,117 @@ class MemoryStore : public Store {
   }
 
   void forEach(const std::function<void(const Entry&, const Evidence&, const Vector&)>& visit) const override {
+    constexpr size_t kBatch = 1024;
+    std::vector<uint64_t> order;
+    {
+      std::lock_guard lock(mutex_);
+      order.assign(lru_.rbegin(), lru_.rend());
+    }
+    struct Copy {
+      std::shared_ptr<const Entry> entry;
+      Evidence evidence;
+      Vector embedding;
+    };
+    std::vector<Copy> batch;
+    for (size_t at = 0; at < order.size(); at += kBatch) {
+      batch.clear();
+      {
+        std::lock_guard lock(mutex_);
+        for (size_t i = at; i < std::min(order.size(), at + kBatch); ++i) {
+          auto slot = slots_.find(order[i]);
+          if (slot == slots_.end()) continue;  // erased since the order was taken
+          Copy c{slot->second.entry, slot->second.evidence, {}};
+          if (c.entry->ns) {
+            auto space = spaces_.find(*c.entry->ns);
+            if (space != spaces_.end()) space->second->get(c.entry->id, c.embedding);
+          }
+          batch.push_back(std::move(c));
+        }
+      }
+      for (const auto& c : batch) visit(*c.entry, c.evidence, c.embedding);
+    }
+  }
+
+  void putMany(std::vector<std::pair<Entry, Evidence>> entries, size_t threads) override {
     std::lock_guard lock(mutex_);
-    Vector embedding;
-    for (auto it = lru_.rbegin(); it != lru_.rend(); ++it) {
-      const auto& slot = slots_.at(*it);
-      embedding.clear();
+    // 1. Entries in, in order (so the LRU order is put()'s); vectors aside.
+    std::unordered_map<Digest, std::vector<std::pair<uint64_t, Vector>>, DigestHash> pending;
+    for (auto& [entry, evidence] : entries) {
+      if (auto old = exact_.find(entry.exact); old != exact_.end()) eraseLocked(old->second);
+      entry.id = ++nextId_;
+      Slot slot;
+      slot.evidence = evidence;
+      slot.charged = false;
+      slot.bytes = entryBytes(entry) - entry.embedding.capacity() * sizeof(float);
+      if (entry.ns && !entry.embedding.empty()) {
+        auto space = spaces_.find(*entry.ns);
+        auto& list = pending[*entry.ns];
+        size_t dims = space != spaces_.end() ? space->second->dims()
+                      : list.empty()         ? entry.embedding.size()
+                                             : list.front().second.size();
+        if (dims == entry.embedding.size()) {
+          list.emplace_back(entry.id, std::move(entry.embedding));
+        } else {
+          entry.ns.reset();
+        }
+      }
+      Vector().swap(entry.embedding);
+      const uint64_t id = entry.id;
+      exact_[entry.exact] = id;
+      slot.entry = std::make_shared<const Entry>(std::move(entry));
+      lru_.push_front(id);
+      slot.lru = lru_.begin();
+      slots_.emplace(id, std::move(slot));
+    }
+    // 2. Indexes: big namespaces one at a time with all threads, the rest
+    // spread over the threads, one namespace per thread at a time.
+    std::vector<std::pair<VectorIndex*, std::vector<std::pair<uint64_t, const Vector*>>>> big, small;
+    for (auto& [ns, list] : pending) {
+      std::vector<std::pair<uint64_t, const Vector*>> items;
+      for (const auto& [id, v] : list) {
+        if (slots_.count(id)) items.emplace_back(id, &v);  // not replaced later in the batch
+      }
+      if (items.empty()) continue;
+      auto& space = spaces_[ns];
+      if (!space) space = std::make_unique<VectorIndex>(items.front().second->size(), params_);
+      (items.size() >= 10000 ? big : small).emplace_back(space.get(), std::move(items));
+    }
+    threads = std::max<size_t>(1, threads);
+    for (auto& [index, items] : big) index->addMany(items, threads);
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < small.size();) small[i].first->addMany(small[i].second, 1);
+    };
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < std::min(threads, small.size()); ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+    // 3. Charges, then the bound (least recent first, as put() would).
+    for (auto& [id, slot] : slots_) {
+      if (slot.charged) continue;
       if (slot.entry->ns) {
         auto space = spaces_.find(*slot.entry->ns);
-        if (space != spaces_.end()) space->second->get(slot.entry->id, embedding);
+        if (space != spaces_.end()) slot.bytes += space->second->bytesPerVector();
       }
-      visit(*slot.entry, slot.evidence, embedding);
+      slot.charged = true;
+      bytes_ += slot.bytes;
     }
+    std::vector<uint64_t> tooBig;
+    for (const auto& [id, slot] : slots_) {
+      if (slot.bytes > maxBytes_) tooBig.push_back(id);
+    }
+    for (uint64_t id : tooBig) eraseLocked(id);
+    while (bytes_ > maxBytes_ && !lru_.empty()) {
+      eraseLocked(lru_.back());
+      ++evictions_;
+    }
+  }
+
+  void setSearch(size_t efSearch, size_t rerank) override {
+    std::lock_guard lock(mutex_);
+    params_.efSearch = efSearch;
+    params_.rerank = rerank;
+    for (auto& [ns, space] : spaces_) space->setSearch(efSearch, rerank);
   }
 
   size_t size() const override {
@@ -153,6 +258,7 @@ class MemoryStore : public Store {
     std::list<uint64_t>::iterator lru;
     Evidence evidence;
     size_t bytes = 0;
+    bool charged = true;  // false while putMany() has not added it to bytes_ yet
   };
 
   void touch(Slot& slot) { lru_.splice(lru_.begin(), lru_, slot.lru); }
@@ -171,7 +277,7 @@ class MemoryStore : public Store {
     if (entry.ns) removeFromSpace(*entry.ns, id);
     if (auto e = exact_.find(entry.exact); e != exact_.end() && e->second == id) exact_.erase(e);
     lru_.erase(it->second.lru);
-    bytes_ -= it->second.bytes;
+    if (it->second.charged) bytes_ -= it->second.bytes;
     slots_.erase(it);
   }
 

@@ -8,6 +8,9 @@
 //     u8 has-usage + 5 x i64; u32 tool calls x (id, name, arguments);
 //     i64 cost, created, expires; u32 dims + f32 x dims; evidence (f32
 //     highestWrong, f32 x 2 lowCorrect, u32 correct, u32 wrong).
+// Vectors are stored full (the index's compact codes are recomputed on load,
+// so a change of code does not invalidate snapshots); reloading rebuilds the
+// graphs on every core (Store::putMany).
 // Written to PATH.tmp then renamed, so a crash mid-write leaves the previous
 // snapshot. Loading checks magic, version, size and checksum before reading
 // any entry, and bounds every length against the remaining bytes: a
@@ -16,6 +19,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "cache/cache.h"
 
@@ -185,9 +189,10 @@ bool Cache::loadSnapshot(const std::string& path, int64_t nowMs, std::string& er
     error = "trailing bytes after the last entry";
     return false;
   }
-  for (auto& [e, ev] : entries) {
-    if (e.expiresMs > nowMs) store_->put(std::move(e), ev);
-  }
+  std::erase_if(entries, [&](const auto& item) { return item.first.expiresMs <= nowMs; });
+  // The HNSW graphs are rebuilt on every core (at 1M entries the graph build
+  // is most of the reload).
+  store_->putMany(std::move(entries), std::max(1u, std::thread::hardware_concurrency()));
   return true;
 }
 

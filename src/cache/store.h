@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cache/embedder.h"
@@ -65,11 +66,25 @@ class Store {
   // Stores (replacing any entry with the same exact key); returns its id, 0
   // when the entry alone is larger than the bound.
   virtual uint64_t put(Entry entry, const Evidence& evidence = {}) = 0;
+  // Stores many, as put() in this order would (later ones are more recent and
+  // survive the bound first); a store may build its indexes on up to
+  // `threads` threads (snapshot reload).
+  virtual void putMany(std::vector<std::pair<Entry, Evidence>> entries, size_t threads) {
+    for (auto& [entry, evidence] : entries) put(std::move(entry), evidence);
+  }
   virtual void erase(uint64_t id) = 0;
   virtual void observe(uint64_t id, float similarity, bool same) = 0;
   // Every live entry with its evidence and embedding (empty for exact-only
-  // entries), least recently used first (for snapshots).
+  // entries), least recently used first (for snapshots). Not atomic: the
+  // order is taken when the call starts, and entries are copied out in small
+  // batches (MemoryStore: 1,024 per lock), so lookups and puts proceed while
+  // a snapshot is written; an entry erased meanwhile is skipped, one put
+  // meanwhile is not visited. `visit` runs with no store lock held.
   virtual void forEach(const std::function<void(const Entry&, const Evidence&, const Vector&)>& visit) const = 0;
+  // Search effort of every namespace index, present and future (tuning;
+  // bench/cache_speed sweeps it on one built index). Stores without an
+  // approximate index ignore it.
+  virtual void setSearch(size_t efSearch, size_t rerank) {}
   virtual size_t size() const = 0;
   virtual size_t bytes() const = 0;
   virtual size_t maxBytes() const = 0;

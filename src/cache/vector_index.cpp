@@ -1,23 +1,110 @@
 // Flat-then-HNSW namespace index (see vector_index.h). hnswlib throws on
 // capacity and unknown labels; capacity is grown before every insert and only
 // known ids are deleted, so nothing here throws on the request path.
+//
+// hnswlib's elements hold the compact code (CodeSpace); the full vectors live
+// beside the graph (Graph::full), read for re-ranking and get(). hnswlib's
+// own InnerProductSpace is not used: its SIMD path is chosen by compile-time
+// macros (SSE only in this portable build), ours by the CPU at run time.
 #include "cache/vector_index.h"
 
 #include <hnswlib/hnswlib.h>
+#include <sys/mman.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <thread>
 #include <unordered_map>
 
-namespace arbitra::cache {
+#include "cache/compact.h"
 
-struct VectorIndex::Graph {
-  explicit Graph(size_t dims, const IndexParams& p, size_t capacity)
-      : space(dims), index(&space, capacity, p.m, p.efConstruction, 100) {
-    index.setEf(p.efSearch);
+namespace arbitra::cache {
+namespace {
+
+class CodeSpace : public hnswlib::SpaceInterface<float> {
+ public:
+  CodeSpace(const CompactCodec& codec, size_t stored) : codec_(codec), stored_(stored) {}
+  size_t get_data_size() override { return stored_; }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return &distance; }
+  void* get_dist_func_param() override { return const_cast<CompactCodec*>(&codec_); }
+
+ private:
+  static float distance(const void* a, const void* b, const void* codec) {
+    return 1.0f - static_cast<const CompactCodec*>(codec)->similarity(static_cast<const uint8_t*>(a),
+                                                                       static_cast<const uint8_t*>(b));
   }
-  hnswlib::InnerProductSpace space;
+  const CompactCodec& codec_;
+  size_t stored_;
+};
+
+}  // namespace
+
+// hnswlib's labels are slots (0, 1, 2... in insertion order), not entry ids:
+// a slot finds its full vector in `full` (chunks, so growing never copies
+// gigabytes) and its entry id in `slotIds`. hnswlib's own elements hold only
+// links, the code and the label (~200 bytes at M=16, 64-d int8), packed
+// densely so that a search touches few cache lines and pages.
+struct VectorIndex::Graph {
+  static constexpr size_t kChunk = 1024;  // full vectors per chunk
+
+  Graph(size_t dims, const IndexParams& p, size_t capacity)
+      : dims(dims),
+        codec(dims, p.indexDims, p.int8),
+        space(codec, codec.bytes()),
+        index(&space, capacity, p.m, p.efConstruction, 100) {
+    index.setEf(p.efSearch);
+    hugePages();
+  }
+  const float* full(uint32_t slot) const { return &full_[slot / kChunk][(slot % kChunk) * dims]; }
+  // A new slot holding v (not yet in the graph). A chunk grows as it fills,
+  // so a namespace of a few hundred vectors does not hold a whole chunk.
+  uint32_t newSlot(uint64_t id, const float* v) {
+    const auto slot = static_cast<uint32_t>(slotIds.size());
+    if (slot % kChunk == 0) {
+      full_.emplace_back();
+      if (slot > 0) full_.back().reserve(kChunk * dims);  // not the first: the namespace is big
+    }
+    full_.back().insert(full_.back().end(), v, v + dims);
+    slotIds.push_back(id);
+    slots[id] = slot;
+    return slot;
+  }
+  // Graph insertion of a slot; thread-safe while the capacity suffices.
+  void link(uint32_t slot) {
+    std::vector<uint8_t> code(codec.bytes());
+    codec.encode(full(slot), code.data());
+    index.addPoint(code.data(), slot);
+  }
+  void reserve(size_t elements) {
+    if (elements <= index.max_elements_) return;
+    index.resizeIndex(std::max(elements, index.max_elements_ * 2));
+    hugePages();
+  }
+  void insert(uint64_t id, const float* v) {
+    const uint32_t slot = newSlot(id, v);
+    reserve(index.cur_element_count + 1);
+    link(slot);
+  }
+  // The level-0 block is what a search walks: ask for huge pages (fewer TLB
+  // misses at millions of elements); a no-op where THP is off.
+  void hugePages() {
+#ifdef MADV_HUGEPAGE
+    const size_t page = 2 << 20;
+    auto begin = reinterpret_cast<uintptr_t>(index.data_level0_memory_);
+    auto end = begin + index.max_elements_ * index.size_data_per_element_;
+    begin = (begin + page - 1) / page * page;
+    if (end > begin + page) madvise(reinterpret_cast<void*>(begin), (end - begin) / page * page, MADV_HUGEPAGE);
+#endif
+  }
+
+  size_t dims;
+  CompactCodec codec;
+  CodeSpace space;
   hnswlib::HierarchicalNSW<float> index;
-  std::unordered_map<uint64_t, bool> ids;  // id -> live
+  std::vector<std::vector<float>> full_;  // kChunk vectors each (pointers change only in newSlot)
+  std::vector<uint64_t> slotIds;                 // slot -> entry id
+  std::unordered_map<uint64_t, uint32_t> slots;  // live entry id -> slot
   size_t deleted = 0;
 };
 
@@ -26,8 +113,10 @@ VectorIndex::~VectorIndex() = default;
 
 size_t VectorIndex::bytesPerVector() const {
   if (!hnsw_) return sizeof(uint64_t) + dims_ * sizeof(float);
-  // level-0 data (vector, links, label) + upper levels (~1/M of nodes) + id map
-  return hnsw_->index.size_data_per_element_ + hnsw_->index.size_links_per_element_ / params_.m + 48;
+  // level-0 data (links, code, label) + upper levels (~1/M of nodes) + the
+  // full vector + slot tables (slot map node ~40, slot id 8)
+  return hnsw_->index.size_data_per_element_ + hnsw_->index.size_links_per_element_ / params_.m +
+         dims_ * sizeof(float) + 48;
 }
 
 void VectorIndex::add(uint64_t id, const Vector& v) {
@@ -39,12 +128,47 @@ void VectorIndex::add(uint64_t id, const Vector& v) {
     if (flatIds_.size() > params_.flatLimit) toGraph();
     return;
   }
-  auto& g = *hnsw_;
-  if (g.ids.count(id)) return;
-  if (g.index.cur_element_count >= g.index.max_elements_) g.index.resizeIndex(g.index.max_elements_ * 2);
-  g.index.addPoint(v.data(), id);
-  g.ids[id] = true;
+  if (hnsw_->slots.count(id)) return;
+  hnsw_->insert(id, v.data());
   ++live_;
+}
+
+void VectorIndex::addMany(const std::vector<std::pair<uint64_t, const Vector*>>& items, size_t threads) {
+  // Flat adds until the graph exists (toGraph() happens inside add()).
+  size_t next = 0;
+  while (!hnsw_ && next < items.size()) {
+    add(items[next].first, *items[next].second);
+    ++next;
+  }
+  if (!hnsw_) return;
+  auto& g = *hnsw_;
+  const size_t first = g.slotIds.size();
+  for (; next < items.size(); ++next) {
+    if (items[next].second->size() == dims_ && !g.slots.count(items[next].first)) {
+      g.newSlot(items[next].first, items[next].second->data());
+    }
+  }
+  const size_t count = g.slotIds.size() - first;
+  if (count == 0) return;
+  g.reserve(g.index.cur_element_count + count);
+  live_ += count;
+  // hnswlib's addPoint is thread-safe while the capacity suffices and labels
+  // are distinct (both ensured above).
+  std::atomic<size_t> cursor{first};
+  auto work = [&] {
+    for (size_t slot; (slot = cursor.fetch_add(1)) < first + count;) g.link(static_cast<uint32_t>(slot));
+  };
+  threads = std::max<size_t>(1, std::min(threads, count / 1000 + 1));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+}
+
+void VectorIndex::setSearch(size_t efSearch, size_t rerank) {
+  params_.efSearch = efSearch;
+  params_.rerank = rerank;
+  if (hnsw_) hnsw_->index.setEf(efSearch);
 }
 
 void VectorIndex::remove(uint64_t id) {
@@ -61,10 +185,10 @@ void VectorIndex::remove(uint64_t id) {
     return;
   }
   auto& g = *hnsw_;
-  auto it = g.ids.find(id);
-  if (it == g.ids.end() || !it->second) return;
-  g.index.markDelete(id);
-  it->second = false;
+  auto it = g.slots.find(id);
+  if (it == g.slots.end()) return;
+  g.index.markDelete(it->second);
+  g.slots.erase(it);
   ++g.deleted;
   --live_;
   if (g.deleted > live_ + 64) rebuild();
@@ -78,18 +202,16 @@ bool VectorIndex::get(uint64_t id, Vector& out) const {
     out.assign(flat_.begin() + at * dims_, flat_.begin() + (at + 1) * dims_);
     return true;
   }
-  auto it = hnsw_->ids.find(id);
-  if (it == hnsw_->ids.end() || !it->second) return false;
-  out = hnsw_->index.getDataByLabel<float>(id);  // live: never throws
+  auto it = hnsw_->slots.find(id);
+  if (it == hnsw_->slots.end()) return false;
+  const float* v = hnsw_->full(it->second);
+  out.assign(v, v + dims_);
   return true;
 }
 
 void VectorIndex::toGraph() {
   hnsw_ = std::make_unique<Graph>(dims_, params_, std::max<size_t>(params_.flatLimit * 4, 1024));
-  for (size_t i = 0; i < flatIds_.size(); ++i) {
-    hnsw_->index.addPoint(&flat_[i * dims_], flatIds_[i]);
-    hnsw_->ids[flatIds_[i]] = true;
-  }
+  for (size_t i = 0; i < flatIds_.size(); ++i) hnsw_->insert(flatIds_[i], &flat_[i * dims_]);
   flatIds_.clear();
   flatIds_.shrink_to_fit();
   flat_.clear();
@@ -98,41 +220,33 @@ void VectorIndex::toGraph() {
 
 void VectorIndex::rebuild() {
   auto old = std::move(hnsw_);
-  std::vector<uint64_t> ids;
-  for (const auto& [id, live] : old->ids) {
-    if (live) ids.push_back(id);
-  }
-  hnsw_ = std::make_unique<Graph>(dims_, params_, std::max<size_t>(ids.size() * 2, 1024));
-  for (uint64_t id : ids) {
-    auto data = old->index.getDataByLabel<float>(id);
-    hnsw_->index.addPoint(data.data(), id);
-    hnsw_->ids[id] = true;
-  }
-  live_ = ids.size();
+  std::vector<std::pair<uint64_t, uint32_t>> live(old->slots.begin(), old->slots.end());
+  std::sort(live.begin(), live.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  hnsw_ = std::make_unique<Graph>(dims_, params_, std::max<size_t>(live.size() * 2, 1024));
+  for (const auto& [id, slot] : live) hnsw_->insert(id, old->full(slot));
+  live_ = live.size();
 }
 
 std::vector<std::pair<uint64_t, float>> VectorIndex::search(const Vector& q, size_t k) const {
   std::vector<std::pair<uint64_t, float>> out;
   if (q.size() != dims_ || live_ == 0 || k == 0) return out;
   if (!hnsw_) {
-    for (size_t i = 0; i < flatIds_.size(); ++i) {
-      const float* v = &flat_[i * dims_];
-      float dot = 0;
-      for (size_t d = 0; d < dims_; ++d) dot += v[d] * q[d];
-      out.emplace_back(flatIds_[i], dot);
+    for (size_t i = 0; i < flatIds_.size(); ++i) out.emplace_back(flatIds_[i], dotF32(&flat_[i * dims_], q.data(), dims_));
+  } else {
+    const auto& g = *hnsw_;
+    std::vector<uint8_t> code(g.codec.bytes());
+    g.codec.encode(q.data(), code.data());
+    auto found = g.index.searchKnn(code.data(), std::max(k, params_.rerank));
+    out.reserve(found.size());
+    for (; !found.empty(); found.pop()) {
+      const auto slot = static_cast<uint32_t>(found.top().second);
+      out.emplace_back(g.slotIds[slot], dotF32(g.full(slot), q.data(), dims_));  // exact cosine, full vector
     }
-    size_t keep = std::min(k, out.size());
-    std::partial_sort(out.begin(), out.begin() + keep, out.end(),
-                      [](const auto& a, const auto& b) { return a.second > b.second; });
-    out.resize(keep);
-    return out;
   }
-  auto found = hnsw_->index.searchKnn(q.data(), k);
-  while (!found.empty()) {
-    out.emplace_back(found.top().second, 1.0f - found.top().first);  // distance = 1 - dot
-    found.pop();
-  }
-  std::reverse(out.begin(), out.end());
+  size_t keep = std::min(k, out.size());
+  std::partial_sort(out.begin(), out.begin() + keep, out.end(),
+                    [](const auto& a, const auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); });
+  out.resize(keep);
   return out;
 }
 

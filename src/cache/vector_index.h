@@ -3,7 +3,12 @@
 // Design: most namespaces are small (one conversation prefix, one system
 // prompt with few questions), so a namespace starts as a flat array scanned
 // exactly; past kFlatLimit vectors it becomes an HNSW graph (hnswlib, inner
-// product on unit vectors = cosine). Deletes: flat ones are removed at once;
+// product on unit vectors = cosine). The graph is built on a compact code of
+// each vector (compact.h: a fixed random projection to `indexDims`, int8) and
+// stores the full vector beside it; a search takes the `rerank` best
+// candidates of the graph and orders them by the exact cosine on the full
+// vectors, so every similarity returned is exact (only which candidates are
+// found is approximate). Deletes: flat ones are removed at once;
 // HNSW ones are marked deleted (skipped by searches) and the graph is rebuilt
 // from its live vectors when deleted ones outnumber them. Ids are the store's
 // entry ids.
@@ -22,9 +27,16 @@ namespace arbitra::cache {
 
 struct IndexParams {
   size_t flatLimit = 256;    // vectors kept flat before switching to HNSW
-  size_t m = 12;             // HNSW links per node
+  // Defaults measured with bench/cache_speed at 1M entries in one namespace
+  // (README, "Speed"): ef_search 48 finds the brute-force nearest for 200 of
+  // 200 queries on 512-d n-gram vectors at ~85 µs p50 (64: same recall,
+  // ~20% slower; 32: 0.995); 128 dims gave lower recall (0.957) and was slower.
+  size_t m = 16;             // HNSW links per node
   size_t efConstruction = 64;
   size_t efSearch = 48;
+  size_t indexDims = 64;     // the graph's code: projected dims (0: the full vector)
+  bool int8 = true;          // the graph's code quantised to int8
+  size_t rerank = 16;        // graph candidates re-ranked on the full vectors
 };
 
 class VectorIndex {
@@ -35,12 +47,17 @@ class VectorIndex {
   VectorIndex& operator=(const VectorIndex&) = delete;
 
   void add(uint64_t id, const Vector& v);  // dims must match (ignored otherwise)
+  // Adds many at once; a graph is built with up to `threads` threads (the
+  // result is the same set of vectors, searchable the same way).
+  void addMany(const std::vector<std::pair<uint64_t, const Vector*>>& items, size_t threads);
   void remove(uint64_t id);
   // The stored vector of `id` (false when absent). The index holds the only
   // copy of an entry's embedding.
   bool get(uint64_t id, Vector& out) const;
   // Up to k (id, cosine) pairs, most similar first.
   std::vector<std::pair<uint64_t, float>> search(const Vector& q, size_t k) const;
+  // Search effort from now on (ef_search, re-ranked candidates).
+  void setSearch(size_t efSearch, size_t rerank);
   size_t size() const { return live_; }
   size_t dims() const { return dims_; }
   bool graph() const { return hnsw_ != nullptr; }

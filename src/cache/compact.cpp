@@ -1,0 +1,182 @@
+// Compact codes and kernels (see compact.h).
+#include "cache/compact.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <utility>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define ARBITRA_X86 1
+#endif
+
+namespace arbitra::cache {
+namespace {
+
+float dotF32Scalar(const float* a, const float* b, size_t n) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; ++i) s0 += a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+int32_t dotI8Scalar(const int8_t* a, const int8_t* b, size_t n) {
+  int32_t s = 0;
+  for (size_t i = 0; i < n; ++i) s += int32_t(a[i]) * int32_t(b[i]);
+  return s;
+}
+
+#ifdef ARBITRA_X86
+__attribute__((target("avx2,fma"))) float dotF32Avx2(const float* a, const float* b, size_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  s0 = _mm256_add_ps(s0, s1);
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+  h = _mm_hadd_ps(h, h);
+  h = _mm_hadd_ps(h, h);
+  float s = _mm_cvtss_f32(h);
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// |a| * (b * sign(a)) with maddubs: codes are within [-127, 127], so a pair
+// sum is at most 2 * 127 * 127 and never saturates.
+__attribute__((target("avx2"))) int32_t dotI8Avx2(const int8_t* a, const int8_t* b, size_t n) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i acc = _mm256_setzero_si256();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256i va = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
+    __m256i vb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(va, va), _mm256_sign_epi8(vb, va));
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+  }
+  __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+  h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+  h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+  int32_t s = _mm_cvtsi128_si32(h);
+  for (; i < n; ++i) s += int32_t(a[i]) * int32_t(b[i]);
+  return s;
+}
+
+bool haveAvx2() {
+  static const bool have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return have;
+}
+#endif
+
+using DotF32 = float (*)(const float*, const float*, size_t);
+using DotI8 = int32_t (*)(const int8_t*, const int8_t*, size_t);
+
+#ifdef ARBITRA_X86
+const DotF32 kDotF32 = haveAvx2() ? dotF32Avx2 : dotF32Scalar;
+const DotI8 kDotI8 = haveAvx2() ? dotI8Avx2 : dotI8Scalar;
+#else
+const DotF32 kDotF32 = dotF32Scalar;
+const DotI8 kDotI8 = dotI8Scalar;
+#endif
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+float dotF32(const float* a, const float* b, size_t n) { return kDotF32(a, b, n); }
+int32_t dotI8(const int8_t* a, const int8_t* b, size_t n) { return kDotI8(a, b, n); }
+bool simdKernels() {
+#ifdef ARBITRA_X86
+  return haveAvx2();
+#else
+  return false;
+#endif
+}
+
+Projection::Projection(size_t in, size_t out) : in_(in), out_(out), rows_(in * out) {
+  const float v = 1.0f / std::sqrt(static_cast<float>(out));
+  constexpr uint64_t kSeed = 0x41524249545241ULL;  // "ARBITRA": fixed forever (codes are recomputed on load anyway)
+  for (size_t i = 0; i < rows_.size(); i += 64) {
+    uint64_t bits = splitmix64(kSeed ^ (i / 64));
+    for (size_t k = 0; k < 64 && i + k < rows_.size(); ++k) rows_[i + k] = (bits >> k) & 1 ? v : -v;
+  }
+}
+
+void Projection::apply(const float* x, float* y) const {
+  float norm = 0;
+  for (size_t r = 0; r < out_; ++r) {
+    y[r] = dotF32(&rows_[r * in_], x, in_);
+    norm += y[r] * y[r];
+  }
+  if (norm > 0) {
+    const float inv = 1.0f / std::sqrt(norm);
+    for (size_t r = 0; r < out_; ++r) y[r] *= inv;
+  }
+}
+
+const Projection& sharedProjection(size_t in, size_t out) {
+  static std::mutex mutex;
+  static std::map<std::pair<size_t, size_t>, std::unique_ptr<Projection>> shapes;
+  std::lock_guard lock(mutex);
+  auto& p = shapes[{in, out}];
+  if (!p) p = std::make_unique<Projection>(in, out);
+  return *p;
+}
+
+CompactCodec::CompactCodec(size_t dims, size_t indexDims, bool int8)
+    : dims_(dims), codeDims_(indexDims == 0 || indexDims >= dims ? dims : indexDims), int8_(int8) {
+  if (codeDims_ < dims_) projection_ = &sharedProjection(dims_, codeDims_);
+}
+
+void CompactCodec::encode(const float* v, uint8_t* code) const {
+  std::vector<float> projected;
+  const float* x = v;
+  if (projection_) {
+    projected.resize(codeDims_);
+    projection_->apply(v, projected.data());
+    x = projected.data();
+  }
+  if (!int8_) {
+    std::memcpy(code, x, codeDims_ * sizeof(float));
+    return;
+  }
+  float maxAbs = 0;
+  for (size_t i = 0; i < codeDims_; ++i) maxAbs = std::max(maxAbs, std::fabs(x[i]));
+  const float scale = maxAbs / 127.0f;
+  std::memcpy(code, &scale, sizeof scale);
+  auto* q = reinterpret_cast<int8_t*>(code + sizeof scale);
+  for (size_t i = 0; i < codeDims_; ++i) {
+    q[i] = scale > 0 ? static_cast<int8_t>(std::clamp(std::lround(x[i] / scale), -127L, 127L)) : 0;
+  }
+}
+
+float CompactCodec::similarity(const uint8_t* a, const uint8_t* b) const {
+  if (!int8_) {
+    return dotF32(reinterpret_cast<const float*>(a), reinterpret_cast<const float*>(b), codeDims_);
+  }
+  float sa, sb;
+  std::memcpy(&sa, a, sizeof sa);
+  std::memcpy(&sb, b, sizeof sb);
+  return sa * sb *
+         static_cast<float>(dotI8(reinterpret_cast<const int8_t*>(a + sizeof sa),
+                                  reinterpret_cast<const int8_t*>(b + sizeof sb), codeDims_));
+}
+
+}  // namespace arbitra::cache

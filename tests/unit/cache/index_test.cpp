@@ -1,0 +1,306 @@
+// The namespace index's compact codes and re-ranking, the SIMD kernels, the
+// parallel bulk load, and snapshots that do not hold the store's lock.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <future>
+#include <random>
+#include <thread>
+
+#include "cache/cache.h"
+#include "cache/compact.h"
+
+namespace arbitra::cache {
+namespace {
+
+Vector randomUnit(std::mt19937& rng, size_t dims) {
+  std::normal_distribution<float> n;
+  Vector v(dims);
+  float sum = 0;
+  for (auto& x : v) {
+    x = n(rng);
+    sum += x * x;
+  }
+  for (auto& x : v) x /= std::sqrt(sum);
+  return v;
+}
+
+// v moved a little (cosine with v about 1 - noise^2 / 2), unit length.
+Vector near(std::mt19937& rng, const Vector& v, float noise) {
+  Vector d = randomUnit(rng, v.size());
+  Vector out(v.size());
+  float sum = 0;
+  for (size_t i = 0; i < v.size(); ++i) {
+    out[i] = v[i] + noise * d[i];
+    sum += out[i] * out[i];
+  }
+  for (auto& x : out) x /= std::sqrt(sum);
+  return out;
+}
+
+double exactDot(const Vector& a, const Vector& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
+  return s;
+}
+
+TEST(KernelTest, DotProductsMatchPlainLoopsAtEveryLength) {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> code(-127, 127);
+  for (size_t n = 0; n <= 300; ++n) {
+    Vector a(n), b(n);
+    std::vector<int8_t> qa(n), qb(n);
+    int32_t want = 0;
+    for (size_t i = 0; i < n; ++i) {
+      a[i] = std::uniform_real_distribution<float>(-1, 1)(rng);
+      b[i] = std::uniform_real_distribution<float>(-1, 1)(rng);
+      qa[i] = static_cast<int8_t>(code(rng));
+      qb[i] = static_cast<int8_t>(code(rng));
+      want += int32_t(qa[i]) * qb[i];
+    }
+    EXPECT_NEAR(dotF32(a.data(), b.data(), n), exactDot(a, b), 1e-4) << n;
+    EXPECT_EQ(dotI8(qa.data(), qb.data(), n), want) << n;
+  }
+  // The extremes do not saturate.
+  std::vector<int8_t> hi(64, 127), lo(64, -127);
+  EXPECT_EQ(dotI8(hi.data(), hi.data(), 64), 64 * 127 * 127);
+  EXPECT_EQ(dotI8(hi.data(), lo.data(), 64), -64 * 127 * 127);
+}
+
+TEST(CompactTest, ProjectionIsDeterministicAndUnitLength) {
+  std::mt19937 rng(1);
+  Vector v = randomUnit(rng, 512);
+  Projection a(512, 64), b(512, 64);
+  std::vector<float> ya(64), yb(64), ys(64);
+  a.apply(v.data(), ya.data());
+  b.apply(v.data(), yb.data());
+  sharedProjection(512, 64).apply(v.data(), ys.data());
+  EXPECT_EQ(ya, yb);
+  EXPECT_EQ(ya, ys);
+  EXPECT_EQ(&sharedProjection(512, 64), &sharedProjection(512, 64));
+  double norm = 0;
+  for (float x : ya) norm += double(x) * x;
+  EXPECT_NEAR(norm, 1.0, 1e-5);
+  // Pinned values: a change of seed or generator changes every code (and is
+  // then a deliberate change of this test).
+  Vector e0(512, 0.0f);
+  e0[0] = 1;
+  a.apply(e0.data(), ya.data());
+  for (float x : ya) EXPECT_NEAR(std::fabs(x), 0.125f, 1e-6);  // +-1/sqrt(64), renormalised
+  std::string signs;
+  for (int i = 0; i < 16; ++i) signs += ya[i] > 0 ? '+' : '-';
+  EXPECT_EQ(signs, "----+-+--+-+--++");
+}
+
+TEST(CompactTest, CodesEstimateCosine) {
+  std::mt19937 rng(2);
+  CompactCodec codec(512, 128, true);
+  EXPECT_EQ(codec.codeDims(), 128u);
+  EXPECT_EQ(codec.bytes(), 4u + 128u);
+  std::vector<uint8_t> ca(codec.bytes()), cb(codec.bytes());
+  double errUnrelated = 0, errNear = 0;
+  for (int i = 0; i < 200; ++i) {
+    Vector a = randomUnit(rng, 512), b = randomUnit(rng, 512), c = near(rng, a, 0.3f);
+    codec.encode(a.data(), ca.data());
+    codec.encode(b.data(), cb.data());
+    errUnrelated += std::fabs(codec.similarity(ca.data(), cb.data()) - exactDot(a, b));
+    codec.encode(c.data(), cb.data());
+    errNear += std::fabs(codec.similarity(ca.data(), cb.data()) - exactDot(a, c));
+    // A vector's own code is near 1 (int8 rounding only).
+    EXPECT_NEAR(codec.similarity(ca.data(), ca.data()), 1.0, 0.01);
+  }
+  // Random projection to 128 dims: error ~ (1 - s^2) * sqrt(2 / (pi * 128)).
+  EXPECT_LT(errUnrelated / 200, 0.1);
+  EXPECT_LT(errNear / 200, 0.03);
+  // No projection when the index asks for as many dims or more.
+  CompactCodec full(64, 128, false);
+  EXPECT_EQ(full.codeDims(), 64u);
+  EXPECT_EQ(full.bytes(), 64u * sizeof(float));
+}
+
+// Many pairs of near-duplicates around a query: the code often ranks the pair
+// wrongly (checked below, so the test means something); the index must still
+// return the exact best of the two, with its exact cosine.
+TEST(IndexTest, ReRankReturnsTheExactNearestAmongCandidates) {
+  std::mt19937 rng(4);
+  IndexParams params;
+  params.indexDims = 32;  // a coarse code, so that it misorders often
+  VectorIndex index(256, params);
+  CompactCodec codec(256, 32, true);
+  std::vector<uint8_t> cq(codec.bytes()), ca(codec.bytes()), cb(codec.bytes());
+  uint64_t id = 1;
+  size_t misordered = 0, trials = 0;
+  std::vector<std::tuple<Vector, uint64_t, double>> queries;  // query, best id, best cosine
+  for (int i = 0; i < 400; ++i) {
+    Vector q = randomUnit(rng, 256);
+    Vector a = near(rng, q, 0.10f), b = near(rng, q, 0.12f);
+    const double sa = exactDot(q, a), sb = exactDot(q, b);
+    codec.encode(q.data(), cq.data());
+    codec.encode(a.data(), ca.data());
+    codec.encode(b.data(), cb.data());
+    ++trials;
+    misordered += (codec.similarity(cq.data(), ca.data()) > codec.similarity(cq.data(), cb.data())) != (sa > sb);
+    index.add(id, a);
+    index.add(id + 1, b);
+    queries.emplace_back(q, sa > sb ? id : id + 1, std::max(sa, sb));
+    id += 2;
+  }
+  ASSERT_TRUE(index.graph());
+  EXPECT_GT(misordered, trials / 20) << "the code should misorder some pairs";
+  for (const auto& [q, best, cosine] : queries) {
+    auto found = index.search(q, 1);
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].first, best);
+    EXPECT_NEAR(found[0].second, cosine, 1e-5);
+  }
+}
+
+TEST(IndexTest, SimilaritiesAreExactAndSorted) {
+  std::mt19937 rng(5);
+  VectorIndex index(512);
+  std::vector<Vector> stored;
+  for (uint64_t i = 1; i <= 2000; ++i) {
+    stored.push_back(randomUnit(rng, 512));
+    index.add(i, stored.back());
+  }
+  ASSERT_TRUE(index.graph());
+  Vector v;
+  for (int i = 0; i < 50; ++i) {
+    Vector q = near(rng, stored[i * 37], 0.2f);
+    auto found = index.search(q, 5);
+    ASSERT_EQ(found.size(), 5u);
+    EXPECT_EQ(found[0].first, uint64_t(i * 37 + 1));
+    for (size_t k = 0; k < found.size(); ++k) {
+      ASSERT_TRUE(index.get(found[k].first, v));
+      EXPECT_EQ(v, stored[found[k].first - 1]);  // the full vector, bit for bit
+      EXPECT_NEAR(found[k].second, exactDot(q, v), 1e-5);
+      if (k) {
+        EXPECT_GE(found[k - 1].second, found[k].second);
+      }
+    }
+  }
+}
+
+// Clustered data (what a cache holds: many near-duplicates per topic):
+// recall@1 against a brute-force scan.
+TEST(IndexTest, RecallOnClusteredDataAgainstExactSearch) {
+  std::mt19937 rng(6);
+  const size_t dims = 256;
+  std::vector<Vector> centers, stored;
+  for (int c = 0; c < 50; ++c) centers.push_back(randomUnit(rng, dims));
+  VectorIndex index(dims);
+  for (uint64_t i = 0; i < 4000; ++i) {
+    stored.push_back(near(rng, centers[i % centers.size()], 0.5f));
+    index.add(i, stored.back());
+  }
+  size_t hits = 0;
+  const int queries = 200;
+  for (int i = 0; i < queries; ++i) {
+    Vector q = near(rng, stored[(i * 7919) % stored.size()], 0.3f);
+    double best = -2;
+    for (const auto& v : stored) best = std::max(best, exactDot(q, v));
+    auto found = index.search(q, 1);
+    hits += !found.empty() && found[0].second >= best - 1e-5;
+  }
+  EXPECT_GE(double(hits) / queries, 0.95);
+}
+
+TEST(IndexTest, AddManyOnThreadsFindsEveryVector) {
+  std::mt19937 rng(7);
+  std::vector<Vector> stored;
+  for (int i = 0; i < 6000; ++i) stored.push_back(randomUnit(rng, 128));
+  std::vector<std::pair<uint64_t, const Vector*>> items;
+  for (size_t i = 0; i < stored.size(); ++i) items.emplace_back(i + 1, &stored[i]);
+  items.emplace_back(1, &stored[0]);  // a duplicate id: ignored
+  VectorIndex index(128);
+  index.addMany(items, 4);
+  EXPECT_EQ(index.size(), stored.size());
+  ASSERT_TRUE(index.graph());
+  size_t found = 0;
+  Vector v;
+  for (size_t i = 0; i < stored.size(); i += 7) {
+    auto r = index.search(stored[i], 1);
+    found += !r.empty() && r[0].first == i + 1;
+    ASSERT_TRUE(index.get(i + 1, v));
+    EXPECT_EQ(v, stored[i]);
+  }
+  EXPECT_GE(double(found) / ((stored.size() + 6) / 7), 0.99);
+  // Still a normal index afterwards: removes and adds.
+  index.remove(1);
+  EXPECT_FALSE(index.get(1, v));
+  index.add(100000, stored[0]);
+  auto r = index.search(stored[0], 1);
+  ASSERT_FALSE(r.empty());
+  EXPECT_EQ(r[0].first, 100000u);
+}
+
+Entry semanticEntry(int i, const Digest& ns, Vector v) {
+  Entry e;
+  e.exact = sha256("k" + std::to_string(i));
+  e.ns = ns;
+  e.group = "g";
+  e.answer.text = "answer " + std::to_string(i);
+  e.embedding = std::move(v);
+  e.expiresMs = 1LL << 60;
+  return e;
+}
+
+TEST(StoreBulkTest, PutManyEqualsPutInOrderUnderTheBound) {
+  std::mt19937 rng(8);
+  std::vector<Vector> vectors;
+  for (int i = 0; i < 1500; ++i) vectors.push_back(randomUnit(rng, 64));
+  Digest a = sha256("a"), b = sha256("b");
+  // Unbounded: everything is there and searchable.
+  auto bulk = makeMemoryStore(size_t(1) << 30);
+  std::vector<std::pair<Entry, Evidence>> batch;
+  for (int i = 0; i < 1500; ++i) batch.emplace_back(semanticEntry(i, i % 3 ? a : b, vectors[i]), Evidence{});
+  batch.emplace_back(semanticEntry(5, a, vectors[5]), Evidence{});  // replaces entry 5 (same key)
+  bulk->putMany(std::move(batch), 4);
+  EXPECT_EQ(bulk->size(), 1500u);
+  for (int i = 1; i < 1500; i += 13) {
+    auto n = bulk->nearest(i % 3 ? a : b, vectors[i], 1, 0);
+    ASSERT_FALSE(n.empty());
+    EXPECT_EQ(n[0].entry->answer.text, "answer " + std::to_string(i));
+  }
+  // Bounded: the same survivors as put() one by one (the most recent ones).
+  auto one = makeMemoryStore(size_t(1) << 30);
+  one->put(semanticEntry(0, a, vectors[0]));
+  const size_t bound = one->bytes() * 500;
+  auto sequential = makeMemoryStore(bound), together = makeMemoryStore(bound);
+  batch.clear();
+  for (int i = 0; i < 1500; ++i) {
+    sequential->put(semanticEntry(i, a, vectors[i]));
+    batch.emplace_back(semanticEntry(i, a, vectors[i]), Evidence{});
+  }
+  together->putMany(std::move(batch), 2);
+  EXPECT_LE(together->bytes(), bound);
+  EXPECT_NEAR(double(together->size()), double(sequential->size()), sequential->size() * 0.1);
+  EXPECT_TRUE(together->findExact(sha256("k1499"), 0));
+  EXPECT_FALSE(together->findExact(sha256("k0"), 0));
+}
+
+TEST(StoreBulkTest, SnapshotVisitsWithoutHoldingTheLock) {
+  auto store = makeMemoryStore(size_t(1) << 30);
+  std::mt19937 rng(9);
+  Digest ns = sha256("ns");
+  for (int i = 0; i < 3000; ++i) store->put(semanticEntry(i, ns, randomUnit(rng, 32)));
+  size_t visited = 0;
+  bool putWhileVisiting = false;
+  store->forEach([&](const Entry&, const Evidence&, const Vector& v) {
+    ++visited;
+    EXPECT_EQ(v.size(), 32u);
+    if (visited == 1500) {
+      // Another thread's put must not wait for the whole walk.
+      auto done = std::async(std::launch::async, [&] { return store->put(semanticEntry(-1, ns, randomUnit(rng, 32))); });
+      putWhileVisiting = done.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+      done.wait();
+    }
+  });
+  EXPECT_TRUE(putWhileVisiting);
+  EXPECT_EQ(visited, 3000u);  // the order was taken before the put
+  EXPECT_EQ(store->size(), 3001u);
+}
+
+}  // namespace
+}  // namespace arbitra::cache
