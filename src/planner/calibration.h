@@ -14,7 +14,7 @@
 //   5. cpuBlockQuant so the 2-vCPU Q4_0 decode equals 16.1 tokens/s;
 //   6. cpuPrefillCompute so the 2-vCPU prompt processing equals 37 tokens/s;
 //   7. cpuDecodeCompute so the 4-stream decode of the 135m test model
-//      measured here with `arbitra bench` matches (the best of 3 runs);
+//      measured here with `arbitra bench` matches (the best of 5 runs);
 //   8. repeat 4-7 until stable (they couple only where a step is compute-bound).
 // Held out: the Q4_K_M decode below and every other `arbitra bench`
 // measurement (3 test-model shapes x 2 formats, decode at 1, 2 and 4 streams,
