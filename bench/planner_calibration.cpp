@@ -22,15 +22,26 @@ int main(int argc, char** argv) {
     Catalog catalog = loadCatalog(dir);
     Calibration fit = fitEfficiency(catalog);
     Efficiency shipped;
-    std::printf("## Planner calibration: predicted vs published tokens/s\n\n");
+    std::printf("## Planner calibration: predicted vs published and measured tokens/s\n\n");
     std::printf("Fit (%d rounds), unrounded -> shipped in src/planner/throughput.h:\n\n", fit.rounds);
     std::printf("| factor | fitted | shipped | fixed by |\n|---|---|---|---|\n");
     std::printf("| bandwidth | %.4f | %.3f | trtllm-h100-128-2048 |\n", fit.efficiency.bandwidth, shipped.bandwidth);
     std::printf("| compute (decode = prefill) | %.4f | %.3f / %.3f | trtllm-h100-128-128 |\n",
                 fit.efficiency.decodeCompute, shipped.decodeCompute, shipped.prefillCompute);
+    std::printf("| cpuBandwidth (of measured triad) | %.4f | %.3f | cpu-1b-f16 |\n", fit.efficiency.cpuBandwidth,
+                shipped.cpuBandwidth);
     std::printf("| cpuBlockQuant | %.4f | %.3f | cpu-1b-q4_0 |\n", fit.efficiency.cpuBlockQuant, shipped.cpuBlockQuant);
+    std::string prefillFig, decodeFig;
+    for (const auto& f : publishedFigures()) {
+      if (f.fits == "cpuPrefillCompute") prefillFig = f.id;
+      if (f.fits == "cpuDecodeCompute") decodeFig = f.id;
+    }
+    std::printf("| cpuPrefillCompute (of measured FMA peak) | %.4f | %.3f | %s |\n", fit.efficiency.cpuPrefillCompute,
+                shipped.cpuPrefillCompute, prefillFig.c_str());
+    std::printf("| cpuDecodeCompute (of measured FMA peak) | %.4f | %.3f | %s |\n", fit.efficiency.cpuDecodeCompute,
+                shipped.cpuDecodeCompute, decodeFig.c_str());
     std::printf("| memoryUsable | - | %.2f | stated (TensorRT-LLM default KV fraction) |\n", shipped.memoryUsable);
-    std::printf("\n| id | setup | in/out | published | predicted | ratio | within ±25%% | role | source |\n");
+    std::printf("\n| id | setup | in/out | published / measured | predicted | ratio | within ±25%% | role | source |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|\n");
     int within = 0, checks = 0, checksWithin = 0;
     std::vector<std::string> sources;  // footnotes, in order of first use
@@ -49,8 +60,14 @@ int main(int argc, char** argv) {
         ++checks;
         checksWithin += ok;
       }
-      std::printf("| %s | %s | %.0f/%.0f | %.1f | %.1f | %.3f | %s | %s | [%zu] |\n", f.id.c_str(), f.setup.c_str(),
-                  f.input, f.output, f.tokensPerS, p, ratio, ok ? "yes" : "NO",
+      char inout[48];
+      if (f.prefill)
+        std::snprintf(inout, sizeof inout, "%.0f/- (prefill)", f.input);
+      else
+        std::snprintf(inout, sizeof inout, "%.0f/%.0f%s", f.input, f.output,
+                      f.batch > 1 ? (" x" + std::to_string(f.batch)).c_str() : "");
+      std::printf("| %s | %s | %s | %.1f | %.1f | %.3f | %s | %s | [%zu] |\n", f.id.c_str(), f.setup.c_str(), inout,
+                  f.tokensPerS, p, ratio, ok ? "yes" : "NO",
                   f.fits.empty() ? "check (held out)" : ("fit: " + f.fits).c_str(), note(f));
     }
     std::printf("\n");

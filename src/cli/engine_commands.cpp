@@ -98,7 +98,10 @@ int runQuantize(int argc, char** argv) {
 int runBench(int argc, char** argv) {
   engine::BenchOptions options;
   bool asJson = false;
-  std::string hardware = "this-machine", modelId;
+  // Defaults that `arbitra plan --measured` finds in data/planner/: this
+  // project's 2-vCPU machine, and the model's general.name (the generated
+  // test models' names are catalog rows).
+  std::string hardware = "cpu-2vcpu-avx2", modelId;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     auto value = [&]() -> std::string {
@@ -136,7 +139,7 @@ int runBench(int argc, char** argv) {
     return 1;
   }
   const auto& r = *report;
-  std::string quant = r.model.description.substr(r.model.description.rfind(' ') + 1);
+  std::string quant = engine::formatId(r.model.description);
   if (asJson) {
     if (modelId.empty()) modelId = r.model.name;
     char date[16];
@@ -145,11 +148,12 @@ int runBench(int argc, char** argv) {
     json::array results, levels;
     for (const auto& l : r.levels) {
       results.push_back(json::object{{"hardware", hardware}, {"model", modelId}, {"quant", quant}, {"batch", l.streams},
-                                     {"decode_tokens_per_s", l.aggregateTokensPerSecond},
+                                     {"decode_tokens_per_s", l.decodeTokensPerSecond},
                                      {"prefill_tokens_per_s", r.prefillTokensPerSecond},
                                      {"source", std::string("arbitra bench, ") + date}});
       levels.push_back(json::object{{"streams", l.streams}, {"aggregate_tokens_per_s", l.aggregateTokensPerSecond},
                                     {"per_stream_tokens_per_s", l.perStreamTokensPerSecond},
+                                    {"decode_tokens_per_s", l.decodeTokensPerSecond},
                                     {"mean_ttft_ms", l.meanFirstTokenMs}, {"output_tokens", l.outputTokens},
                                     {"seconds", l.seconds}, {"drafted", l.drafted}, {"accepted", l.accepted},
                                     {"usd_micros_per_million_tokens", l.microsPerMillionTokens}});
@@ -158,6 +162,7 @@ int runBench(int argc, char** argv) {
                      {"model", json::object{{"file", options.modelPath}, {"description", r.model.description},
                                             {"parameters", r.model.parameters}, {"size_bytes", r.model.sizeBytes}}},
                      {"speculation", r.speculation}, {"threads", r.threads},
+                     {"generate_tokens", options.generateTokens},
                      {"prefill", json::object{{"tokens", r.prefillTokens}, {"tokens_per_s", r.prefillTokensPerSecond},
                                               {"ttft_ms", r.prefillFirstTokenMs}}},
                      {"levels", std::move(levels)}, {"peak_rss_bytes", r.peakRssBytes},
@@ -171,17 +176,17 @@ int runBench(int argc, char** argv) {
               r.loadSeconds, mib(r.peakRssBytes).c_str());
   std::printf("prefill    %d tokens: %.1f tokens/s, time to first token %.0f ms\n\n", r.prefillTokens,
               r.prefillTokensPerSecond, r.prefillFirstTokenMs);
-  std::printf("| streams | aggregate tok/s | per stream tok/s | mean TTFT ms | accepted/drafted |%s\n",
+  std::printf("| streams | aggregate tok/s | per stream tok/s | decode tok/s | mean TTFT ms | accepted/drafted |%s\n",
               options.costPerHourMicros ? " $/M tokens |" : "");
-  std::printf("|---:|---:|---:|---:|---:|%s\n", options.costPerHourMicros ? "---:|" : "");
+  std::printf("|---:|---:|---:|---:|---:|---:|%s\n", options.costPerHourMicros ? "---:|" : "");
   for (const auto& l : r.levels) {
     char accept[48] = "-";
     if (l.drafted > 0) {
       std::snprintf(accept, sizeof accept, "%lld/%lld (%.0f%%)", static_cast<long long>(l.accepted),
                     static_cast<long long>(l.drafted), 100.0 * static_cast<double>(l.accepted) / static_cast<double>(l.drafted));
     }
-    std::printf("| %d | %.1f | %.1f | %.0f | %s |%s\n", l.streams, l.aggregateTokensPerSecond, l.perStreamTokensPerSecond,
-                l.meanFirstTokenMs, accept,
+    std::printf("| %d | %.1f | %.1f | %.1f | %.0f | %s |%s\n", l.streams, l.aggregateTokensPerSecond,
+                l.perStreamTokensPerSecond, l.decodeTokensPerSecond, l.meanFirstTokenMs, accept,
                 options.costPerHourMicros ? (" " + money(l.microsPerMillionTokens) + " |").c_str() : "");
   }
   return 0;

@@ -3,6 +3,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -64,6 +65,19 @@ std::string words(int n, int salt) {
 
 }  // namespace
 
+std::string formatId(const std::string& description) {
+  size_t first = description.find(' ');
+  size_t second = first == std::string::npos ? first : description.find(' ', first + 1);
+  std::string f = second == std::string::npos ? description : description.substr(second + 1);
+  static const std::pair<std::string, std::string> suffixes[] = {{" - Medium", "_M"}, {" - Small", "_S"}, {" - Large", "_L"}};
+  for (const auto& [suffix, id] : suffixes) {
+    if (f.size() > suffix.size() && f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      return f.substr(0, f.size() - suffix.size()) + id;
+    }
+  }
+  return f;
+}
+
 core::Result<BenchReport> runBench(const BenchOptions& options, const std::function<void(const std::string&)>& progress) {
   auto say = [&](const std::string& s) {
     if (progress) progress(s);
@@ -119,12 +133,17 @@ core::Result<BenchReport> runBench(const BenchOptions& options, const std::funct
     BenchLevel level;
     level.streams = streams;
     level.seconds = std::chrono::duration<double>(Clock::now() - begin).count();
-    double ttft = 0;
+    double ttft = 0, lastFirstMs = 0;
     for (const auto& s : *stats) {
       level.outputTokens += s.outputTokens;
       level.drafted += s.draftedTokens;
       level.accepted += s.acceptedTokens;
       ttft += s.firstTokenMs;
+      lastFirstMs = std::max(lastFirstMs, s.firstTokenMs);
+    }
+    double decodeSeconds = level.seconds - lastFirstMs / 1000.0;
+    if (decodeSeconds > 0 && level.outputTokens > streams) {
+      level.decodeTokensPerSecond = static_cast<double>(level.outputTokens - streams) / decodeSeconds;
     }
     level.meanFirstTokenMs = ttft / static_cast<double>(stats->size());
     level.aggregateTokensPerSecond = static_cast<double>(level.outputTokens) / level.seconds;

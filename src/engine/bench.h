@@ -32,8 +32,12 @@ struct BenchOptions {
 
 struct BenchLevel {
   int streams = 0;
-  double aggregateTokensPerSecond = 0;
+  double aggregateTokensPerSecond = 0;  // output tokens / wall time from submit (prefill included)
   double perStreamTokensPerSecond = 0;
+  // Decode alone: tokens after each stream's first / time after the last
+  // stream's first token (what the planner models as decode; its prefill is
+  // measured on its own).
+  double decodeTokensPerSecond = 0;
   double meanFirstTokenMs = 0;
   int64_t outputTokens = 0;
   double seconds = 0;
@@ -53,6 +57,12 @@ struct BenchReport {
   std::vector<BenchLevel> levels;
   int64_t peakRssBytes = 0;
 };
+
+// The planner's format id (data/planner/models.yaml) of a model from its
+// llama_model_desc ("llama 1B Q4_K - Medium"): the words after the
+// architecture and size, with llama.cpp's " - Medium/Small/Large" spelled
+// _M/_S/_L: "Q4_K_M", "Q8_0", "F16".
+std::string formatId(const std::string& description);
 
 core::Result<BenchReport> runBench(const BenchOptions& options, const std::function<void(const std::string&)>& progress = {});
 

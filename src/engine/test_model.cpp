@@ -226,6 +226,38 @@ TestModelShape TestModelShape::oneB() {
   return s;
 }
 
+TestModelShape TestModelShape::halfB() {
+  TestModelShape s;
+  s.embedding = 896;
+  s.layers = 24;
+  s.heads = 14;
+  s.kvHeads = 2;
+  s.feedForward = 4864;
+  s.contextLength = 8192;
+  s.name = "arbitra-random-500m";
+  return s;
+}
+
+TestModelShape TestModelShape::smol135m() {
+  TestModelShape s;
+  s.embedding = 576;
+  s.layers = 30;
+  s.heads = 9;
+  s.kvHeads = 3;
+  s.feedForward = 1536;
+  s.contextLength = 8192;
+  s.name = "arbitra-random-135m";
+  return s;
+}
+
+std::optional<TestModelShape> TestModelShape::named(const std::string& name) {
+  if (name == "tiny") return tiny();
+  if (name == "135m") return smol135m();
+  if (name == "500m") return halfB();
+  if (name == "1b") return oneB();
+  return std::nullopt;
+}
+
 core::Result<int64_t> writeTestModel(const std::string& vocabPath, const std::string& outPath,
                                      const TestModelShape& shape, uint64_t seed) {
   if (shape.confident && shape.tiedOutput) {

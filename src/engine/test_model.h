@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/error.h"
@@ -49,6 +50,15 @@ struct TestModelShape {
   static TestModelShape tiny();
   // Llama-3.2-1B's shape (2048 wide, 16 layers, 32/8 heads, 8192 FFN), untied: ~3 GB F16.
   static TestModelShape oneB();
+  // Qwen2.5-0.5B's layers (896 wide, 24 layers, 14/2 heads of 64, 4864 FFN) with the
+  // Llama-3 vocabulary, untied: 588M parameters, ~1.2 GB F16.
+  static TestModelShape halfB();
+  // SmolLM2-135M's layers (576 wide, 30 layers, 9/3 heads of 64, 1536 FFN) with the
+  // Llama-3 vocabulary, untied: 254M parameters (148M of them the two 128k-row
+  // embedding matrices), ~0.5 GB F16. Deep and narrow: per-layer overhead shows.
+  static TestModelShape smol135m();
+  // By name: "tiny", "135m", "500m", "1b"; nullopt for anything else.
+  static std::optional<TestModelShape> named(const std::string& name);
 };
 
 // Writes the model; returns the file size in bytes.

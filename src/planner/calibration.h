@@ -9,9 +9,16 @@
 //   1. compute  (decode = prefill) so the H100 128/128 prediction equals 27,569;
 //   2. bandwidth so the H100 128/2048 prediction equals 22,004 (given 1);
 //   3. repeat 1-2 until stable (they couple only through the prefill share);
-//   4. cpuBlockQuant so the 2-vCPU Q4_0 decode equals 16.1 tokens/s.
-// The CPU row's bandwidth in hardware.yaml is itself derived from the F16
-// figure, so that row is in-sample by construction and marked so.
+//   4. cpuBandwidth so the 2-vCPU F16 decode equals 5.9 tokens/s (against
+//      the CPU row's measured triad bandwidth);
+//   5. cpuBlockQuant so the 2-vCPU Q4_0 decode equals 16.1 tokens/s;
+//   6. cpuPrefillCompute so the 2-vCPU prompt processing equals 37 tokens/s;
+//   7. cpuDecodeCompute so the 4-stream decode of the 135m test model
+//      measured here with `arbitra bench` matches (the best of 5 runs);
+//   8. repeat 4-7 until stable (they couple only where a step is compute-bound).
+// Held out: the Q4_K_M decode below and every other `arbitra bench`
+// measurement (3 test-model shapes x 2 formats, decode at 1, 2 and 4 streams,
+// prefill): bench/planner_measured.sh prints them against the model.
 // Pure: no I/O (the bench prints, the unit tests assert).
 #pragma once
 
@@ -31,14 +38,17 @@ struct PublishedFigure {
   std::string quant;     // Quantization::id
   double input = 0;      // tokens per request
   double output = 0;
-  bool maxLoad = false;  // true: aggregate output tokens/s at the KV-limited batch; false: batch 1 decode
+  bool maxLoad = false;  // true: aggregate output tokens/s at the KV-limited batch; false: decode at `batch`
   double tokensPerS = 0;
   std::string fits;  // the factor this figure fixes; "" = held out, a check only
   std::string source;
   std::string asOf;
+  int batch = 1;         // decode: concurrent streams (aggregate tokens/s)
+  bool prefill = false;  // true: prompt tokens/s of one `input`-token prompt
 };
 
-// The usable rows of shared/data/published-figures.md.
+// The usable rows of shared/data/published-figures.md, then the medians
+// measured on this machine by bench/planner_measured.sh.
 const std::vector<PublishedFigure>& publishedFigures();
 
 // What the model predicts for `figure` with `eff`; 0 when a catalog row is
@@ -48,6 +58,7 @@ double predictTokensPerS(const Catalog& catalog, const PublishedFigure& figure, 
 struct Calibration {
   Efficiency efficiency;  // the fitted factors (unrounded); the rest as in Efficiency{}
   int rounds = 0;         // rounds of steps 1-2 until stable
+  int cpuRounds = 0;      // rounds of steps 4-6 until stable
 };
 
 // Runs the fit described above on `catalog` (the shipped one for the shipped

@@ -155,7 +155,7 @@ void parseModels(const std::string& text, const std::string& file, Catalog& cata
   for (size_t i = 0; i < list.size(); ++i) {
     Fields f(list[i], file, indexPath("models", i));
     f.onlyKeys({"id", "name", "params", "active_params", "layers", "hidden", "kv_heads", "head_dim", "context",
-                "source", "as_of"});
+                "vocab", "tied_embeddings", "bits_per_weight", "source", "as_of"});
     ModelShape m;
     m.id = f.str("id");
     unique(seen, f, m.id);
@@ -167,6 +167,18 @@ void parseModels(const std::string& text, const std::string& file, Catalog& cata
     m.kvHeads = static_cast<int>(f.integer("kv_heads", 1, 10'000));
     m.headDim = static_cast<int>(f.integer("head_dim", 1, 100'000));
     m.context = f.integer("context", 1, int64_t{1} << 40);
+    m.vocab = f.optInteger("vocab", 1, int64_t{1} << 32).value_or(0);
+    m.tiedEmbeddings = f.optBool("tied_embeddings").value_or(true);
+    if (m.vocab > 0) {
+      double embedding = static_cast<double>(m.vocab) * m.hidden;
+      if (embedding * (m.tiedEmbeddings ? 1 : 2) >= m.activeParams) {
+        f.failAt("vocab", "the embedding matrices (vocab x hidden) exceed the parameter count");
+      }
+    }
+    if (f.has("bits_per_weight")) {
+      Fields bits = f.sub("bits_per_weight");
+      for (const auto& key : bits.keys()) m.bitsPerWeight[key] = bits.num(key, 1, 64);
+    }
     m.from = provenance(f);
     catalog.models.push_back(std::move(m));
   }
@@ -200,6 +212,15 @@ Catalog loadCatalog(const std::string& dir) {
   parseHardware(readFile(path("hardware.yaml")), path("hardware.yaml"), catalog);
   parseOffers(readFile(path("gpu_offers.yaml")), path("gpu_offers.yaml"), catalog);
   parseModels(readFile(path("models.yaml")), path("models.yaml"), catalog);
+  // A model's per-format bits must name known formats.
+  for (const auto& m : catalog.models) {
+    for (const auto& [format, bits] : m.bitsPerWeight) {
+      if (!catalog.findQuantization(format)) {
+        throw PlannerError(m.from.file + ":" + std::to_string(m.from.line) + ": models: " + m.id +
+                           ": bits_per_weight: unknown format '" + format + "' (not in quantizations)");
+      }
+    }
+  }
   // Cross-file: a hosted API row must name a known open-weight model.
   for (const auto& p : catalog.prices) {
     if (!p.serves.empty() && !catalog.findModel(p.serves)) {

@@ -88,6 +88,18 @@ struct ModelShape {
   int kvHeads = 0;
   int headDim = 0;
   int64_t context = 0;
+  // Optional (0 / empty: unknown, and the model treats every parameter
+  // alike). With `vocab`, the embedding matrices (vocab × hidden) are known:
+  // an untied input embedding is a row lookup (in memory, never streamed in
+  // decode nor multiplied), and the output matrix runs only for tokens that
+  // need logits (once per prompt in prefill).
+  int64_t vocab = 0;
+  bool tiedEmbeddings = true;
+  // Bits per weight of this model's file in a format, where it differs from
+  // the format's typical figure (yaml `bits_per_weight: {Q4_K_M: 6.64}`): a
+  // llama.cpp K-quant falls back to Q5_0/Q8_0 for rows whose width is not a
+  // multiple of 256, and the output matrix keeps more bits.
+  std::map<std::string, double> bitsPerWeight;
   Provenance from;
 };
 

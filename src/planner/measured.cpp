@@ -8,8 +8,8 @@
 
 namespace arbitra::planner {
 
-std::map<std::string, Measurement> parseMeasurements(const std::string& text, const std::string& file,
-                                                     const Catalog& catalog) {
+std::vector<MeasuredRow> parseMeasuredRows(const std::string& text, const std::string& file,
+                                           const Catalog& catalog) {
   boost::system::error_code ec;
   boost::json::value doc = boost::json::parse(text, ec);
   if (ec) throw PlannerError(file + ": not valid JSON: " + ec.message());
@@ -19,7 +19,7 @@ std::map<std::string, Measurement> parseMeasurements(const std::string& text, co
   if (!doc.is_object() || !doc.as_object().contains("results") || !doc.at("results").is_array()) {
     fail("results", "expected an object with a \"results\" array");
   }
-  std::map<std::string, Measurement> out;
+  std::vector<MeasuredRow> out;
   const auto& results = doc.at("results").as_array();
   for (size_t i = 0; i < results.size(); ++i) {
     std::string at = "results[" + std::to_string(i) + "]";
@@ -51,7 +51,18 @@ std::map<std::string, Measurement> parseMeasurements(const std::string& text, co
     if (m.decodeTokensPerS <= 0) fail(at + ".decode_tokens_per_s", "must be above zero");
     m.prefillTokensPerS = num("prefill_tokens_per_s", false);
     m.source = r.contains("source") && r.at("source").is_string() ? std::string(r.at("source").as_string()) : file;
-    out[measurementKey(hw, model, quant)] = m;
+    out.push_back({hw, model, quant, m});
+  }
+  return out;
+}
+
+std::map<std::string, Measurement> parseMeasurements(const std::string& text, const std::string& file,
+                                                     const Catalog& catalog) {
+  std::map<std::string, Measurement> out;
+  for (auto& row : parseMeasuredRows(text, file, catalog)) {
+    auto key = measurementKey(row.hardware, row.model, row.quant);
+    auto it = out.find(key);
+    if (it == out.end() || row.measurement.batch >= it->second.batch) out[key] = row.measurement;
   }
   return out;
 }

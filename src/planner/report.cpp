@@ -65,11 +65,13 @@ std::string renderText(const Plan& plan, const TextOptions& options) {
   const Efficiency& e = plan.efficiency;
   out << "arbitra plan: " << plan.workload << " (" << plan.file << ")\n";
   out << "Model efficiency ("
-      << (e.calibrated ? "calibrated against published TensorRT-LLM and llama.cpp figures; not yet against this "
-                         "machine's arbitra bench"
+      << (e.calibrated ? "calibrated against published TensorRT-LLM and llama.cpp figures and this machine's "
+                         "arbitra bench"
                        : "set by hand, not calibrated")
       << "): bandwidth " << fmt("%.3f", e.bandwidth) << ", decode compute " << fmt("%.3f", e.decodeCompute)
-      << ", prefill compute " << fmt("%.3f", e.prefillCompute) << ", CPU block-quant " << fmt("%.3f", e.cpuBlockQuant)
+      << ", prefill compute " << fmt("%.3f", e.prefillCompute) << ", CPU bandwidth " << fmt("%.3f", e.cpuBandwidth)
+      << ", CPU block-quant " << fmt("%.3f", e.cpuBlockQuant) << ", CPU decode compute " << fmt("%.3f", e.cpuDecodeCompute)
+      << ", CPU prefill compute " << fmt("%.3f", e.cpuPrefillCompute)
       << ", usable memory " << fmt("%.2f", e.memoryUsable) << ", tensor-parallel " << fmt("%.2f", e.tensorParallel)
       << " (not calibrated), max batch " << e.maxBatch << "\n";
   if (plan.measuredUsed > 0) out << "Measured throughput (--measured) used for " << plan.measuredUsed << " options.\n";
@@ -126,15 +128,19 @@ std::string renderJson(const Plan& plan) {
                         {"prefill_compute", e.prefillCompute},
                         {"memory_usable", e.memoryUsable},
                         {"tensor_parallel", e.tensorParallel},
+                        {"cpu_bandwidth", e.cpuBandwidth},
                         {"cpu_block_quant", e.cpuBlockQuant},
+                        {"cpu_decode_compute", e.cpuDecodeCompute},
+                        {"cpu_prefill_compute", e.cpuPrefillCompute},
                         {"max_batch", e.maxBatch},
                         {"calibrated", e.calibrated},
                         {"calibrated_against",
                          e.calibrated ? "published figures: TensorRT-LLM Llama-3.1-8B FP8 on H100 (fit: 128/128 -> "
                                         "compute, 128/2048 -> bandwidth; checks: 1000/1000, H200 128/128); llama.cpp "
-                                        "Llama-3.2-1B on 2 vCPU (fit: Q4_0 -> cpu_block_quant; check: Q4_K_M). "
-                                        "tensor_parallel, memory_usable, max_batch are stated, not fitted. "
-                                        "Not yet against arbitra bench on this machine (use --measured)."
+                                        "Llama-3.2-1B on 2 vCPU (fit: F16 -> cpu_bandwidth, Q4_0 -> cpu_block_quant; "
+                                        "check: Q4_K_M); arbitra bench on this machine (fit: one prefill -> "
+                                        "cpu_prefill_compute, one 4-stream decode -> cpu_decode_compute; checks: 3 shapes x 2 formats, decode at 1/2/4 streams and "
+                                        "prefill). tensor_parallel, memory_usable, max_batch are stated, not fitted."
                                       : "none: factors set by hand"}};
   root["money_unit"] = "micro-dollars (integers); *_usd fields are the same amounts as decimal strings";
   json::array routes;

@@ -18,10 +18,11 @@ std::optional<DeviceBudget> deviceBudget(const Hardware& hw, int devices, const 
     if (!hw.fp8Tflops) return std::nullopt;
     tflops = *hw.fp8Tflops;
   }
-  double bwEff = hw.bandwidthEfficiency.value_or(eff.bandwidth);
-  if (hw.kind == HardwareKind::Cpu && !quant.fp8Compute && quant.bitsPerWeight < 16) bwEff *= eff.cpuBlockQuant;
-  double decodeEff = hw.computeEfficiency.value_or(eff.decodeCompute);
-  double prefillEff = hw.computeEfficiency.value_or(eff.prefillCompute);
+  const bool cpu = hw.kind == HardwareKind::Cpu;
+  double bwEff = hw.bandwidthEfficiency.value_or(cpu ? eff.cpuBandwidth : eff.bandwidth);
+  if (cpu && !quant.fp8Compute && quant.bitsPerWeight < 16) bwEff *= eff.cpuBlockQuant;
+  double decodeEff = hw.computeEfficiency.value_or(cpu ? eff.cpuDecodeCompute : eff.decodeCompute);
+  double prefillEff = hw.computeEfficiency.value_or(cpu ? eff.cpuPrefillCompute : eff.prefillCompute);
   double scale = devices > 1 ? devices * eff.tensorParallel : 1.0;
   DeviceBudget d;
   d.memoryBytes = hw.memoryGib * kGiB * devices;
@@ -31,8 +32,31 @@ std::optional<DeviceBudget> deviceBudget(const Hardware& hw, int devices, const 
   return d;
 }
 
+double bitsPerWeight(const ModelShape& model, const Quantization& quant) {
+  auto own = model.bitsPerWeight.find(quant.id);
+  return own != model.bitsPerWeight.end() ? own->second : quant.bitsPerWeight;
+}
+
 double weightBytes(const ModelShape& model, const Quantization& quant) {
-  return model.params * quant.bitsPerWeight / 8.0;
+  return model.params * bitsPerWeight(model, quant) / 8.0;
+}
+
+namespace {
+// Parameters of one embedding matrix (vocab x hidden); 0 when the vocabulary is unknown.
+double embeddingParams(const ModelShape& m) { return static_cast<double>(m.vocab) * m.hidden; }
+// The untied input embedding: looked up, never streamed nor multiplied.
+double lookupOnlyParams(const ModelShape& m) { return m.tiedEmbeddings ? 0.0 : embeddingParams(m); }
+}  // namespace
+
+double decodeReadBytes(const ModelShape& model, const Quantization& quant) {
+  return (model.params - lookupOnlyParams(model)) * bitsPerWeight(model, quant) / 8.0;
+}
+
+double decodeParams(const ModelShape& model) { return model.activeParams - lookupOnlyParams(model); }
+
+double prefillParams(const ModelShape& model) {
+  // Input embedding looked up; output matrix run once per prompt, not per token.
+  return model.activeParams - lookupOnlyParams(model) - embeddingParams(model);
 }
 
 double kvBytesPerToken(const ModelShape& model, double bytesPerElement) {
@@ -45,9 +69,9 @@ double kvBytesPerToken(const ModelShape& model, const Quantization& quant) {
 
 double decodeStepSeconds(const DeviceBudget& d, const ModelShape& m, const Quantization& q, int batch,
                          double contextTokens) {
-  double bytes = weightBytes(m, q) + batch * contextTokens * kvBytesPerToken(m, q);
+  double bytes = decodeReadBytes(m, q) + batch * contextTokens * kvBytesPerToken(m, q);
   double bandwidthTime = bytes / d.bandwidthBytesPerS;
-  double computeTime = 2.0 * m.activeParams * batch / d.decodeFlops;
+  double computeTime = 2.0 * decodeParams(m) * batch / d.decodeFlops;
   return std::max(bandwidthTime, computeTime);
 }
 
@@ -57,7 +81,7 @@ double decodeTokensPerS(const DeviceBudget& d, const ModelShape& m, const Quanti
 }
 
 double prefillSeconds(const DeviceBudget& d, const ModelShape& m, double tokens) {
-  return 2.0 * m.activeParams * tokens / d.prefillFlops;
+  return 2.0 * prefillParams(m) * tokens / d.prefillFlops;
 }
 
 int maxBatchByMemory(const DeviceBudget& d, const ModelShape& m, const Quantization& q, double contextTokens,

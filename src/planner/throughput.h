@@ -2,10 +2,16 @@
 // replica of a model serves on a device. Pure functions of plain values, no I/O.
 //
 // Decode, one step of batch B (every active stream emits one token):
-//   bandwidth time = (weight bytes + B × KV bytes read per stream) / (bandwidth × eff_bw)
+//   bandwidth time = (weight bytes read + B × KV bytes read per stream) / (bandwidth × eff_bw)
 //   compute time   = 2 × active params × B / (FLOPs × eff_decode)
 //   step = max of the two;  per-stream tokens/s = 1/step;  aggregate = B/step
 // Prefill (compute-bound): seconds = 2 × active params × tokens / (FLOPs × eff_prefill)
+// Where a model row gives its vocabulary, an untied input embedding is left
+// out of "read" and "active" (a row lookup), and prefill leaves out the output
+// matrix too (logits once per prompt). On a CPU row the factors are the CPU
+// ones (cpuBandwidth × cpuBlockQuant for block-quantized weights,
+// cpuDecodeCompute, cpuPrefillCompute), relative to the row's measured triad
+// bandwidth and FMA peak.
 // KV cache per token = 2 (K and V) × layers × kv_heads × head_dim × bytes per element
 // Largest batch = (memory × usable fraction − weight bytes) / (KV per token × context)
 //
@@ -33,8 +39,14 @@ namespace arbitra::planner {
 //   bandwidth      fit: TensorRT-LLM, Llama-3.1-8B FP8, 1x H100, 128/2048 (KV-bound decode)
 //   compute        fit: same, 128/128 (compute-bound decode and prefill); one figure
 //                  cannot separate decode from prefill, so both take the same value
-//   cpuBlockQuant  fit: llama.cpp Q4_0 decode on the 2-vCPU machine (F16 fixes the
-//                  CPU row's bandwidth in hardware.yaml)
+//   cpuBandwidth   fit: llama.cpp F16 decode on the 2-vCPU machine, against the row's
+//                  measured STREAM triad bandwidth
+//   cpuBlockQuant  fit: llama.cpp Q4_0 decode on the 2-vCPU machine, relative to F16
+//   cpuPrefillCompute  fit: llama.cpp prompt processing on the 2-vCPU machine (37 tokens/s),
+//                  against the row's measured AVX2 FP32 FMA peak
+//   cpuDecodeCompute   fit: a 4-stream decode of the 135m test model measured with
+//                  `arbitra bench` here (a few tokens per matmul run far below the
+//                  prefill kernels' rate)
 //   memoryUsable   stated: TensorRT-LLM's default kv_cache_free_gpu_mem_fraction 0.90
 //   tensorParallel stated: no multi-device figure is used, not calibrated
 //   maxBatch       stated: vLLM's default max_num_seqs (planning only; max-load
@@ -42,7 +54,10 @@ namespace arbitra::planner {
 constexpr double kBandwidthEfficiency = 0.620;       // fit: achieved / peak memory bandwidth in decode
 constexpr double kDecodeComputeEfficiency = 0.448;   // fit: achieved / peak tensor FLOPs in batched decode
 constexpr double kPrefillComputeEfficiency = 0.448;  // fit: achieved / peak tensor FLOPs in prefill
+constexpr double kCpuBandwidthEfficiency = 0.924;    // fit: CPU F16 decode bandwidth / measured triad bandwidth
 constexpr double kCpuBlockQuantEfficiency = 0.769;   // fit: CPU decode bandwidth of block-quantized weights / F16's
+constexpr double kCpuPrefillComputeEfficiency = 0.517;  // fit: CPU prefill FLOPs / measured FMA peak
+constexpr double kCpuDecodeComputeEfficiency = 0.238;   // fit: CPU batched-decode FLOPs / measured FMA peak
 constexpr double kMemoryUsableFraction = 0.90;       // of device memory for weights + KV (rest: activations, runtime)
 constexpr double kTensorParallelEfficiency = 0.85;   // per-device scaling when a replica spans 2+ devices
 constexpr double kKvBytesPerElement = 2.0;           // F16 KV cache (formats without kv_bits)
@@ -58,6 +73,11 @@ struct Efficiency {
   // FP16 compute) stream at this fraction of F16's bandwidth: dequantizing
   // costs the 2 vCPUs time that a pure bandwidth model does not see.
   double cpuBlockQuant = kCpuBlockQuantEfficiency;
+  // On a CPU row: achieved F16 decode bandwidth / the row's measured triad
+  // bandwidth, and achieved matmul FLOPs / its measured FMA peak.
+  double cpuBandwidth = kCpuBandwidthEfficiency;
+  double cpuPrefillCompute = kCpuPrefillComputeEfficiency;
+  double cpuDecodeCompute = kCpuDecodeComputeEfficiency;
   int maxBatch = kMaxBatch;
   bool calibrated = true;  // these are calibration.cpp's fitted values (false: set by hand)
 };
@@ -75,7 +95,20 @@ struct DeviceBudget {
 std::optional<DeviceBudget> deviceBudget(const Hardware& hw, int devices, const Quantization& quant,
                                          const Efficiency& eff);
 
+// Bits per weight of `model` in `quant`: the model row's own figure for that
+// format where it has one (ModelShape::bitsPerWeight), else the format's.
+double bitsPerWeight(const ModelShape& model, const Quantization& quant);
+// Bytes of weights in memory.
 double weightBytes(const ModelShape& model, const Quantization& quant);
+// Bytes of weights one decode step streams: all but an untied input
+// embedding (a row lookup). Mixture of experts: all experts (conservative).
+double decodeReadBytes(const ModelShape& model, const Quantization& quant);
+// Parameters multiplied per decoded token (FLOPs = 2 x this): all active
+// ones but an untied input embedding.
+double decodeParams(const ModelShape& model);
+// Parameters multiplied per prompt token: decodeParams less the output
+// matrix, which runs once per prompt (when the vocabulary is known).
+double prefillParams(const ModelShape& model);
 double kvBytesPerToken(const ModelShape& model, double bytesPerElement = kKvBytesPerElement);
 // The same in the format's KV element size (kv_bits / 8).
 double kvBytesPerToken(const ModelShape& model, const Quantization& quant);

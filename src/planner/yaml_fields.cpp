@@ -152,6 +152,21 @@ std::vector<std::string> Fields::strList(const std::string& key) const {
   return out;
 }
 
+std::optional<bool> Fields::optBool(const std::string& key) const {
+  if (!has(key)) return std::nullopt;
+  auto v = get(key);
+  bool value = false;
+  if (!v.IsScalar() || !YAML::convert<bool>::decode(v, value)) failAt(key, "expected true or false");
+  return value;
+}
+
+std::vector<std::string> Fields::keys() const {
+  if (!node_.IsMap()) fail(file_, line(), path_, "expected a mapping");
+  std::vector<std::string> out;
+  for (const auto& kv : node_) out.push_back(kv.first.as<std::string>());
+  return out;
+}
+
 Fields Fields::sub(const std::string& key) const {
   if (!has(key)) failAt(key, "missing (required)");
   return Fields(get(key), file_, pathOf(key));

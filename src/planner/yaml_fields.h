@@ -53,7 +53,9 @@ class Fields {
   std::optional<Micros> optDollars(const std::string& key) const;
   // A date YYYY-MM-DD.
   std::string date(const std::string& key) const;
+  std::optional<bool> optBool(const std::string& key) const;       // true / false
   std::vector<std::string> strList(const std::string& key) const;  // optional: empty
+  std::vector<std::string> keys() const;                           // of this mapping, in order
   Fields sub(const std::string& key) const;                        // required mapping
 
  private:

@@ -1,7 +1,7 @@
 // arbitra-testmodel: writes a random-weight GGUF test model with a real
 // tokenizer (see src/engine/test_model.h). Deterministic under --seed.
 //
-//   arbitra-testmodel --vocab ggml-vocab-llama-bpe.gguf --shape tiny|1b --seed 42 --out tiny.gguf [--tied 1] [--confident 1]
+//   arbitra-testmodel --vocab ggml-vocab-llama-bpe.gguf --shape tiny|135m|500m|1b --seed 42 --out tiny.gguf [--tied 1] [--confident 1]
 //   (--confident 1: a synthetic model whose Q4 copy agrees with it, for
 //   speculative-decoding benchmarks; see TestModelShape::confident)
 #include <cstdio>
@@ -29,11 +29,18 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (vocab.empty() || out.empty() || (shapeName != "tiny" && shapeName != "1b")) {
-    std::fprintf(stderr, "usage: arbitra-testmodel --vocab VOCAB.gguf --out OUT.gguf [--shape tiny|1b] [--seed N] [--tied 1] [--confident 1]\n");
+  auto named = arbitra::engine::TestModelShape::named(shapeName);
+  if (vocab.empty() || out.empty() || !named) {
+    std::fprintf(stderr,
+                 "usage: arbitra-testmodel --vocab VOCAB.gguf --out OUT.gguf [--shape tiny|135m|500m|1b] [--seed N] [--tied 1] [--confident 1]\n"
+                 "shapes (Llama architecture, Llama-3 tokenizer, random weights, F16):\n"
+                 "  tiny  32 wide, 2 layers (tests)                                         ~25 MB\n"
+                 "  135m  SmolLM2-135M's layers (576 wide, 30 layers, 9/3 heads), untied   254M params, ~0.5 GB\n"
+                 "  500m  Qwen2.5-0.5B's layers (896 wide, 24 layers, 14/2 heads), untied  588M params, ~1.2 GB\n"
+                 "  1b    Llama-3.2-1B's shape (2048 wide, 16 layers, 32/8 heads), untied  1.5B params, ~3.0 GB\n");
     return 2;
   }
-  auto shape = shapeName == "1b" ? arbitra::engine::TestModelShape::oneB() : arbitra::engine::TestModelShape::tiny();
+  auto shape = *named;
   shape.tiedOutput = tied;
   if (tied) shape.name += "-tied";
   shape.confident = confident;

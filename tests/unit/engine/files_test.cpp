@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/bench.h"
 #include "engine/quantize.h"
 #include "engine/test_model.h"
 #include "engine_test_util.h"
@@ -178,6 +179,31 @@ TEST_F(ModelFiles, QuantizeRefusesBadInput) {
   EXPECT_NE(badType.error().message.find("q4_k_m"), std::string::npos);
   auto same = quantize({tinyModel(), tinyModel(), "q4_0", 2});
   ASSERT_FALSE(same);
+}
+
+TEST(BenchFormatId, NamesTheFormatAsThePlannerCatalogDoes) {
+  // `arbitra bench --json` writes this as "quant"; `arbitra plan --measured`
+  // looks it up in data/planner/models.yaml (Q4_K_M, not "Medium").
+  EXPECT_EQ(formatId("llama 1B Q4_K - Medium"), "Q4_K_M");
+  EXPECT_EQ(formatId("llama 256M Q4_K - Small"), "Q4_K_S");
+  EXPECT_EQ(formatId("llama 256M Q8_0"), "Q8_0");
+  EXPECT_EQ(formatId("llama ?B F16"), "F16");
+  EXPECT_EQ(formatId("llama 1B Q5_K - Medium"), "Q5_K_M");
+}
+
+TEST(TestModelShapes, NamedShapesAreTheDocumentedOnes) {
+  EXPECT_FALSE(TestModelShape::named("2b"));
+  auto smol = TestModelShape::named("135m");
+  ASSERT_TRUE(smol);
+  EXPECT_EQ(smol->embedding, 576);
+  EXPECT_EQ(smol->layers, 30);
+  EXPECT_EQ(smol->heads / smol->kvHeads, 3);
+  EXPECT_EQ(smol->name, "arbitra-random-135m");  // a planner catalog row (data/planner/models.yaml)
+  auto half = TestModelShape::named("500m");
+  ASSERT_TRUE(half);
+  EXPECT_EQ(half->embedding / half->heads, 64);
+  EXPECT_EQ(half->name, "arbitra-random-500m");
+  EXPECT_EQ(TestModelShape::named("1b")->name, "arbitra-random-1b");
 }
 
 }  // namespace
