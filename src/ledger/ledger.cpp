@@ -92,7 +92,7 @@ Ledger::~Ledger() {
 void Ledger::begin() { __atomic_fetch_add(begun_, 1, __ATOMIC_RELAXED); }
 
 void Ledger::append(Record record) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (closed_) {
     core::log(core::LogLevel::Error, "ledger: record " + record.requestId + " arrived after close; not written");
     return;
@@ -100,6 +100,12 @@ void Ledger::append(Record record) {
   record.seq = nextSeq_++;
   if (queue_.empty()) oldestQueuedMicros_ = steadyMicros();
   queue_.push_back(std::move(record));
+  if (queue_.size() < kMaxQueued) return;
+  // The record is queued (nothing is lost); now let the writer catch up.
+  behind_ = true;
+  wake_.notify_one();
+  backPressureWaits_.fetch_add(1, std::memory_order_relaxed);
+  taken_.wait_for(lock, kBackPressureWait, [&] { return queue_.size() < kMaxQueued || closed_; });
 }
 
 void Ledger::flush() {
@@ -119,9 +125,23 @@ void Ledger::close() {
     stopping_ = true;
   }
   wake_.notify_one();
+  taken_.notify_all();
   if (writer_.joinable()) writer_.join();
   flushed_.notify_all();
 }
+
+namespace {
+
+// tcmalloc's hook, when the binary links it (CMakeLists.txt): a backlog of
+// records is freed all at once after its commit, and tcmalloc would keep
+// those pages; hand them back. A weak symbol: absent (null) otherwise.
+extern "C" void MallocExtension_ReleaseFreeMemory() __attribute__((weak));
+
+void releaseFreeMemory() {
+  if (MallocExtension_ReleaseFreeMemory) MallocExtension_ReleaseFreeMemory();
+}
+
+}  // namespace
 
 void Ledger::run() {
   // Below the I/O threads (nice 10, per thread on Linux): when they share a
@@ -135,15 +155,19 @@ void Ledger::run() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait_for(lock, interval, [&] { return stopping_ || flushRequested_; });
+      wake_.wait_for(lock, interval, [&] { return stopping_ || flushRequested_ || behind_; });
       flushRequested_ = false;
+      behind_ = false;
       if (batch.empty()) batch.swap(queue_);
       else if (!queue_.empty()) {
         batch.insert(batch.end(), std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
         queue_.clear();
       }
     }
+    taken_.notify_all();
+    bool large = batch.size() >= kMaxQueued / 2;
     if (!batch.empty()) commit(batch);
+    if (large && batch.empty()) releaseFreeMemory();
     bool done;
     {
       std::lock_guard lock(mutex_);
@@ -204,6 +228,7 @@ LedgerStats Ledger::stats() const {
   s.commits = commits_.load();
   s.writeErrors = writeErrors_.load();
   s.lostAtStart = lostAtStart_;
+  s.backPressureWaits = backPressureWaits_.load();
   return s;
 }
 

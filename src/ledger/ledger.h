@@ -15,12 +15,20 @@
 //   - a write that fails (disk full, locked file) is retried every window;
 //     the records stay queued, none is dropped.
 //
+// Back-pressure: the writer runs below the I/O threads' priority, so under a
+// load beyond what it can commit it falls behind. Once kMaxQueued records
+// wait, append() wakes it and waits (at most kBackPressureWait) for it to
+// take the queue: the gateway slows to what it can record instead of
+// dropping records or growing without bound (a 10 s burst at 36k req/s had
+// queued 125k records, ~300 MB, before this).
+//
 //   auto ledger = ledger::Ledger::open(config.ledger);
 //   ledger->append(std::move(record));   // any thread, ~100 ns
 //   ledger->close();                     // flush and stop
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -42,6 +50,7 @@ struct LedgerStats {
   int64_t writeErrors = 0;   // failed commits (retried)
   int64_t lagMicros = 0;     // age of the oldest queued record at the last commit
   int64_t lostAtStart = 0;   // records a previous run lost (kill -9 window)
+  int64_t backPressureWaits = 0;  // appends that waited for the writer to catch up
 };
 
 class Ledger {
@@ -53,8 +62,11 @@ class Ledger {
 
   // A request starts that will append exactly one record when it ends.
   void begin();
-  // Takes the record (assigns its seq) and queues it. Never blocks on I/O.
+  // Takes the record (assigns its seq) and queues it. Never blocks on I/O;
+  // waits for the writer only when kMaxQueued records are already queued.
   void append(Record record);
+  static constexpr size_t kMaxQueued = 8192;
+  static constexpr std::chrono::milliseconds kBackPressureWait{1000};
   // Blocks until everything appended before the call is committed.
   void flush();
   // Flushes and stops the writer; later appends are refused (logged).
@@ -81,7 +93,9 @@ class Ledger {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable flushed_;
+  std::condition_variable taken_;  // the writer took the queue
   std::vector<Record> queue_;
+  bool behind_ = false;            // kMaxQueued reached: commit now
   int64_t nextSeq_ = 1;
   int64_t committedSeq_ = 0;
   bool stopping_ = false;
@@ -92,6 +106,7 @@ class Ledger {
   std::atomic<int64_t> committed_{0};
   std::atomic<int64_t> commits_{0};
   std::atomic<int64_t> writeErrors_{0};
+  std::atomic<int64_t> backPressureWaits_{0};
   int64_t oldestQueuedMicros_ = 0;  // steady clock; guarded by mutex_
   int64_t lostAtStart_ = 0;
 };

@@ -165,6 +165,9 @@ std::string Metrics::render(const Ledger* ledger) const {
     out += "arbitra_ledger_commits_total " + std::to_string(stats.commits) + "\n";
     header("arbitra_ledger_write_errors_total", "counter", "Failed commits (records kept queued and retried).");
     out += "arbitra_ledger_write_errors_total " + std::to_string(stats.writeErrors) + "\n";
+    header("arbitra_ledger_backpressure_waits_total", "counter",
+           "Requests that waited for the ledger writer to catch up (it was kMaxQueued records behind).");
+    out += "arbitra_ledger_backpressure_waits_total " + std::to_string(stats.backPressureWaits) + "\n";
     header("arbitra_ledger_lost_at_start", "gauge", "Records the previous run lost (kill -9 window), counted at start.");
     out += "arbitra_ledger_lost_at_start " + std::to_string(stats.lostAtStart) + "\n";
   }

@@ -254,6 +254,24 @@ TEST(Ledger, GroupCommitsWithoutBeingAsked) {
   EXPECT_EQ(ledger->openReader()->recordCount(), 100);
 }
 
+// A writer far behind (here: a 10 s window) holds the appends back once
+// kMaxQueued records wait: the queue stays bounded and every record lands.
+TEST(Ledger, AWriterFarBehindHoldsAppendsBackAndLosesNothing) {
+  auto path = tempPath("backpressure.db");
+  auto ledger = Ledger::open(ledgerConfig(path, 10'000));
+  const int total = static_cast<int>(Ledger::kMaxQueued) * 3;
+  int64_t most = 0;
+  for (int i = 0; i < total; ++i) {
+    ledger->append(record(kT0 + i, "m", i));
+    most = std::max(most, ledger->stats().queued);
+  }
+  EXPECT_LE(most, static_cast<int64_t>(Ledger::kMaxQueued));
+  EXPECT_GE(ledger->stats().backPressureWaits, 2);
+  ledger->flush();
+  EXPECT_EQ(ledger->stats().committed, total);
+  EXPECT_EQ(ledger->openReader()->recordCount(), total);
+}
+
 // A child process appends, commits some, then dies without closing (as under
 // kill -9): the next open counts exactly the records it lost.
 TEST(Ledger, CountsWhatAKilledProcessLost) {
