@@ -23,7 +23,8 @@
 #   bench/run.sh [--out FILE]       FILE: also write the table (markdown) there
 #
 # Environment knobs (defaults in brackets): BENCH_RATE [500], BENCH_DURATION
-# [8] and BENCH_WARMUP [2] seconds per run, BENCH_FIXED_CONNECTIONS [50],
+# [8] and BENCH_WARMUP [2] seconds per run, BENCH_MODES ["fixed fixed-stream max
+# max-stream"], BENCH_FIXED_CONNECTIONS [50],
 # BENCH_MAX_CONNECTIONS [32], BENCH_HOLD [1000], BENCH_TARGETS ["direct nginx
 # arbitra portkey"], BENCH_SKIP_BUILD=1, BUILD_DIR [build]. Loopback only.
 set -euo pipefail
@@ -298,7 +299,7 @@ for target in direct nginx arbitra portkey; do
 done
 # Mode by mode, the targets back to back, so that drift in the machine's state
 # touches the runs being compared alike.
-for mode in fixed fixed-stream max max-stream; do
+for mode in ${BENCH_MODES:-fixed fixed-stream max max-stream}; do
   for target in direct nginx arbitra portkey; do
     has_target "$target" || continue
     # Portkey 1.15.2's streaming fails on this Node (its issues #1389, #1550).
