@@ -24,6 +24,7 @@
 #include <boost/url/parse.hpp>
 
 #include "http/deadline.h"
+#include "http/write_now.h"
 
 namespace arbitra::http {
 namespace {
@@ -110,18 +111,7 @@ class PlainConnection final : public Connection {
   }
   tcp::socket& lowest() override { return socket_; }
   Task<beast::error_code> write(std::array<asio::const_buffer, 2> pieces) override {
-    beast::error_code ec;
-    size_t total = asio::buffer_size(pieces);
-    size_t written = socket_.write_some(pieces, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      ec = {};
-      written = 0;
-    }
-    if (ec || written == total) co_return ec;
-    beast::buffers_suffix<std::array<asio::const_buffer, 2>> rest(pieces);
-    rest.consume(written);
-    std::tie(ec, std::ignore) = co_await asio::async_write(socket_, rest, kNoThrow);
-    co_return ec;
+    co_return co_await detail::writeNowOrLater(socket_, pieces);
   }
   Task<std::tuple<beast::error_code, size_t>> readSome(asio::mutable_buffer into) override {
     co_return co_await socket_.async_read_some(into, kNoThrow);

@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 
 #include "http/deadline.h"
+#include "http/write_now.h"
 
 namespace arbitra::http {
 namespace {
@@ -255,24 +256,13 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     }
   }
 
-  // Writes every byte of `pieces`: at once where the socket takes them, the
-  // rest asynchronously within the write timeout. Sets gone_ on failure.
+  // Writes every byte of `pieces` (write_now.h) within the write timeout.
+  // Sets gone_ on failure.
   template <size_t N>
   Task<void> writeAll(std::array<asio::const_buffer, N> pieces) {
-    beast::error_code ec;
-    size_t total = asio::buffer_size(pieces);
-    size_t written = socket_.write_some(pieces, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      ec = {};
-      written = 0;
-    }
-    if (!ec && written < total) {
-      beast::buffers_suffix<std::array<asio::const_buffer, N>> rest(pieces);
-      rest.consume(written);
-      deadline_.after(kWriteTimeout);
-      std::tie(ec, std::ignore) = co_await asio::async_write(socket_, rest, kNoThrow);
-      deadline_.clear();
-    }
+    deadline_.after(kWriteTimeout);
+    auto ec = co_await detail::writeNowOrLater(socket_, pieces);
+    deadline_.clear();
     if (ec) gone_ = true;
   }
 
@@ -331,6 +321,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
   Task<beast::error_code> readRequest(bhttp::request_parser<bhttp::string_body>& parser) {
     beast::error_code ec;
     bool headerSeen = false;
+    auto readEnd = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.readTimeoutMs);
     deadline_.after(std::chrono::milliseconds(options_.readTimeoutMs));
     for (;;) {
       if (buffer_.size() > 0) {
@@ -350,6 +341,8 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
             ec = asio::error::connection_reset;
             break;
           }
+          // writeAll() used the deadline for itself: the read's is back.
+          deadline_.after(std::chrono::duration_cast<std::chrono::milliseconds>(readEnd - std::chrono::steady_clock::now()));
         }
       }
       if (deadline_.expired()) {
