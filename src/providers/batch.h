@@ -32,6 +32,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.h"
@@ -83,5 +84,25 @@ class BatchApi {
   // One downloaded JSONL file; lines that do not parse are an error.
   virtual core::Result<std::vector<BatchResult>> parseResults(const std::string& jsonl) const = 0;
 };
+
+// The non-blank lines of a downloaded JSONL file, numbered from 1 as in the
+// file (for errors), for the kinds' parseResults().
+struct JsonlLine {
+  int number;
+  std::string_view text;
+};
+inline std::vector<JsonlLine> jsonlLines(std::string_view jsonl) {
+  std::vector<JsonlLine> lines;
+  int number = 0;
+  for (size_t start = 0; start < jsonl.size();) {
+    size_t end = jsonl.find('\n', start);
+    if (end == std::string_view::npos) end = jsonl.size();
+    std::string_view line = jsonl.substr(start, end - start);
+    start = end + 1;
+    number++;
+    if (line.find_first_not_of(" \t\r") != std::string_view::npos) lines.push_back({number, line});
+  }
+  return lines;
+}
 
 }  // namespace arbitra::providers

@@ -120,15 +120,7 @@ core::Result<BatchStatus> parseAnthropicBatchStatus(const std::string& body) {
 core::Result<std::vector<BatchResult>> parseAnthropicBatchResults(const std::string& jsonl) {
   const auto& codec = api::codecFor(core::WireFormat::Anthropic);
   std::vector<BatchResult> out;
-  size_t start = 0;
-  int lineNumber = 0;
-  while (start < jsonl.size()) {
-    size_t end = jsonl.find('\n', start);
-    if (end == std::string::npos) end = jsonl.size();
-    std::string_view line(jsonl.data() + start, end - start);
-    start = end + 1;
-    lineNumber++;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+  for (const auto& [lineNumber, line] : jsonlLines(jsonl)) {
     json::error_code ec;
     auto parsed = json::parse(line, ec);
     const json::object* object = !ec && parsed.is_object() ? &parsed.as_object() : nullptr;

@@ -158,15 +158,7 @@ core::Result<BatchStatus> parseOpenAIBatchStatus(const std::string& body) {
 
 core::Result<std::vector<BatchResult>> parseOpenAIBatchResults(const std::string& jsonl) {
   std::vector<BatchResult> out;
-  size_t start = 0;
-  int lineNumber = 0;
-  while (start < jsonl.size()) {
-    size_t end = jsonl.find('\n', start);
-    if (end == std::string::npos) end = jsonl.size();
-    std::string_view line(jsonl.data() + start, end - start);
-    start = end + 1;
-    lineNumber++;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+  for (const auto& [lineNumber, line] : jsonlLines(jsonl)) {
     json::error_code ec;
     auto parsed = json::parse(line, ec);
     if (ec || !parsed.is_object() || stringField(parsed.as_object(), "custom_id").empty()) {
