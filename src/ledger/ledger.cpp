@@ -3,8 +3,6 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,6 +79,7 @@ Ledger::Ledger(const config::LedgerConfig& config, std::unique_ptr<Store> store)
                                         std::to_string(config_.retentionDays) + " days into daily rollups");
   }
   writer_ = std::thread([this] { run(); });
+  if (WriterPriority::mayLeaveIdle()) guard_ = std::thread([this] { guard(); });
 }
 
 Ledger::~Ledger() {
@@ -105,6 +104,7 @@ void Ledger::append(Record record) {
   behind_ = true;
   wake_.notify_one();
   backPressureWaits_.fetch_add(1, std::memory_order_relaxed);
+  if (priority_.promote()) promotions_.fetch_add(1, std::memory_order_relaxed);
   taken_.wait_for(lock, kBackPressureWait, [&] { return queue_.size() < kMaxQueued || closed_; });
 }
 
@@ -114,6 +114,9 @@ void Ledger::flush() {
   if (committedSeq_ >= target) return;
   flushRequested_ = true;
   wake_.notify_one();
+  lock.unlock();
+  if (priority_.promote()) promotions_.fetch_add(1, std::memory_order_relaxed);  // someone is waiting
+  lock.lock();
   flushed_.wait(lock, [&] { return committedSeq_ >= target || !writer_.joinable(); });
 }
 
@@ -126,6 +129,9 @@ void Ledger::close() {
   }
   wake_.notify_one();
   taken_.notify_all();
+  guardWake_.notify_all();
+  if (guard_.joinable()) guard_.join();
+  priority_.promote();  // the final flush must not wait behind other work
   if (writer_.joinable()) writer_.join();
   flushed_.notify_all();
 }
@@ -144,14 +150,7 @@ void releaseFreeMemory() {
 }  // namespace
 
 void Ledger::run() {
-  // Below the I/O threads (nice 10, per thread on Linux): when they share a
-  // core, requests go first, yet the writer keeps about a tenth of the core
-  // under full load, so commits keep their window and a kill -9 loses at
-  // most about one window. SCHED_IDLE was measured better for the added p99
-  // at 5,000 req/s (0.98x / 0.83x against 1.57x at nice 10) but, with the
-  // CPU saturated, it delays commits past the window: the kill -9 test under
-  // ASan lost 314 records where two windows held 284. Not used.
-  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+  priority_.adoptOnWriterThread();
   std::vector<Record> batch;
   auto interval = std::chrono::milliseconds(config_.commitIntervalMs);
   int64_t lastCompactionDay = dayStartMs(nowUnixMs());
@@ -161,6 +160,7 @@ void Ledger::run() {
       wake_.wait_for(lock, interval, [&] { return stopping_ || flushRequested_ || behind_; });
       flushRequested_ = false;
       behind_ = false;
+      if (!queue_.empty() && committingSinceMicros_ == 0) committingSinceMicros_ = oldestQueuedMicros_;
       if (batch.empty()) batch.swap(queue_);
       else if (!queue_.empty()) {
         batch.insert(batch.end(), std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
@@ -171,6 +171,12 @@ void Ledger::run() {
     bool large = batch.size() >= kMaxQueued / 2;
     if (!batch.empty()) commit(batch);
     if (large && batch.empty()) releaseFreeMemory();
+    if (priority_.mode() == WriterPriority::Mode::Normal) {  // promoted: back to idle once caught up
+      std::unique_lock lock(mutex_);
+      bool caughtUp = lateMicrosLocked(steadyMicros()) < config_.commitIntervalMs * 500;
+      lock.unlock();
+      if (caughtUp) priority_.demote();
+    }
     bool done;
     {
       std::lock_guard lock(mutex_);
@@ -196,6 +202,28 @@ void Ledger::run() {
   }
 }
 
+// Wakes once a window; when the oldest uncommitted record has waited more
+// than a window (the idle writer is starved), raises the writer to a
+// normal thread until it catches up.
+void Ledger::guard() {
+  auto interval = std::chrono::milliseconds(config_.commitIntervalMs);
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    guardWake_.wait_for(lock, interval, [&] { return stopping_; });
+    if (stopping_) return;
+    if (lateMicrosLocked(steadyMicros()) <= config_.commitIntervalMs * 1000) continue;
+    lock.unlock();
+    if (priority_.promote()) promotions_.fetch_add(1, std::memory_order_relaxed);
+    lock.lock();
+  }
+}
+
+int64_t Ledger::lateMicrosLocked(int64_t now) const {
+  int64_t oldest = committingSinceMicros_;
+  if (!queue_.empty() && (oldest == 0 || oldestQueuedMicros_ < oldest)) oldest = oldestQueuedMicros_;
+  return oldest == 0 ? 0 : now - oldest;
+}
+
 // Commits the batch; on failure keeps it for the next window.
 void Ledger::commit(std::vector<Record>& batch) {
   for (auto& r : batch) {  // work kept off the request path
@@ -215,6 +243,7 @@ void Ledger::commit(std::vector<Record>& batch) {
   {
     std::lock_guard lock(mutex_);
     committedSeq_ = batch.back().seq;
+    committingSinceMicros_ = 0;
   }
   flushed_.notify_all();
   batch.clear();
@@ -226,6 +255,8 @@ LedgerStats Ledger::stats() const {
     std::lock_guard lock(mutex_);
     s.queued = static_cast<int64_t>(queue_.size());
     s.lagMicros = queue_.empty() ? 0 : steadyMicros() - oldestQueuedMicros_;
+    s.writerPromotions = promotions_.load(std::memory_order_relaxed);
+    s.writerIdle = priority_.mode() == WriterPriority::Mode::Idle;
   }
   s.committed = committed_.load();
   s.commits = commits_.load();

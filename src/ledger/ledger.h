@@ -40,6 +40,7 @@
 #include "config/config.h"
 #include "ledger/record.h"
 #include "ledger/store.h"
+#include "ledger/writer_priority.h"
 
 namespace arbitra::ledger {
 
@@ -51,6 +52,8 @@ struct LedgerStats {
   int64_t lagMicros = 0;     // age of the oldest queued record at the last commit
   int64_t lostAtStart = 0;   // records a previous run lost (kill -9 window)
   int64_t backPressureWaits = 0;  // appends that waited for the writer to catch up
+  int64_t writerPromotions = 0;   // times the idle writer was late and raised (writer_priority.h)
+  bool writerIdle = false;        // the writer runs at SCHED_IDLE between promotions
 };
 
 class Ledger {
@@ -82,6 +85,8 @@ class Ledger {
  private:
   Ledger(const config::LedgerConfig& config, std::unique_ptr<Store> store);
   void run();
+  void guard();
+  int64_t lateMicrosLocked(int64_t now) const;  // age of the oldest uncommitted record
   void commit(std::vector<Record>& batch);
 
   config::LedgerConfig config_;
@@ -102,6 +107,11 @@ class Ledger {
   bool flushRequested_ = false;
   bool closed_ = false;
   std::thread writer_;
+  WriterPriority priority_;
+  std::thread guard_;                   // promotes a late writer; see writer_priority.h
+  std::condition_variable guardWake_;   // close() stops the guard
+  int64_t committingSinceMicros_ = 0;   // oldest record of the batch being committed; guarded by mutex_
+  std::atomic<int64_t> promotions_{0};
 
   std::atomic<int64_t> committed_{0};
   std::atomic<int64_t> commits_{0};

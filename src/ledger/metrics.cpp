@@ -168,6 +168,9 @@ std::string Metrics::render(const Ledger* ledger) const {
     header("arbitra_ledger_backpressure_waits_total", "counter",
            "Requests that waited for the ledger writer to catch up (it was kMaxQueued records behind).");
     out += "arbitra_ledger_backpressure_waits_total " + std::to_string(stats.backPressureWaits) + "\n";
+    header("arbitra_ledger_writer_promotions_total", "counter",
+           "Times the idle-priority ledger writer was late by a commit window and raised to a normal thread.");
+    out += "arbitra_ledger_writer_promotions_total " + std::to_string(stats.writerPromotions) + "\n";
     header("arbitra_ledger_lost_at_start", "gauge", "Records the previous run lost (kill -9 window), counted at start.");
     out += "arbitra_ledger_lost_at_start " + std::to_string(stats.lostAtStart) + "\n";
   }

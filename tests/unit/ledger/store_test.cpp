@@ -3,12 +3,14 @@
 // starts one on loopback and sets it).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "ledger/ledger.h"
 #include "ledger/report.h"
@@ -190,12 +192,12 @@ TEST_P(StoreTest, SpendSinceSumsRawAndRolledUpPerKey) {
   auto spend = store->spendSince(kT0 + kDay);
   ASSERT_EQ(spend.size(), 2u);
   for (const auto& s : spend) {
-    if (s.keyId == "k1") EXPECT_EQ(s.costPico, expected);
+    if (s.keyId == "k1") { EXPECT_EQ(s.costPico, expected); }
   }
   int64_t k2Expected = 0;  // even i: days 0 and 2; since day 1 leaves only day 2 (i % 4 == 2)
   for (int i = 2; i < 40; i += 4) k2Expected += 1000 + i;
   for (const auto& s : spend) {
-    if (s.keyId == "k2") EXPECT_EQ(s.costPico, k2Expected);
+    if (s.keyId == "k2") { EXPECT_EQ(s.costPico, k2Expected); }
   }
 }
 
@@ -270,6 +272,57 @@ TEST(Ledger, AWriterFarBehindHoldsAppendsBackAndLosesNothing) {
   ledger->flush();
   EXPECT_EQ(ledger->stats().committed, total);
   EXPECT_EQ(ledger->openReader()->recordCount(), total);
+}
+
+// The writer runs at idle priority so it never holds a core a request needs
+// (writer_priority.h). With its core saturated by a normal thread, the idle
+// writer would barely run; the guard sees its oldest record late by a window,
+// raises it, and the commit lands within a few windows. Once caught up, the
+// writer goes back to idle.
+TEST(Ledger, ALateIdleWriterIsRaisedWhenItsCoreIsSaturated) {
+  cpu_set_t original;
+  ASSERT_EQ(sched_getaffinity(0, sizeof original, &original), 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);  // threads made below inherit it
+
+  auto path = tempPath("idle-writer.db");
+  auto ledger = Ledger::open(ledgerConfig(path, 20));
+  ledger->append(record(kT0, "m", 1));
+  for (int i = 0; i < 200 && ledger->stats().committed < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  bool raisable = WriterPriority::mayLeaveIdle();
+  EXPECT_EQ(ledger->stats().writerIdle, raisable);
+
+  std::atomic<bool> stop{false};
+  std::thread spinner([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+    }
+  });
+  const int total = 2000;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < total; ++i) ledger->append(record(kT0 + i, "m", i));
+  // Poll (flush() would raise the writer itself).
+  while (ledger->stats().committed < total + 1 && std::chrono::steady_clock::now() - start < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto took = std::chrono::steady_clock::now() - start;
+  auto promotions = ledger->stats().writerPromotions;
+  stop = true;
+  spinner.join();
+  sched_setaffinity(0, sizeof original, &original);
+
+  EXPECT_EQ(ledger->stats().committed, total + 1);
+  EXPECT_LT(took, std::chrono::seconds(3));  // generous: a few 20 ms windows once raised (~5 s idle)
+  if (raisable) {
+    EXPECT_GE(promotions, 1);
+    ledger->append(record(kT0 + total, "m", 0));
+    ledger->flush();  // raises it once more, then it catches up and drops back
+    for (int i = 0; i < 200 && !ledger->stats().writerIdle; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_TRUE(ledger->stats().writerIdle);
+  } else {
+    EXPECT_EQ(promotions, 0);  // stays a normal nice-10 thread throughout
+  }
 }
 
 // A child process appends, commits some, then dies without closing (as under
