@@ -202,11 +202,12 @@ void Ledger::run() {
   }
 }
 
-// Wakes once a window; when the oldest uncommitted record has waited more
+// Wakes twice a window; when the oldest uncommitted record has waited more
 // than a window (the idle writer is starved), raises the writer to a
-// normal thread until it catches up.
+// normal thread until it catches up: a record is committed, or the writer
+// raised, within 1.5 windows.
 void Ledger::guard() {
-  auto interval = std::chrono::milliseconds(config_.commitIntervalMs);
+  auto interval = std::chrono::microseconds(config_.commitIntervalMs * 500);
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     guardWake_.wait_for(lock, interval, [&] { return stopping_; });
