@@ -111,6 +111,8 @@ class Ledger {
   std::thread guard_;                   // promotes a late writer; see writer_priority.h
   std::condition_variable guardWake_;   // close() stops the guard
   int64_t committingSinceMicros_ = 0;   // oldest record of the batch being committed; guarded by mutex_
+  int64_t writerWaitingSince_ = 0;      // the writer's wait began (0: it is working); guarded by mutex_
+  int64_t writerBusySince_ = 0;         // the writer's last wake; guarded by mutex_
   std::atomic<int64_t> promotions_{0};
 
   std::atomic<int64_t> committed_{0};
