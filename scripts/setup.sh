@@ -21,6 +21,7 @@ done
 packages=(build-essential cmake ninja-build ccache pkg-config git
           libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
           libssl-dev libyaml-cpp-dev libsqlite3-dev libpq-dev libhnswlib-dev ca-certificates
+          libsimdjson-dev  # the streamed hot path's JSON reader (src/api/fast_json.h)
           libgoogle-perftools-dev  # tcmalloc_minimal: the gateway's allocator (see CMakeLists.txt)
           librsvg2-bin)  # rsvg-convert: `arbitra plan --png` renders its SVG charts to PNG
 # Node.js may come from Debian or from elsewhere (its own npm inside): ask

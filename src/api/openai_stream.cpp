@@ -16,6 +16,7 @@
 
 #include <boost/json.hpp>
 
+#include "api/fast_json.h"
 #include "api/json_util.h"
 #include "api/openai_codec.h"
 
@@ -43,16 +44,13 @@ class OpenAIStreamDecoder final : public StreamDecoder {
       finished_ = true;
       return out;
     }
-    // The event's DOM lives on the stack: what is kept is copied out below.
-    unsigned char arena[8 * 1024];
-    json::monotonic_resource resource(arena, sizeof arena);
-    auto parsed = json_util::parseObject(data, core::ErrorKind::UpstreamError, "stream chunk", &resource);
-    if (!parsed) {
-      parsed.error().message = "upstream sent a bad stream chunk: " + parsed.error().message;
-      return parsed.error();
+    // simdjson (fast_json.h): the DOM is this thread's parser's until the
+    // next parse; what is kept is copied out below.
+    fast_json::Object chunk;
+    if (std::string problem = fast_json::parseObject(data, chunk); !problem.empty()) {
+      return core::makeError(core::ErrorKind::UpstreamError, "upstream sent a bad stream chunk: invalid JSON: " + problem);
     }
-    const json::object& chunk = *parsed;
-    if (json_util::field(chunk, "error") != nullptr) {
+    if (fast_json::has(chunk, "error")) {
       return core::makeError(core::ErrorKind::UpstreamError,
                              "upstream stream error: " + json_util::errorMessageFromBody(data));
     }
@@ -60,22 +58,26 @@ class OpenAIStreamDecoder final : public StreamDecoder {
       started_ = true;
       StreamEvent start;
       start.kind = Kind::Start;
-      start.id = json_util::stringAt(chunk, "id");
-      start.model = json_util::stringAt(chunk, "model");
+      start.id = fast_json::stringAt(chunk, "id");
+      start.model = fast_json::stringAt(chunk, "model");
       out.push_back(std::move(start));
     }
-    if (const json::array* choices = json_util::arrayAt(chunk, "choices")) {
-      for (const auto& value : *choices) {
-        const json::object* choice = value.if_object();
+    if (auto choices = fast_json::arrayAt(chunk, "choices")) {
+      for (fast_json::Element value : *choices) {
+        fast_json::Object choice;
         // Only choice 0 crosses formats; n > 1 is served by passthrough.
-        if (choice == nullptr || json_util::intAt(*choice, "index") != 0) continue;
-        decodeChoice(*choice, out);
+        if (value.get_object().get(choice) != simdjson::SUCCESS || fast_json::intAt(choice, "index") != 0) continue;
+        decodeChoice(choice, out);
       }
     }
-    if (const json::object* usage = json_util::objectAt(chunk, "usage")) {
+    if (auto usage = fast_json::objectAt(chunk, "usage")) {
+      // Once a stream: read by the same code as a non-streamed answer's.
+      std::string text = fast_json::text(*usage);
+      auto parsed = json_util::parseObject(text, core::ErrorKind::UpstreamError, "usage");
+      if (!parsed) return parsed.error();
       StreamEvent e;
       e.kind = Kind::Usage;
-      e.usage = parseUsage(*usage);
+      e.usage = parseUsage(*parsed);
       out.push_back(std::move(e));
     }
     return out;
@@ -89,23 +91,26 @@ class OpenAIStreamDecoder final : public StreamDecoder {
     std::string id;
   };
 
-  void decodeChoice(const json::object& choice, std::vector<StreamEvent>& out) {
-    if (const json::object* delta = json_util::objectAt(choice, "delta")) {
+  void decodeChoice(const fast_json::Object& choice, std::vector<StreamEvent>& out) {
+    if (auto delta = fast_json::objectAt(choice, "delta")) {
       for (const char* key : {"content", "refusal"}) {
-        std::string text = json_util::stringAt(*delta, key);
+        std::string_view text = fast_json::stringAt(*delta, key);
         if (text.empty()) continue;
         StreamEvent e;
         e.kind = Kind::TextDelta;
-        e.text = std::move(text);
+        e.text = text;
         out.push_back(std::move(e));
       }
-      if (const json::array* calls = json_util::arrayAt(*delta, "tool_calls")) {
-        for (size_t position = 0; position < calls->size(); ++position) {
-          if (const json::object* call = (*calls)[position].if_object()) decodeToolCall(*call, position, out);
+      if (auto calls = fast_json::arrayAt(*delta, "tool_calls")) {
+        size_t position = 0;
+        for (fast_json::Element value : *calls) {
+          fast_json::Object call;
+          if (value.get_object().get(call) == simdjson::SUCCESS) decodeToolCall(call, position, out);
+          ++position;
         }
       }
     }
-    std::string finish = json_util::stringAt(choice, "finish_reason");
+    std::string finish(fast_json::stringAt(choice, "finish_reason"));
     if (!finish.empty() && !finishSeen_) {
       finishSeen_ = true;
       StreamEvent e;
@@ -115,15 +120,15 @@ class OpenAIStreamDecoder final : public StreamDecoder {
     }
   }
 
-  void decodeToolCall(const json::object& call, size_t position, std::vector<StreamEvent>& out) {
-    int64_t wireIndex = json_util::intAt(call, "index", static_cast<int64_t>(position));
+  void decodeToolCall(const fast_json::Object& call, size_t position, std::vector<StreamEvent>& out) {
+    int64_t wireIndex = fast_json::intAt(call, "index", static_cast<int64_t>(position));
     if (wireIndex > kMaxToolIndex) wireIndex = static_cast<int64_t>(position);
-    std::string id = json_util::stringAt(call, "id");
+    std::string id(fast_json::stringAt(call, "id"));
     std::string name;
     std::string arguments;
-    if (const json::object* function = json_util::objectAt(call, "function")) {
-      name = json_util::stringAt(*function, "name");
-      arguments = json_util::stringAt(*function, "arguments");
+    if (auto function = fast_json::objectAt(call, "function")) {
+      name = fast_json::stringAt(*function, "name");
+      arguments = fast_json::stringAt(*function, "arguments");
     }
     auto slot = slots_.find(wireIndex);
     // Some OpenAI-compatible servers reuse index 0 for every call; a new id
