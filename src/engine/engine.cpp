@@ -1,9 +1,7 @@
 // The engine thread and its scheduler (see engine.h for the contract).
 //
 // One step of the loop:
-//   1. take what callers posted (requests, cancels, embeddings); an idle
-//      engine first lets a burst of requests finish arriving (up to
-//      burstGapMicros between two, 5x that in all) so they start together
+//   1. take what callers posted (requests, cancels, embeddings)
 //   2. cancel, then admit waiting requests into free slots (longest cached
 //      prefix first), trimming each slot's KV cache to the shared prefix
 //   3. propose draft tokens for greedy generating slots (draft model: batched
@@ -259,7 +257,6 @@ struct Engine::Impl {
                  !waiting.empty();
         });
         if (stopping) break;
-        gatherBurst(lock);
         while (!incoming.empty()) {
           waiting.push_back(std::move(incoming.front()));
           incoming.pop_front();
@@ -286,21 +283,6 @@ struct Engine::Impl {
     std::lock_guard lock(mu);
     for (auto& r : incoming) finishWaiting(*r, Finish::Cancelled);
     for (auto& job : embedJobs) job.sink(makeError(ErrorKind::Overloaded, "the engine is shutting down"));
-  }
-
-  // Idle, and requests have come: wait for the rest of a burst (requests that
-  // arrive within burstGapMicros of each other) so they start in one step.
-  void gatherBurst(std::unique_lock<std::mutex>& lock) {
-    if (options.burstGapMicros <= 0 || busy() || !waiting.empty() || incoming.empty()) return;
-    const auto gap = std::chrono::microseconds(options.burstGapMicros);
-    const auto deadline = Clock::now() + 5 * gap;
-    size_t seen = incoming.size();
-    while (seen < slots.size()) {
-      auto until = std::min(deadline, Clock::now() + gap);
-      if (!wake.wait_until(lock, until, [&] { return stopping || incoming.size() != seen; })) return;
-      if (stopping) return;
-      seen = incoming.size();
-    }
   }
 
   void publishCounts() {

@@ -58,11 +58,6 @@ struct EngineOptions {
   Speculation speculation = Speculation::None;  // Draft needs draftPath
   int draftTokens = 8;          // most tokens proposed per step
   bool embeddings = true;       // allow embed() (a second context, made on first use)
-  // An idle engine that gets a request waits until no other request has come
-  // for this long (at most 5x as long in all, and never once every slot is
-  // taken) before its first step, so requests sent together share their
-  // prompt decoding instead of the first one being decoded alone. 0: off.
-  int burstGapMicros = 2000;
 };
 
 struct ChatTurn {

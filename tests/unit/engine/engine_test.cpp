@@ -156,31 +156,6 @@ TEST_F(EngineTest, ReusesTheCachedPromptPrefix) {
   EXPECT_GT(second.stats.promptTokens, 20);
 }
 
-// Requests that arrive together at an idle engine start in one step (their
-// prompts decoded in one batch), not the first alone and the rest a step later.
-// The gap is wide here so a slow test machine cannot split the burst.
-TEST(EngineBurst, RequestsSentTogetherStartInOneStep) {
-  auto o = tinyOptions(4);
-  o.burstGapMicros = 200000;
-  auto engine = mustLoad(o);
-  std::vector<std::string> prompts = {"one", "two three", "four five six", "seven"};
-  std::vector<std::unique_ptr<Collector>> collectors;
-  for (const auto& p : prompts) {
-    collectors.push_back(std::make_unique<Collector>());
-    ASSERT_TRUE(engine->submit(greedy(p, 1), collectors.back()->sink()));
-  }
-  for (auto& c : collectors) {
-    auto run = c->wait();
-    EXPECT_EQ(run.stats.outputTokens, 1);
-    EXPECT_EQ(run.finish, Finish::Length);
-  }
-  EXPECT_EQ(engine->counters().steps, 1);
-  // Later requests still run (the engine is idle again, one request alone).
-  auto alone = runOne(*engine, greedy("eight", 2));
-  EXPECT_EQ(alone.stats.outputTokens, 2);
-  EXPECT_EQ(engine->counters().steps, 3);
-}
-
 TEST(EngineLimits, RefusesWhenSlotsAndQueueAreFull) {
   auto o = tinyOptions(1);
   o.maxQueued = 1;
