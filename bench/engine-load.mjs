@@ -2,7 +2,8 @@
 // STREAMS concurrent streamed requests (greedy, TOKENS each,
 // distinct prompts), ROUNDS times back to back; prints one JSON line:
 // aggregate and per-stream generated tokens/s (the count the stream's last
-// event reports, over wall time) and mean latency. The same client drives Arbitra (kind local,
+// event reports, over wall time), mean latency, and time to the first event
+// carrying generated text (firstTextMs: min, max, mean over the streams). The same client drives Arbitra (kind local,
 // /v1/chat/completions) and llama-server (its native /completion with the
 // same prompt already in the Llama-3 chat format: its non-streamed answers
 // fail its response parser on a random model's output), so HTTP, SSE and JSON

@@ -11,6 +11,7 @@
 #
 #   1. streams: a ~1B-shaped model (Llama-3.2-1B's shape, random weights,
 #      Q4_K_M) at 1, 4 and 8 concurrent streams: aggregate generated tokens/s
+#      and time to first text (min-max over the streams)
 #   2. speculation at 1 stream, greedy: plain and speculative on
 #      - the random F16 target with its Q4_0 copy as the draft (they agree on
 #        few tokens: quantization noise flips a random model's argmax; shows
