@@ -2,7 +2,8 @@
 // STREAMS concurrent streamed requests (greedy, TOKENS each,
 // distinct prompts), ROUNDS times back to back; prints one JSON line:
 // aggregate and per-stream generated tokens/s (the count the stream's last
-// event reports, over wall time) and mean latency. The same client drives Arbitra (kind local,
+// event reports, over wall time), mean latency, and time to the first event
+// carrying generated text (firstTextMs: min, max, mean over the streams). The same client drives Arbitra (kind local,
 // /v1/chat/completions) and llama-server (its native /completion with the
 // same prompt already in the Llama-3 chat format: its non-streamed answers
 // fail its response parser on a random model's output), so HTTP, SSE and JSON
@@ -29,7 +30,22 @@ async function one(i, round) {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  const text = await res.text();
+  // Read the stream as it comes, noting when the first generated text arrives.
+  let text = '';
+  let firstTextMs = 0;
+  let scanned = 0;
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body) {
+    text += decoder.decode(chunk, { stream: true });
+    for (let end = text.indexOf('\n', scanned); !firstTextMs && end >= 0; end = text.indexOf('\n', scanned)) {
+      const line = text.slice(scanned, end);
+      scanned = end + 1;
+      if (!line.startsWith('data: {')) continue;
+      const event = JSON.parse(line.slice(6));
+      if (event.content || event.choices?.[0]?.delta?.content) firstTextMs = performance.now() - started;
+    }
+  }
+  text += decoder.decode();
   if (res.status !== 200) throw new Error(`${res.status}: ${text.slice(0, 300)}`);
   // The count from the stream's last event: usage (OpenAI) or timings (llama-server).
   let count = 0, drafted = 0, accepted = 0;
@@ -42,16 +58,19 @@ async function one(i, round) {
     if (event.timings?.draft_n) { drafted = event.timings.draft_n; accepted = event.timings.draft_n_accepted ?? 0; }
   }
   if (!count) throw new Error(`no token count in the stream: ${text.slice(-300)}`);
-  return { tokens: count, ms: performance.now() - started, drafted, accepted };
+  return { tokens: count, ms: performance.now() - started, firstTextMs, drafted, accepted };
 }
 
 let total = 0;
 let latency = 0, drafted = 0, accepted = 0;
+const firsts = [];
 const started = performance.now();
 for (let round = 0; round < rounds; round++) {
   const results = await Promise.all(Array.from({ length: streams }, (_, i) => one(i, round)));
-  for (const r of results) { total += r.tokens; latency += r.ms; drafted += r.drafted; accepted += r.accepted; }
+  for (const r of results) { total += r.tokens; latency += r.ms; drafted += r.drafted; accepted += r.accepted; firsts.push(r.firstTextMs); }
 }
 const seconds = (performance.now() - started) / 1000;
 console.log(JSON.stringify({ streams, tokens: total, seconds,
-  aggregate: total / seconds, perStream: total / seconds / streams, meanLatencyMs: latency / (streams * rounds), drafted, accepted }));
+  aggregate: total / seconds, perStream: total / seconds / streams, meanLatencyMs: latency / (streams * rounds),
+  firstTextMs: { min: Math.min(...firsts), max: Math.max(...firsts), mean: firsts.reduce((a, b) => a + b, 0) / firsts.length },
+  drafted, accepted }));

@@ -11,6 +11,7 @@
 #
 #   1. streams: a ~1B-shaped model (Llama-3.2-1B's shape, random weights,
 #      Q4_K_M) at 1, 4 and 8 concurrent streams: aggregate generated tokens/s
+#      and time to first text (min-max over the streams)
 #   2. speculation at 1 stream, greedy: plain and speculative on
 #      - the random F16 target with its Q4_0 copy as the draft (they agree on
 #        few tokens: quantization noise flips a random model's argmax; shows
@@ -110,6 +111,8 @@ load() {  # load STREAMS -> JSON line (one warm-up request first)
   node bench/engine-load.mjs "http://127.0.0.1:$port" "$1" "$tokens" 1 "$mode"
 }
 field() { node -e "const r=JSON.parse(process.argv[1]); console.log(r[process.argv[2]].toFixed(2))" "$1" "$2"; }
+firsts() {  # time to first text over the streams, ms: "min-max"
+  node -e "const f=JSON.parse(process.argv[1]).firstTextMs; console.log(Math.round(f.min)+'-'+Math.round(f.max))" "$1"; }
 ratio() { node -e "console.log((Number(process.argv[1])/Number(process.argv[2])).toFixed(2))" "$1" "$2"; }
 
 echo "## Engine vs llama-server ($(date -u +%Y-%m-%d), $(nproc) cores, $threads threads, $tokens tokens per stream, load $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -117,18 +120,18 @@ echo
 if [ "$streams_part" = 1 ]; then
 echo "Model: $(basename "$models/1b-q4_k_m.gguf") (Llama-3.2-1B shape, random weights, Q4_K_M)"
 echo
-echo "| streams | Arbitra tok/s | llama-server tok/s | Arbitra / llama-server |"
-echo "|---:|---:|---:|---:|"
+echo "| streams | Arbitra tok/s | llama-server tok/s | Arbitra / llama-server | Arbitra first text ms (min-max) | llama-server first text ms (min-max) |"
+echo "|---:|---:|---:|---:|---:|---:|"
 max_streams=$(echo $streams_list | tr ' ' '\n' | sort -n | tail -1)
-declare -A ours theirs
+declare -A ours theirs ours_first theirs_first
 start_arbitra "$models/1b-q4_k_m.gguf" "$max_streams"
-for s in $streams_list; do ours[$s]="$(field "$(load "$s")" aggregate)"; done
+for s in $streams_list; do r="$(load "$s")"; ours[$s]="$(field "$r" aggregate)"; ours_first[$s]="$(firsts "$r")"; done
 stop
 start_llama "$models/1b-q4_k_m.gguf" "$max_streams"
-for s in $streams_list; do theirs[$s]="$(field "$(load "$s")" aggregate)"; done
+for s in $streams_list; do r="$(load "$s")"; theirs[$s]="$(field "$r" aggregate)"; theirs_first[$s]="$(firsts "$r")"; done
 stop
 for s in $streams_list; do
-  echo "| $s | ${ours[$s]} | ${theirs[$s]} | $(ratio "${ours[$s]}" "${theirs[$s]}") |"
+  echo "| $s | ${ours[$s]} | ${theirs[$s]} | $(ratio "${ours[$s]}" "${theirs[$s]}") | ${ours_first[$s]} | ${theirs_first[$s]} |"
 done
 fi
 
