@@ -116,6 +116,9 @@ struct Reloader::Worker {
   std::thread thread;
 
   Worker() : thread([this] { io.run(); }) {}
+  ~Worker() {
+    if (thread.joinable()) stop();  // the first World failed to build
+  }
 
   void stop() {
     asio::post(io, [this] {

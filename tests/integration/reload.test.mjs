@@ -65,11 +65,15 @@ describe('config reload', () => {
 
   before(async () => {
     sim = await startSim({ yaml: SIM });
+    // The stream's provider exists in config A only: the reload releases it
+    // while the stream still reads from it (an ASan build would catch a use
+    // after free if the request did not hold its config).
     configA = `server: { host: 127.0.0.1, port: 0, threads: 2 }
-${providersYaml(sim.port)}models:
+${providersYaml(sim.port)}  simstream: { kind: openai, base_url: "http://127.0.0.1:${sim.port}/v1", api_key: "\${SIM_KEY}" }
+models:
   chat: [{ provider: simoa, model: quick }]
   only-in-a: [{ provider: simoa, model: quick }]
-  streamer: [{ provider: simoa, model: long }]
+  streamer: [{ provider: simstream, model: long }]
 `;
     configB = `server: { host: 127.0.0.1, port: 0, threads: 2 }
 ${providersYaml(sim.port)}models:
@@ -95,7 +99,7 @@ ${providersYaml(sim.port)}models:
       signal: AbortSignal.timeout(ms(20_000)),
     });
     assert.equal(res.status, 200);
-    assert.equal(res.headers.get('x-arbitra-deployment'), 'simoa/long');
+    assert.equal(res.headers.get('x-arbitra-deployment'), 'simstream/long');
     const body = (async () => {
       const decoder = new TextDecoder();
       let text = '';
@@ -132,7 +136,7 @@ ${providersYaml(sim.port)}models:
     const deltas = events.filter((e) => e.json?.choices?.[0]?.delta?.content);
     assert.ok(deltas.length >= 40, `all of the stream's pieces arrived (${deltas.length})`);
     assert.ok(!text.includes('"error"'), 'no error event in the stream');
-    assert.match(gw.stderr, /config reloaded: generation 2/);
+    assert.match(gw.stderr, /config reloaded: generation 2 providers kept=\[simoa, simant\] loaded=\[-\] released=\[simstream\]/);
     assertHealthyProcess(gw);
   });
 
@@ -144,7 +148,7 @@ ${providersYaml(sim.port)}models:
     assert.equal(get.status, 405);
 
     const configC = configB.replace('chat: [{ provider: simant, model: quick }]',
-      'chat: [{ provider: simoa, model: long }]');
+      'chat: [{ provider: simoa, model: quick }]');
     fs.writeFileSync(file, configC);
     const r = await httpRequest(gw.url, '/admin/reload', { method: 'POST', headers: ADMIN });
     assert.equal(r.status, 200, r.text);
@@ -153,7 +157,7 @@ ${providersYaml(sim.port)}models:
     assert.deepEqual(r.json.providers.kept.sort(), ['simant', 'simoa'], 'providers unchanged: shared, not remade');
     assert.deepEqual(r.json.providers.loaded, []);
     assert.deepEqual(r.json.needs_restart, []);
-    assert.equal((await deploymentFor(gw, 'chat')).deployment, 'simoa/long');
+    assert.equal((await deploymentFor(gw, 'chat')).deployment, 'simoa/quick');
     assertNoSecret(r.text, 'the reload answer');
   });
 
