@@ -243,7 +243,8 @@ struct Gateway::Impl {
       if (co_await requireMethod(request, out, "GET", WireFormat::OpenAI)) co_await models(request, out);
     } else if (path == "/metrics") {
       http::Headers headers{{"content-type", "text/plain; version=0.0.4"}};
-      co_await out.send(200, std::move(headers), accounting.metrics() + cacheStep.metricsText() + worlds.metricsText());
+      std::string text = accounting.metrics() + cacheStep.metricsText() + worlds.metricsText();
+      co_await out.send(200, std::move(headers), std::move(text));
     } else if (path == "/admin/reload") {
       co_await worlds.serve(accounting, request, out);
     } else if (path.starts_with("/admin/")) {
@@ -416,10 +417,10 @@ struct Gateway::Impl {
   // hedge.h), then relay. An error only when nothing has reached the caller
   // yet (the next candidate may serve). `by` says who answered; `started`
   // becomes the hedge's start when the hedge won.
-  Task<std::optional<core::Error>> attempt(Routing& routing, const core::ChatRequest& request, RoutePlan& route, size_t k,
-                                           const http::Request& caller, http::ResponseWriter& out, Exchange& exchange,
-                                           size_t& by, Clock::time_point& started, size_t& hedgedWith,
-                                           cache::Lookup& cached) {
+  Task<std::optional<core::Error>> attempt(Routing& routing, const core::ChatRequest& request, RoutePlan& route,
+                                           size_t k, const http::Request& caller, http::ResponseWriter& out,
+                                           Exchange& exchange, size_t& by, Clock::time_point& started,
+                                           size_t& hedgedWith, cache::Lookup& cached) {
     // An in-process deployment (kind local: the engine) answers without HTTP.
     if (auto* local = route.candidates[k].provider->inProcess()) {
       cache::AnswerBuilder answer;
