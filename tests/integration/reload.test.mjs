@@ -201,6 +201,19 @@ ${providersYaml(sim.port)}models:
     assert.match(gw.stderr, /server\.threads, server\.read_timeout_ms changed but need a restart/);
     assert.equal((await deploymentFor(gw, 'chat')).status, 200);
   });
+
+  test('virtual keys live outside the config: they work across a reload', T, async () => {
+    const created = await httpRequest(gw.url, '/admin/keys', { body: { name: 'reload-test' }, headers: ADMIN });
+    assert.equal(created.status, 201, created.text);
+    const key = { authorization: `Bearer ${created.json.key}` };
+    const call = (headers) => httpRequest(gw.url, '/v1/chat/completions', { body: chat('chat'), headers });
+    assert.equal((await call(key)).status, 200);
+    assert.equal((await call({})).status, 401, 'keys exist: a request without one is refused');
+    const r = await httpRequest(gw.url, '/admin/reload', { method: 'POST', headers: ADMIN });
+    assert.equal(r.status, 200, r.text);
+    assert.equal((await call(key)).status, 200, 'the key still works on the new config');
+    assert.equal((await call({})).status, 401);
+  });
 });
 
 describe('config reload: local models', () => {
