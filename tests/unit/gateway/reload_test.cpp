@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "config/config.h"
@@ -180,6 +182,23 @@ TEST_F(ReloadTest, AModelThatCannotLoadIsRefusedWithItsLine) {
   EXPECT_FALSE(outcome.ok);
   EXPECT_EQ(outcome.error.rfind("gw.yaml:3:", 0), 0u) << outcome.error;
   EXPECT_EQ(reloader.current()->generation, 1u);
+
+  // A file that exists but is no GGUF model: the engine refuses it while the
+  // next World is built; the error names the provider's line.
+  auto bad = std::filesystem::temp_directory_path() / "arbitra-reload-corrupt.gguf";
+  { std::ofstream(bad) << "GGUF garbage"; }
+  reloader.setLoader([&] {
+    return parse("providers:\n  up: { kind: openai, base_url: \"http://127.0.0.1:1/v1\" }\n"
+                 "  edge: { kind: local, model: " + bad.string() + " }\n"
+                 "models:\n  tiny: [{ provider: edge, model: t }]\n");
+  });
+  outcome = reloader.reload();
+  std::filesystem::remove(bad);
+  EXPECT_FALSE(outcome.ok);
+  EXPECT_EQ(outcome.error.rfind("gw.yaml:3:", 0), 0u) << outcome.error;
+  EXPECT_NE(outcome.error.find("arbitra-reload-corrupt.gguf"), std::string::npos) << outcome.error;
+  EXPECT_EQ(reloader.current()->generation, 1u);
+  EXPECT_TRUE(reloader.current()->table.resolve("alpha").ok());
 }
 
 }  // namespace
