@@ -9,6 +9,9 @@
 // `serve` without --config detects providers from the environment; with none
 // found it starts the provider simulator in process and serves from it, every
 // response and log line labelled `simulated`, so a first curl works offline.
+// With --config, SIGHUP (or POST /admin/reload) re-reads the file, with the
+// same command-line overrides (gateway/reload.h).
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -23,6 +26,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "gateway/gateway.h"
+#include "gateway/reload.h"
 #include "http/server.h"
 #include "providers/provider.h"
 #include "simulator.h"
@@ -117,17 +121,22 @@ void addSimulatedProviders(config::Config& config, uint16_t port) {
   config.providers.push_back(anthropic);
 }
 
-int serve(int argc, char** argv) {
-  ServeArgs args = parseServeArgs(argc, argv);
-  if (args.quiet) core::setLogLevel(core::LogLevel::Warn);
-  config::Config config = args.configFile.empty() ? config::configFromEnvironment()
-                                                  : config::loadConfigFile(args.configFile);
+// The command line's overrides, applied at start and to each reloaded file.
+void applyServeArgs(const ServeArgs& args, config::Config& config) {
   if (args.host) config.server.host = *args.host;
   if (args.port) config.server.port = static_cast<uint16_t>(*args.port);
   if (args.threads) config.server.threads = *args.threads;
   if (args.allowPublic) config.server.allowPublicWithoutKeys = true;
   if (args.ledger) config.ledger.path = *args.ledger;
   if (args.noLedger) config.ledger.enabled = false;
+}
+
+int serve(int argc, char** argv) {
+  ServeArgs args = parseServeArgs(argc, argv);
+  if (args.quiet) core::setLogLevel(core::LogLevel::Warn);
+  config::Config config = args.configFile.empty() ? config::configFromEnvironment()
+                                                  : config::loadConfigFile(args.configFile);
+  applyServeArgs(args, config);
   int threads = config.server.threads > 0 ? config.server.threads
                                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
@@ -153,6 +162,21 @@ int serve(int argc, char** argv) {
   providers::Registry registry;
   providers::registerBuiltins(registry);
   gateway::Gateway gateway(config, registry);
+  if (!args.configFile.empty()) {
+    // Runs on the reload thread; a file with no provider is served by the
+    // simulator, as at start.
+    gateway.setConfigLoader([&args, &simulator] {
+      config::Config next = config::loadConfigFile(args.configFile);
+      applyServeArgs(args, next);
+      if (next.providers.empty()) {
+        if (!simulator) throw config::ConfigError(args.configFile + ":1: no provider: the gateway started with "
+                                                  "providers and the simulator is not running; restart to serve from it");
+        addSimulatedProviders(next, simulator->port());
+      }
+      return next;
+    });
+  }
+  gateway.reloadOnSignal(SIGHUP);
   if (!isLoopback(config.server.host) && !config.server.allowPublicWithoutKeys && !gateway.requiresKeys()) {
     throw std::invalid_argument("refusing to listen on " + config.server.host +
                                 " with no client keys configured: anyone who can reach it could spend your "

@@ -64,6 +64,8 @@ struct Timeouts {
   int64_t firstByteMs = 120'000;  // request sent -> first response byte
   int64_t idleMs = 60'000;        // between two body chunks
   int64_t totalMs = 600'000;      // whole exchange
+
+  bool operator==(const Timeouts&) const = default;
 };
 
 struct ServerConfig {
@@ -103,6 +105,8 @@ struct LocalModelConfig {
   int64_t watts = 0;                  // watts (with price_per_kwh)
   int64_t perKwhMicros = 0;           // price_per_kwh
   int64_t hostingPerMonthMicros = 0;  // hosting_per_month
+
+  bool operator==(const LocalModelConfig&) const = default;
 };
 
 struct ProviderConfig {
@@ -119,6 +123,9 @@ struct ProviderConfig {
                            // /v1/batches, Anthropic message batches), for its discount
   LocalModelConfig local;  // kind local only
   int line = 0;            // where it was declared, for later errors
+
+  // Every field, `line` included (a reload compares settings with lines zeroed).
+  bool operator==(const ProviderConfig&) const = default;
 };
 
 // Prices in micro-dollars per million tokens, which is the same number as

@@ -83,19 +83,24 @@ std::optional<int64_t> countField(const json::value* value) {
 
 }  // namespace
 
-Task<void> serveAdmin(Accounting& accounting, http::Request& request, http::ResponseWriter& out) {
-  http::Headers headers = http::jsonHeaders();
+Task<bool> adminAllowed(const Accounting& accounting, const http::Request& request, http::ResponseWriter& out) {
   if (!accounting.hasMasterKey()) {
     std::string body = errorBody(core::ErrorKind::PermissionDenied,
                                  "the admin API is off: set ledger.master_key (or ARBITRA_MASTER_KEY) to enable it");
-    co_await out.send(403, std::move(headers), std::move(body));
-    co_return;
+    co_await out.send(403, http::jsonHeaders(), std::move(body));
+    co_return false;
   }
   if (!accounting.isMaster(request)) {
     std::string body = errorBody(core::ErrorKind::Authentication, "the admin API needs the master key");
-    co_await out.send(401, std::move(headers), std::move(body));
-    co_return;
+    co_await out.send(401, http::jsonHeaders(), std::move(body));
+    co_return false;
   }
+  co_return true;
+}
+
+Task<void> serveAdmin(Accounting& accounting, http::Request& request, http::ResponseWriter& out) {
+  if (!co_await adminAllowed(accounting, request, out)) co_return;
+  http::Headers headers = http::jsonHeaders();
   auto* ledger = accounting.ledger();
   if (!ledger) {
     std::string body = errorBody(core::ErrorKind::Overloaded, "the ledger is disabled (ledger.enabled: false)");

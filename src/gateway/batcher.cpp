@@ -54,6 +54,7 @@ struct Pending {
   core::ChatRequest request;
   Batcher::OnState onState;
   std::shared_ptr<Waiter> waiter;
+  std::shared_ptr<const void> keepAlive;  // deployment.provider's owner
 };
 
 void deliver(Pending& item, core::Result<Batcher::Answer> outcome) {
@@ -224,7 +225,7 @@ int64_t Batcher::batchesSubmitted() const {
 }
 
 Task<core::Result<Batcher::Answer>> Batcher::submit(const Deployment& deployment, const core::ChatRequest& request,
-                                                    OnState onState) {
+                                                    OnState onState, std::shared_ptr<const void> keepAlive) {
   auto executor = co_await asio::this_coro::executor;
   auto waiter = std::make_shared<Waiter>();
   asio::steady_timer timer(executor, kMaxWait);
@@ -236,7 +237,7 @@ Task<core::Result<Batcher::Answer>> Batcher::submit(const Deployment& deployment
   {
     std::lock_guard lock(impl_->mutex);
     auto& queue = impl_->queues[provider];
-    queue.items.push_back(Pending{deployment, request, std::move(onState), waiter});
+    queue.items.push_back(Pending{deployment, request, std::move(onState), waiter, std::move(keepAlive)});
     if (static_cast<int64_t>(queue.items.size()) >= impl_->options.maxBatch) {
       full = std::move(queue.items);
       queue.items.clear();

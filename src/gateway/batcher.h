@@ -45,8 +45,11 @@ class Batcher {
   ~Batcher();
 
   // Waits for the request's result (see above). `deployment.provider->batch()` must be set.
+  // `keepAlive` owns the deployment's provider (the request's config
+  // generation, reload.h): the batch holds it until it ends, even if the
+  // request that joined it has gone.
   http::Task<core::Result<Answer>> submit(const Deployment& deployment, const core::ChatRequest& request,
-                                          OnState onState);
+                                          OnState onState, std::shared_ptr<const void> keepAlive = nullptr);
   // Batches created upstream so far.
   int64_t batchesSubmitted() const;
 

@@ -76,19 +76,20 @@ std::string cacheHeader(const CacheOutcome& outcome) {
 }
 
 struct CacheStep::Impl {
-  const DeploymentTable& table;
+  TableSource tables;
   http::HttpClient& client;
   std::string embedderKind;
   std::string embedderModel;  // deployment
   std::unique_ptr<cache::Embedder> embedder;
   std::unique_ptr<cache::ThreadPool> pool;  // last: joined first
 
-  Impl(const DeploymentTable& t, http::HttpClient& c) : table(t), client(c) {}
+  Impl(TableSource t, http::HttpClient& c) : tables(std::move(t)), client(c) {}
 
   // The /v1/embeddings deployment embedder: first deployment of the model that
   // serves embeddings; the vector is normalised to unit length.
   Task<std::optional<cache::Vector>> embedRemote(const std::string& text) {
-    auto candidates = table.resolve(embedderModel);
+    auto table = tables();  // held to the end: its providers stay alive
+    auto candidates = table->resolve(embedderModel);
     if (!candidates) co_return std::nullopt;
     for (const auto& deployment : *candidates) {
       const auto& provider = *deployment.provider;
@@ -122,8 +123,8 @@ struct CacheStep::Impl {
   }
 };
 
-CacheStep::CacheStep(const config::Config& config, const DeploymentTable& table, http::HttpClient& client)
-    : impl_(std::make_unique<Impl>(table, client)) {
+CacheStep::CacheStep(const config::Config& config, TableSource tables, http::HttpClient& client)
+    : impl_(std::make_unique<Impl>(std::move(tables), client)) {
   const auto& c = config.cache;
   if (!c.enabled) return;
   impl_->embedderKind = c.embedder;
@@ -131,7 +132,7 @@ CacheStep::CacheStep(const config::Config& config, const DeploymentTable& table,
   double threshold = 0.80;
   if (c.embedder == "deployment") {
     threshold = 0.90;  // typical for sentence-embedding models; set `threshold:` per group to tune
-    if (!table.resolve(c.embedderModel)) {
+    if (!impl_->tables()->resolve(c.embedderModel)) {
       throw std::invalid_argument(config.sourceFile + ":" + std::to_string(c.line) + ": cache embedder model '" +
                                   c.embedderModel + "' is not a model this gateway serves");
     }

@@ -20,6 +20,7 @@
 // same encoder a translated live stream uses), so chunk shapes match.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,9 +35,13 @@ namespace arbitra::gateway {
 
 class CacheStep {
  public:
+  // The deployment table new requests are served by (it changes on a config
+  // reload); the returned pointer keeps it alive while the caller holds it.
+  using TableSource = std::function<std::shared_ptr<const DeploymentTable>()>;
+
   // Throws std::invalid_argument when the configured embedder cannot be made
   // (unknown kind, missing word-vector file, deployment model unknown).
-  CacheStep(const config::Config& config, const DeploymentTable& table, http::HttpClient& client);
+  CacheStep(const config::Config& config, TableSource tables, http::HttpClient& client);
   ~CacheStep();
 
   // False when lookup() would do nothing (cache off, no control given): the

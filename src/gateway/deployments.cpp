@@ -1,16 +1,52 @@
 // Public model name -> candidate deployments (see deployments.h).
 #include "gateway/deployments.h"
 
+#include <filesystem>
+
 #include "core/log.h"
 #include "ledger/catalog.h"
 
 namespace arbitra::gateway {
+namespace {
+
+// A local provider's model and draft files as size and modification time:
+// the same settings over a replaced file are a changed deployment.
+std::string fileStamps(const config::ProviderConfig& config) {
+  if (config.kind != "local") return "";
+  std::string out;
+  for (const auto* path : {&config.local.model, &config.local.draft}) {
+    std::error_code ec;
+    auto size = std::filesystem::file_size(*path, ec);
+    auto time = std::filesystem::last_write_time(*path, ec);
+    out += *path + ":" + std::to_string(ec ? 0 : size) + ":" +
+           std::to_string(ec ? 0 : time.time_since_epoch().count()) + ";";
+  }
+  return out;
+}
+
+bool sameSettings(config::ProviderConfig a, config::ProviderConfig b) {
+  a.line = b.line = 0;
+  return a == b;
+}
+
+}  // namespace
 
 DeploymentTable::DeploymentTable(const config::Config& config, const providers::Registry& registry,
-                                 const ledger::PriceCatalog* catalog)
+                                 const ledger::PriceCatalog* catalog, const DeploymentTable* previous)
     : models_(config.models), prefixRouting_(config.prefixRouting), catalog_(catalog) {
   for (const auto& provider : config.providers) {
-    providers_.push_back(registry.create(provider));
+    std::string files = fileStamps(provider);
+    std::shared_ptr<providers::Provider> made = previous ? previous->reuse(provider, files) : nullptr;
+    if (!made && previous) {
+      try {
+        made = registry.create(provider);
+      } catch (const std::exception& e) {  // at start-up the message goes out as it is
+        throw config::ConfigError(config.sourceFile + ":" + std::to_string(provider.line) + ": " + e.what());
+      }
+    }
+    if (!made) made = registry.create(provider);
+    providers_.push_back(std::move(made));
+    files_.push_back(std::move(files));
     if (provider.simulated) simulated_ = true;
   }
   for (auto& model : models_) {
@@ -34,6 +70,21 @@ config::Price DeploymentTable::priceOf(const providers::Provider& provider, cons
   deployment.provider = provider.config().name;
   deployment.upstreamModel = upstreamModel;
   return ledger::priceFor(deployment, provider.config(), *catalog_);
+}
+
+std::shared_ptr<providers::Provider> DeploymentTable::reuse(const config::ProviderConfig& config,
+                                                           const std::string& files) const {
+  for (size_t i = 0; i < providers_.size(); ++i) {
+    if (sameSettings(providers_[i]->config(), config) && files_[i] == files) return providers_[i];
+  }
+  return nullptr;
+}
+
+std::shared_ptr<providers::Provider> DeploymentTable::provider(const std::string& name) const {
+  for (const auto& provider : providers_) {
+    if (provider->config().name == name) return provider;
+  }
+  return nullptr;
 }
 
 const providers::Provider* DeploymentTable::findProvider(const std::string& name) const {

@@ -21,6 +21,7 @@
 #include "gateway/hedge.h"
 #include "gateway/route.h"
 #include "gateway/in_process.h"
+#include "gateway/reload.h"
 #include "http/sse.h"
 #include "ledger/cost.h"
 
@@ -201,24 +202,30 @@ bool hasControlCharacters(std::string_view text) {
 struct Gateway::Impl {
   Impl(const config::Config& config, const providers::Registry& registry)
       : accounting(config),
-        priced(ledger::withCatalogPrices(config, accounting.catalog())),
-        table(priced, registry, &accounting.catalog()),
-        routing(priced, table),
-        cacheStep(priced, table, client) {
+        worlds(config, registry, accounting.catalog()),
+        cacheStep(config, currentTable(), client),
+        batcher(client, config.deferred) {
     std::random_device device;
     idBase = (static_cast<uint64_t>(device()) << 32) ^ device();
   }
 
+  // The long-lived parts, then the reloadable ones (reload.h): each request
+  // is served by the World current when it started (Walk::world).
   Accounting accounting;  // keys, budgets, cost, the ledger, metrics
-  config::Config priced;  // the config with catalog prices filled in
-  DeploymentTable table;
-  Routing routing;
+  Reloader worlds;        // the priced config, deployment table and routing of the current generation
   DeferredStore deferred;
   http::HttpClient client;
   CacheStep cacheStep;
-  Batcher batcher{client, priced.deferred};
+  Batcher batcher;
   uint64_t idBase = 0;
   std::atomic<uint64_t> counter{0};
+
+  CacheStep::TableSource currentTable() {
+    return [this] {
+      auto world = worlds.current();
+      return std::shared_ptr<const DeploymentTable>(world, &world->table);
+    };
+  }
 
   // ---- routes ---------------------------------------------------------------
 
@@ -236,15 +243,20 @@ struct Gateway::Impl {
       if (co_await requireMethod(request, out, "GET", WireFormat::OpenAI)) co_await models(request, out);
     } else if (path == "/metrics") {
       http::Headers headers{{"content-type", "text/plain; version=0.0.4"}};
-      co_await out.send(200, std::move(headers), accounting.metrics() + cacheStep.metricsText());
+      std::string text = accounting.metrics() + cacheStep.metricsText() + worlds.metricsText();
+      co_await out.send(200, std::move(headers), std::move(text));
+    } else if (path == "/admin/reload") {
+      co_await worlds.serve(accounting, request, out);
     } else if (path.starts_with("/admin/")) {
       co_await serveAdmin(accounting, request, out);
     } else if (path == "/healthz") {
       co_await out.send(200, labelled(http::jsonHeaders()), R"({"status":"ok"})");
     } else if (path == "/readyz") {
+      auto world = worlds.current();
       json::object body{{"status", "ready"},
-                        {"providers", table.providers().size()},
-                        {"simulated", table.simulated()}};
+                        {"providers", world->table.providers().size()},
+                        {"simulated", world->table.simulated()},
+                        {"config_generation", world->generation}};
       co_await out.send(200, labelled(http::jsonHeaders()), json::serialize(body));
     } else {
       Exchange exchange = begin(WireFormat::OpenAI);
@@ -265,6 +277,7 @@ struct Gateway::Impl {
 
   // What the walk leaves for the record step.
   struct Walk {
+    std::shared_ptr<World> world;       // the config generation serving this request, to its end
     Caller who;
     std::optional<Deployment> served;   // the last deployment tried
     std::optional<Deployment> primary;  // the group's first deployment (routing savings)
@@ -292,6 +305,7 @@ struct Gateway::Impl {
     exchange.promptBytes = caller.body.size();
     accounting.begin();
     Walk walk;
+    walk.world = worlds.current();
     co_await (this->*walkStep)(caller, out, exchange, walk);
     record(exchange, walk);
     finish(exchange);
@@ -310,6 +324,8 @@ struct Gateway::Impl {
   }
 
   Task<void> chatWalk(http::Request& caller, http::ResponseWriter& out, Exchange& exchange, Walk& walk) {
+    Routing& routing = walk.world->routing;
+    const DeploymentTable& table = walk.world->table;
     if (!co_await authenticate(caller, out, exchange, walk)) co_return;
     const auto& codec = api::codecFor(exchange.format);
     auto request = codec.parseRequest(caller.body);
@@ -359,12 +375,13 @@ struct Gateway::Impl {
         bool lastResort = tried == 0 && k + 1 == route->candidates.size();
         if (k == hedgedWith || !routing.begin(*route, k, lastResort)) continue;
         tried++;
-        served(exchange, *route, k);
+        served(routing, exchange, *route, k);
         walk.served = deployment;
         exchange.attempts++;
         auto started = Clock::now();
         size_t by = k;
-        auto failure = co_await attempt(*request, *route, k, caller, out, exchange, by, started, hedgedWith, *cached);
+        auto failure = co_await attempt(routing, *request, *route, k, caller, out, exchange, by, started, hedgedWith,
+                                        *cached);
         if (by != k) walk.served = route->candidates[by];  // the hedge answered
         if (!failure) {
           routing.succeeded(*route, by, started, exchange);
@@ -388,7 +405,7 @@ struct Gateway::Impl {
     co_await reply(out, exchange, lastError);
   }
 
-  void served(Exchange& exchange, const RoutePlan& route, size_t k) {
+  void served(Routing& routing, Exchange& exchange, const RoutePlan& route, size_t k) {
     const auto& deployment = route.candidates[k];
     exchange.deployment = deployment.label;
     exchange.provider = deployment.provider->config().name;
@@ -400,10 +417,10 @@ struct Gateway::Impl {
   // hedge.h), then relay. An error only when nothing has reached the caller
   // yet (the next candidate may serve). `by` says who answered; `started`
   // becomes the hedge's start when the hedge won.
-  Task<std::optional<core::Error>> attempt(const core::ChatRequest& request, RoutePlan& route, size_t k,
-                                           const http::Request& caller, http::ResponseWriter& out, Exchange& exchange,
-                                           size_t& by, Clock::time_point& started, size_t& hedgedWith,
-                                           cache::Lookup& cached) {
+  Task<std::optional<core::Error>> attempt(Routing& routing, const core::ChatRequest& request, RoutePlan& route,
+                                           size_t k, const http::Request& caller, http::ResponseWriter& out,
+                                           Exchange& exchange, size_t& by, Clock::time_point& started,
+                                           size_t& hedgedWith, cache::Lookup& cached) {
     // An in-process deployment (kind local: the engine) answers without HTTP.
     if (auto* local = route.candidates[k].provider->inProcess()) {
       cache::AnswerBuilder answer;
@@ -436,7 +453,7 @@ struct Gateway::Impl {
         else routing.abandoned(route, k);
         by = h;
         started = race.hedgeStartedAt;
-        served(exchange, route, h);
+        served(routing, exchange, route, h);
         std::string why = "hedge: the first choice had not answered after its p95 (" +
                           std::to_string(static_cast<int64_t>(route.plan.hedgeAfterMs)) + "ms)";
         exchange.route.reason = routing.header(route, h, why);
@@ -648,6 +665,7 @@ struct Gateway::Impl {
   }
 
   Task<void> embeddingsWalk(http::Request& caller, http::ResponseWriter& out, Exchange& exchange, Walk& walk) {
+    const DeploymentTable& table = walk.world->table;
     if (!co_await authenticate(caller, out, exchange, walk)) co_return;
     json::error_code ec;
     auto body = json::parse(caller.body, ec);
@@ -794,7 +812,7 @@ struct Gateway::Impl {
       co_return false;
     }
     const Deployment& deployment = route.candidates.front();
-    served(exchange, route, 0);
+    served(walk.world->routing, exchange, route, 0);
     walk.served = deployment;
     exchange.attempts++;
     exchange.batch = true;
@@ -803,7 +821,8 @@ struct Gateway::Impl {
     Batcher::OnState onState = [this, id](const std::string& state, const std::string& batchId) {
       deferred.progress(id, state == "running" ? DeferredJob::State::Running : DeferredJob::State::Submitted, batchId);
     };
-    auto answer = co_await batcher.submit(deployment, request, std::move(onState));
+    std::shared_ptr<const void> keepAlive = walk.world;  // the batch may outlive this request
+    auto answer = co_await batcher.submit(deployment, request, std::move(onState), std::move(keepAlive));
     if (!answer) {
       co_await reply(out, exchange, answer.error());
       co_return true;
@@ -842,7 +861,7 @@ struct Gateway::Impl {
   }
 
   Task<void> models(http::Request& caller, http::ResponseWriter& out) {
-    auto names = table.publicModels();
+    auto names = worlds.current()->table.publicModels();
     json::object body;
     if (!caller.header("anthropic-version").empty()) {
       json::array data;
@@ -869,7 +888,7 @@ struct Gateway::Impl {
 
   // Adds the `simulated` label when the gateway serves from the simulator.
   http::Headers labelled(http::Headers headers) const {
-    if (table.simulated()) headers.push_back({"x-arbitra-simulated", "true"});
+    if (worlds.simulated()) headers.push_back({"x-arbitra-simulated", "true"});
     return headers;
   }
 
@@ -951,7 +970,7 @@ struct Gateway::Impl {
               " cost_pico=" + std::to_string(exchange.engine.costPico);
     }
     if (!exchange.note.empty()) line += " error=\"" + exchange.note + "\"";
-    if (exchange.simulated || table.simulated()) line += " simulated";
+    if (exchange.simulated || worlds.simulated()) line += " simulated";
     core::log(exchange.status >= 500 ? core::LogLevel::Warn : core::LogLevel::Info, line);
   }
 };
@@ -964,7 +983,10 @@ http::Task<void> Gateway::handle(http::Request& request, http::ResponseWriter& o
   return impl_->handle(request, out);
 }
 
-bool Gateway::simulated() const { return impl_->table.simulated(); }
+bool Gateway::simulated() const { return impl_->worlds.simulated(); }
+void Gateway::setConfigLoader(std::function<config::Config()> loader) { impl_->worlds.setLoader(std::move(loader)); }
+void Gateway::reloadOnSignal(int signal) { impl_->worlds.reloadOnSignal(signal); }
+ReloadOutcome Gateway::reload() { return impl_->worlds.reload(); }
 bool Gateway::requiresKeys() const { return impl_->accounting.keysInUse(); }
 
 std::string Gateway::cacheMetricsText() const { return impl_->cacheStep.metricsText(); }

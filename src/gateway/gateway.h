@@ -5,6 +5,8 @@
 //   POST /v1/embeddings         OpenAI format, OpenAI-compatible upstreams
 //   GET  /v1/models             OpenAI list (Anthropic shape with anthropic-version)
 //   GET  /healthz, /readyz
+//   GET  /metrics
+//   /admin/...                  admin API (admin.h); POST /admin/reload (reload.h)
 //
 // A chat request's walk (gateway.cpp, one function per step):
 //   parse (caller's codec) -> resolve deployments -> for each candidate:
@@ -16,6 +18,7 @@
 // x-arbitra-provider; answers from the simulator carry x-arbitra-simulated.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,6 +28,8 @@
 #include "providers/provider.h"
 
 namespace arbitra::gateway {
+
+struct ReloadOutcome;
 
 class Gateway {
  public:
@@ -40,6 +45,14 @@ class Gateway {
   bool requiresKeys() const;
   // The cache's Prometheus lines (arbitra_cache_*), for /metrics; "" when off.
   std::string cacheMetricsText() const;
+
+  // Config reload (reload.h). `loader` re-reads the config file as at start
+  // (throws config::ConfigError); without one a reload is refused.
+  void setConfigLoader(std::function<config::Config()> loader);
+  // Reloads when `signal` (SIGHUP) arrives; call before the server starts.
+  void reloadOnSignal(int signal);
+  // Reloads now (blocking: it may load models; not from an I/O thread).
+  ReloadOutcome reload();
 
  private:
   struct Impl;

@@ -105,10 +105,16 @@ router::Failure failureOf(const core::Error& error) {
 
 }  // namespace
 
-Routing::Routing(const config::Config& config, const DeploymentTable& table) : table_(table) {
+Routing::Routing(const config::Config& config, const DeploymentTable& table, const Routing* previous)
+    : table_(table) {
   router::registerBuiltins(registry_);
+  router::Router::CarryOver sameProvider = [&](const router::DeploymentInfo& info) {
+    auto now = table.provider(info.provider);
+    return now && now == previous->table_.provider(info.provider);
+  };
   router_ = std::make_unique<router::Router>(config.models, registry_,
-                                             config.sourceFile.empty() ? "config" : config.sourceFile);
+                                             config.sourceFile.empty() ? "config" : config.sourceFile,
+                                             previous ? previous->router_.get() : nullptr, sameProvider);
   for (const auto& model : config.models) {
     auto resolved = table.resolve(model.name);
     for (size_t i = 0; i < model.deployments.size(); ++i) {

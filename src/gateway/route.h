@@ -45,7 +45,10 @@ struct RoutePlan {
 class Routing {
  public:
   // Throws config::ConfigError for an unknown policy name (file:line).
-  Routing(const config::Config& config, const DeploymentTable& table);
+  // With `previous` (a config reload), deployments whose provider `table`
+  // shares with the previous table keep their live router state (estimates,
+  // breaker, cool-down, rate windows): router::Router's carry-over.
+  Routing(const config::Config& config, const DeploymentTable& table, const Routing* previous = nullptr);
   ~Routing();
 
   // Plans `request` (the body override is removed from request.raw). Fills
@@ -64,6 +67,8 @@ class Routing {
 
   // The x-arbitra-route header for the deployment that served.
   std::string header(const RoutePlan& route, size_t k, std::string_view why = {}) const;
+  // Deployments whose router state was carried over from the previous Routing.
+  size_t carriedDeployments() const { return router_->carriedCount(); }
 
  private:
   void fill(RoutePlan& route, Exchange& exchange);

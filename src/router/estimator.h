@@ -110,7 +110,12 @@ class DeploymentState {
   // one per `everyUs`, claimed atomically by one request.
   bool claimProbe(int64_t nowUs, int64_t everyUs);
 
-  void setBreakerSettings(BreakerSettings settings) { breakerSettings_ = settings; }
+  // Under the lock: a reload may set it while requests report to this state.
+  void setBreakerSettings(BreakerSettings settings) {
+    lock();
+    breakerSettings_ = settings;
+    unlock();
+  }
 
  private:
   void lock() const;

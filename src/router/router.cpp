@@ -27,14 +27,16 @@ struct Router::Group {
 };
 
 struct Router::Slot {
+  explicit Slot(std::shared_ptr<DeploymentState> from) : shared(std::move(from)), state(*shared) {}
   DeploymentInfo info;
-  DeploymentState state;
+  std::shared_ptr<DeploymentState> shared;  // also held by the previous router across a reload
+  DeploymentState& state;
   std::atomic<int64_t> inputPico{0};
   std::atomic<int64_t> outputPico{0};
 };
 
 Router::Router(const std::vector<config::ModelConfig>& models, const PolicyRegistry& registry,
-               const std::string& sourceFile)
+               const std::string& sourceFile, const Router* previous, const CarryOver& carry)
     : registry_(registry) {
   for (const auto& model : models) {
     auto group = std::make_unique<Group>();
@@ -55,17 +57,24 @@ Router::Router(const std::vector<config::ModelConfig>& models, const PolicyRegis
     // period keeps traffic off a provider that has already recovered.
     breaker.maxOpenUs = breaker.openUs * 4;
     int index = 0;
+    int before = previous ? previous->findGroup(model.name) : -1;
+    if (before >= 0) group->outputTokens = previous->groups_[before]->outputTokens.load(std::memory_order_relaxed);
     for (const auto& d : model.deployments) {
-      auto slot = std::make_unique<Slot>();
-      slot->info.group = static_cast<int>(groups_.size());
-      slot->info.index = index++;
-      slot->info.label = d.provider + "/" + d.upstreamModel;
-      slot->info.provider = d.provider;
-      slot->info.model = d.upstreamModel;
-      slot->info.contextWindow = d.contextWindow;
-      slot->info.rpm = d.rpm;
-      slot->info.tpm = d.tpm;
-      slot->info.weight = d.weight;
+      DeploymentInfo info;
+      info.group = static_cast<int>(groups_.size());
+      info.index = index++;
+      info.label = d.provider + "/" + d.upstreamModel;
+      info.provider = d.provider;
+      info.model = d.upstreamModel;
+      info.contextWindow = d.contextWindow;
+      info.rpm = d.rpm;
+      info.tpm = d.tpm;
+      info.weight = d.weight;
+      std::shared_ptr<DeploymentState> carried;
+      if (before >= 0 && (!carry || carry(info))) carried = previous->stateToCarry(before, model, info);
+      if (carried) carried_++;
+      auto slot = std::make_unique<Slot>(carried ? std::move(carried) : std::make_shared<DeploymentState>());
+      slot->info = std::move(info);
       slot->inputPico = d.price.inputPerMillion;
       slot->outputPico = d.price.outputPerMillion;
       slot->state.setBreakerSettings(breaker);
@@ -83,6 +92,21 @@ Router::Router(const std::vector<config::ModelConfig>& models, const PolicyRegis
 }
 
 Router::~Router() = default;
+
+// The state of group `group`'s deployment that matches `info` (same label,
+// same occurrence of that label in the group), or null.
+std::shared_ptr<DeploymentState> Router::stateToCarry(int group, const config::ModelConfig& model,
+                                                      const DeploymentInfo& info) const {
+  int nth = 0;
+  for (int i = 0; i < info.index; ++i) {
+    nth += model.deployments[i].provider + "/" + model.deployments[i].upstreamModel == info.label;
+  }
+  for (int id : groups_[group]->deployments) {
+    const auto& old = *slots_[id];
+    if (old.info.label == info.label && nth-- == 0) return old.shared;
+  }
+  return nullptr;
+}
 
 int Router::findGroup(std::string_view name) const {
   for (size_t i = 0; i < groups_.size(); ++i) {

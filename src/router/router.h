@@ -35,6 +35,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -103,9 +104,19 @@ struct DeploymentInfo {
 
 class Router {
  public:
+  // Says whether a deployment of the new router may take over the previous
+  // router's live state (a config reload: its provider is unchanged).
+  using CarryOver = std::function<bool(const DeploymentInfo&)>;
+
   // Throws config::ConfigError ("file:line: ...") for an unknown policy name.
+  // With `previous` (a config reload), a deployment with the same group name
+  // and label (the n-th of that label in its group) for which `carry` says
+  // yes shares the previous router's DeploymentState: estimates, breaker,
+  // cool-down, RPM/TPM windows and in-flight counts go on as one (attempts
+  // still running on the previous router settle on the same state). Each
+  // carried group also keeps its expected output length.
   Router(const std::vector<config::ModelConfig>& models, const PolicyRegistry& registry,
-         const std::string& sourceFile = "config");
+         const std::string& sourceFile = "config", const Router* previous = nullptr, const CarryOver& carry = {});
   ~Router();
 
   int findGroup(std::string_view name) const;  // -1 when not a configured group
@@ -116,6 +127,8 @@ class Router {
   DeploymentState& state(int deployment);
   const DeploymentState& state(int deployment) const;
   size_t deploymentCount() const;
+  // Deployments whose state came from the previous router (see the constructor).
+  size_t carriedCount() const { return carried_; }
 
   // Fills `out` (its vector's capacity is reused). An error for an unknown
   // policy override, or when no deployment here or in a fallback group can
@@ -147,12 +160,15 @@ class Router {
  private:
   struct Group;
   struct Slot;
+  std::shared_ptr<DeploymentState> stateToCarry(int group, const config::ModelConfig& model,
+                                                const DeploymentInfo& info) const;
   void planGroup(int group, const Policy& policy, const RequestFacts& facts, const Bars& bars, int64_t nowUs,
                  bool fallback, Plan& out);
 
   const PolicyRegistry& registry_;
   std::vector<std::unique_ptr<Group>> groups_;
   std::vector<std::unique_ptr<Slot>> slots_;
+  size_t carried_ = 0;
 };
 
 }  // namespace arbitra::router

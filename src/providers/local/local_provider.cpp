@@ -148,10 +148,42 @@ std::string contentText(const core::Message& m) {
   return text;
 }
 
+// The models in memory, for loadedLocalModels().
+struct Loaded {
+  std::mutex mu;
+  std::map<std::string, int> byProvider;
+
+  static Loaded& instance() {
+    static Loaded loaded;
+    return loaded;
+  }
+};
+
+// Counts a model from its load to its engine's destruction (declared before
+// the engine, so destroyed after it).
+class LoadedMark {
+ public:
+  explicit LoadedMark(std::string name) : name_(std::move(name)) {
+    auto& loaded = Loaded::instance();
+    std::lock_guard lock(loaded.mu);
+    loaded.byProvider[name_]++;
+  }
+  ~LoadedMark() {
+    auto& loaded = Loaded::instance();
+    std::lock_guard lock(loaded.mu);
+    if (--loaded.byProvider[name_] == 0) loaded.byProvider.erase(name_);
+  }
+  LoadedMark(const LoadedMark&) = delete;
+  LoadedMark& operator=(const LoadedMark&) = delete;
+
+ private:
+  std::string name_;
+};
+
 class LocalProvider final : public Provider, public InProcess {
  public:
   LocalProvider(config::ProviderConfig config, std::unique_ptr<engine::Engine> engine)
-      : Provider(std::move(config)), engine_(std::move(engine)) {}
+      : Provider(std::move(config)), mark_(config_.name), engine_(std::move(engine)) {}
 
   core::WireFormat format() const override { return core::WireFormat::OpenAI; }
   http::ClientRequest chatRequest(const core::ChatRequest&, const std::string&) const override { return {}; }
@@ -250,11 +282,18 @@ class LocalProvider final : public Provider, public InProcess {
     return std::unique_ptr<ChatEvents>(std::move(events));
   }
 
+  LoadedMark mark_;
   std::unique_ptr<engine::Engine> engine_;
   std::atomic<uint64_t> counter_{1};
 };
 
 }  // namespace
+
+std::map<std::string, int> loadedLocalModels() {
+  auto& loaded = Loaded::instance();
+  std::lock_guard lock(loaded.mu);
+  return loaded.byProvider;
+}
 
 engine::MachineCost machineCost(const config::LocalModelConfig& local) {
   engine::MachineCost cost;
