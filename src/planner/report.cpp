@@ -65,8 +65,8 @@ std::string renderText(const Plan& plan, const TextOptions& options) {
   const Efficiency& e = plan.efficiency;
   out << "arbitra plan: " << plan.workload << " (" << plan.file << ")\n";
   out << "Model efficiency ("
-      << (e.calibrated ? "calibrated against published TensorRT-LLM and llama.cpp figures and this machine's "
-                         "arbitra bench"
+      << (e.calibrated ? "calibrated against published TensorRT-LLM figures; the 2-vCPU row fitted to this "
+                         "machine's arbitra bench"
                        : "set by hand, not calibrated")
       << "): bandwidth " << fmt("%.3f", e.bandwidth) << ", decode compute " << fmt("%.3f", e.decodeCompute)
       << ", prefill compute " << fmt("%.3f", e.prefillCompute)
