@@ -28,18 +28,8 @@ int main(int argc, char** argv) {
     std::printf("| bandwidth | %.4f | %.3f | trtllm-h100-128-2048 |\n", fit.efficiency.bandwidth, shipped.bandwidth);
     std::printf("| compute (decode = prefill) | %.4f | %.3f / %.3f | trtllm-h100-128-128 |\n",
                 fit.efficiency.decodeCompute, shipped.decodeCompute, shipped.prefillCompute);
-    std::printf("| cpuBandwidth (of measured triad) | %.4f | %.3f | cpu-1b-f16 |\n", fit.efficiency.cpuBandwidth,
-                shipped.cpuBandwidth);
-    std::printf("| cpuBlockQuant | %.4f | %.3f | cpu-1b-q4_0 |\n", fit.efficiency.cpuBlockQuant, shipped.cpuBlockQuant);
-    std::string prefillFig, decodeFig;
-    for (const auto& f : publishedFigures()) {
-      if (f.fits == "cpuPrefillCompute") prefillFig = f.id;
-      if (f.fits == "cpuDecodeCompute") decodeFig = f.id;
-    }
-    std::printf("| cpuPrefillCompute (of measured FMA peak) | %.4f | %.3f | %s |\n", fit.efficiency.cpuPrefillCompute,
-                shipped.cpuPrefillCompute, prefillFig.c_str());
-    std::printf("| cpuDecodeCompute (of measured FMA peak) | %.4f | %.3f | %s |\n", fit.efficiency.cpuDecodeCompute,
-                shipped.cpuDecodeCompute, decodeFig.c_str());
+    std::printf("| CPU rows | - | - | the row's own `efficiency:` (data/planner/hardware.yaml), fitted to `arbitra "
+                "bench` runs (bench/planner_measured.sh --fit) |\n");
     std::printf("| memoryUsable | - | %.2f | stated (TensorRT-LLM default KV fraction) |\n", shipped.memoryUsable);
     std::printf("\n| id | setup | in/out | published / measured | predicted | ratio | within ±25%% | role | source |\n");
     std::printf("|---|---|---|---|---|---|---|---|---|\n");
@@ -66,12 +56,20 @@ int main(int argc, char** argv) {
       else
         std::snprintf(inout, sizeof inout, "%.0f/%.0f%s", f.input, f.output,
                       f.batch > 1 ? (" x" + std::to_string(f.batch)).c_str() : "");
+      std::string verdict = ok ? "yes" : "NO";
+      if (f.measuredHere > 0) {
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "NO; measured here %.1f, ratio %.3f", f.measuredHere, p / f.measuredHere);
+        verdict = buf;
+      }
       std::printf("| %s | %s | %s | %.1f | %.1f | %.3f | %s | %s | [%zu] |\n", f.id.c_str(), f.setup.c_str(), inout,
-                  f.tokensPerS, p, ratio, ok ? "yes" : "NO",
+                  f.tokensPerS, p, ratio, verdict.c_str(),
                   f.fits.empty() ? "check (held out)" : ("fit: " + f.fits).c_str(), note(f));
     }
     std::printf("\n");
     for (size_t i = 0; i < sources.size(); ++i) std::printf("[%zu] %s\n", i + 1, sources[i].c_str());
+    for (const auto& f : publishedFigures())
+      if (f.measuredHere > 0) std::printf("\n%s, measured here: %s\n", f.id.c_str(), f.measuredHow.c_str());
     std::printf("\n%d of %zu within ±25%%; held-out checks: %d of %d.\n", within, publishedFigures().size(),
                 checksWithin, checks);
     return within == static_cast<int>(publishedFigures().size()) ? 0 : 1;

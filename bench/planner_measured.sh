@@ -13,7 +13,10 @@
 # Knobs: BENCH_THREADS [2], BENCH_RUNS [3], BENCH_SHAPES ["135m 500m 1b"],
 # BENCH_QUANTS ["q8_0 q4_k_m"], BENCH_TOKENS [64], BENCH_PROMPT [256],
 # BENCH_PARALLEL [4], BENCH_MODELS [build/bench-models], BENCH_OUT
-# [build/bench-planner], BUILD_DIR [build]. The JSON files stay in BENCH_OUT;
+# [build/bench-planner], BUILD_DIR [build], BENCH_FIT [unset: predict with the
+# catalog's CPU row; 1: first fit the row's parameters to this run's files and
+# predict with the fit, printing the YAML for data/planner/hardware.yaml (fit on
+# one run, then check the shipped row on another without it)]. The JSON files stay in BENCH_OUT;
 # `build/arbitra plan W.yaml --measured BENCH_OUT/run1-1b-q4_k_m.json` reads
 # any of them directly.
 set -euo pipefail
@@ -57,4 +60,6 @@ for run in $(seq 1 "$runs"); do
 done
 echo "load after:  $(uptime)" | tee -a "$out/uptime.txt"
 echo
-"$build/arbitra-planner-measured" --catalog data/planner --peak "$out"/cpu-peak*.json -- "$out"/run*.json
+fit=()
+[ -n "${BENCH_FIT:-}" ] && fit=(--fit)
+"$build/arbitra-planner-measured" --catalog data/planner "${fit[@]}" --peak "$out"/cpu-peak*.json -- "$out"/run*.json

@@ -116,9 +116,24 @@ void parseHardware(const std::string& text, const std::string& file, Catalog& ca
     h.tdpWatts = static_cast<int>(f.integer("tdp_watts", 1, 100'000));
     if (f.has("efficiency")) {
       Fields e = f.sub("efficiency");
-      e.onlyKeys({"bandwidth", "compute"});
+      e.onlyKeys({"bandwidth", "block_quant", "compute", "decode_compute", "prefill_compute", "matmul_half_width",
+                  "layer_overhead_us", "overlap"});
       h.bandwidthEfficiency = e.optNum("bandwidth", 0.01, 1.0);
-      h.computeEfficiency = e.optNum("compute", 0.01, 1.0);
+      h.blockQuantEfficiency = e.optNum("block_quant", 0.01, 2.0);
+      if (h.blockQuantEfficiency && h.kind != HardwareKind::Cpu)
+        e.failAt("block_quant", "applies to CPU rows only (kind: cpu)");
+      auto compute = e.optNum("compute", 0.01, 1.0);
+      // A matmul efficiency is of the row's peak at the asymptote (wide
+      // matrices); with a half width it may be read at > 1 of a narrow peak
+      // figure (e.g. 8-bit integer dot products against an FP32 FMA peak).
+      h.decodeComputeEfficiency = e.optNum("decode_compute", 0.001, 4.0);
+      h.prefillComputeEfficiency = e.optNum("prefill_compute", 0.001, 4.0);
+      if (compute && (h.decodeComputeEfficiency || h.prefillComputeEfficiency))
+        e.failAt("compute", "give either compute (both) or decode_compute/prefill_compute, not both");
+      if (compute) h.decodeComputeEfficiency = h.prefillComputeEfficiency = compute;
+      h.matmulHalfWidth = e.optNum("matmul_half_width", 0.0, 1e6);
+      h.layerOverheadUs = e.optNum("layer_overhead_us", 0.0, 1e6);
+      h.overlap = e.optNum("overlap", 0.0, 1.0);
     }
     h.from = provenance(f);
     catalog.hardware.push_back(std::move(h));

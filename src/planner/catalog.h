@@ -63,9 +63,17 @@ struct Hardware {
   std::optional<double> fp8Tflops;
   std::optional<double> int8Tops;
   int tdpWatts = 0;
-  // Set when the row's figures are already measured (efficiency 1.0).
-  std::optional<double> bandwidthEfficiency;
-  std::optional<double> computeEfficiency;
+  // The throughput model's parameters for this row (yaml `efficiency:`),
+  // where the row has its own (measured and fitted on that device); absent:
+  // the planner's defaults (src/planner/throughput.h, Efficiency). See
+  // throughput.h for what each term does.
+  std::optional<double> bandwidthEfficiency;       // `bandwidth`: achieved / bandwidth_gbs in decode
+  std::optional<double> blockQuantEfficiency;      // `block_quant`: CPU only, block-quantized weights' share of that
+  std::optional<double> decodeComputeEfficiency;   // `decode_compute` (or `compute`, both): achieved / peak FLOPs
+  std::optional<double> prefillComputeEfficiency;  // `prefill_compute` (or `compute`)
+  std::optional<double> matmulHalfWidth;  // `matmul_half_width`: hidden size at which matmuls reach half that
+  std::optional<double> layerOverheadUs;  // `layer_overhead_us`: fixed time per layer per decode step
+  std::optional<double> overlap;          // `overlap`: 1 = a step is max(bandwidth, compute); 0 = their sum
   Provenance from;
 };
 

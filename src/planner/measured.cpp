@@ -1,6 +1,8 @@
 // Parsing measured throughput (see measured.h).
 #include "planner/measured.h"
 
+#include <algorithm>
+#include <array>
 #include <boost/json.hpp>
 #include <cmath>
 
@@ -69,6 +71,160 @@ std::map<std::string, Measurement> parseMeasurements(const std::string& text, co
 
 std::map<std::string, Measurement> loadMeasurements(const std::string& path, const Catalog& catalog) {
   return parseMeasurements(readFile(path), path, catalog);
+}
+
+std::vector<BenchPoint> parseBenchPoints(const std::string& text, const std::string& file, const Catalog& catalog) {
+  auto rows = parseMeasuredRows(text, file, catalog);  // validates the JSON and the ids
+  auto doc = boost::json::parse(text);
+  const auto& o = doc.as_object();
+  double promptTokens = 256, outputTokens = 64;
+  if (o.contains("prefill") && o.at("prefill").is_object() && o.at("prefill").as_object().contains("tokens"))
+    promptTokens = o.at("prefill").at("tokens").to_number<double>();
+  if (o.contains("generate_tokens")) outputTokens = o.at("generate_tokens").to_number<double>();
+  std::vector<BenchPoint> out;
+  bool prefillDone = false;
+  for (const auto& r : rows) {
+    const Measurement& m = r.measurement;
+    out.push_back({r.hardware, r.model, r.quant, m.batch, kBenchDecodePromptTokens + outputTokens / 2,
+                   m.decodeTokensPerS});
+    if (!prefillDone && m.prefillTokensPerS > 0) {
+      out.push_back({r.hardware, r.model, r.quant, 0, promptTokens, m.prefillTokensPerS});
+      prefillDone = true;
+    }
+  }
+  return out;
+}
+
+double predictBenchPoint(const Catalog& catalog, const Hardware& hw, const BenchPoint& p, const Efficiency& eff) {
+  const ModelShape* m = catalog.findModel(p.model);
+  const Quantization* q = catalog.findQuantization(p.quant);
+  if (!m || !q) return 0;
+  auto d = deviceBudget(hw, 1, *q, eff);
+  if (!d) return 0;
+  if (p.batch == 0) return p.tokens / prefillSeconds(*d, *m, p.tokens);
+  return decodeTokensPerS(*d, *m, *q, p.batch, p.tokens);
+}
+
+namespace {
+
+constexpr int kFitDims = 6;
+using FitVector = std::array<double, kFitDims>;
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double logit(double p) { return std::log(p / (1.0 - p)); }
+
+// Unconstrained coordinates -> the row's parameters (bandwidth and overlap in
+// (0, 1), the others positive).
+void setFitted(const FitVector& x, Hardware& row) {
+  row.bandwidthEfficiency = sigmoid(x[0]);
+  row.decodeComputeEfficiency = std::exp(x[1]);
+  row.prefillComputeEfficiency = std::exp(x[2]);
+  row.matmulHalfWidth = std::exp(x[3]);
+  row.layerOverheadUs = std::exp(x[4]);
+  row.overlap = sigmoid(x[5]);
+}
+
+}  // namespace
+
+RowFit fitHardwareRow(const Catalog& catalog, const Hardware& hw, const std::vector<BenchPoint>& points,
+                      const Efficiency& eff) {
+  if (points.empty()) throw PlannerError("fit of " + hw.id + ": no measured points");
+  RowFit fit;
+  fit.row = hw;
+  bool allBlockQuantized = true;
+  for (const auto& p : points) {
+    if (p.hardware != hw.id) throw PlannerError("fit of " + hw.id + ": a point is on " + p.hardware);
+    if (p.tokensPerS <= 0) throw PlannerError("fit of " + hw.id + ": a point has no rate");
+    const Quantization* q = catalog.findQuantization(p.quant);
+    if (!q) throw PlannerError("fit of " + hw.id + ": unknown format " + p.quant);
+    if (q->fp8Compute || q->bitsPerWeight >= 16) allBlockQuantized = false;
+  }
+  if (hw.kind == HardwareKind::Cpu && allBlockQuantized) fit.row.blockQuantEfficiency = 1.0;
+  Hardware trial = fit.row;
+  auto cost = [&](const FitVector& x) {
+    ++fit.evaluations;
+    setFitted(x, trial);
+    double sum = 0;
+    for (const auto& p : points) {
+      double predicted = predictBenchPoint(catalog, trial, p, eff);
+      if (!(predicted > 0) || !std::isfinite(predicted)) return 1e30;
+      double e = std::log(predicted / p.tokensPerS);
+      sum += e * e;
+    }
+    return sum;
+  };
+  // Nelder-Mead (standard coefficients), restarted from its best point with a
+  // fresh simplex until a restart no longer improves the cost.
+  FitVector best = {logit(0.6), std::log(0.5), std::log(0.8), std::log(500.0), std::log(50.0), logit(0.5)};
+  double bestCost = cost(best);
+  for (int restart = 0; restart < 20; ++restart) {
+    std::array<FitVector, kFitDims + 1> simplex;
+    std::array<double, kFitDims + 1> f;
+    for (int i = 0; i <= kFitDims; ++i) {
+      simplex[i] = best;
+      if (i > 0) simplex[i][i - 1] += 0.5;
+      f[i] = cost(simplex[i]);
+    }
+    for (int iter = 0; iter < 4000; ++iter) {
+      std::array<int, kFitDims + 1> order;
+      for (int i = 0; i <= kFitDims; ++i) order[i] = i;
+      std::sort(order.begin(), order.end(), [&](int a, int b) { return f[a] < f[b]; });
+      int lo = order.front(), hi = order.back(), second = order[kFitDims - 1];
+      if (f[hi] - f[lo] < 1e-14) break;
+      FitVector centroid{};
+      for (int i = 0; i <= kFitDims; ++i)
+        if (i != hi)
+          for (int k = 0; k < kFitDims; ++k) centroid[k] += simplex[i][k] / kFitDims;
+      auto along = [&](double t) {
+        FitVector x;
+        for (int k = 0; k < kFitDims; ++k) x[k] = centroid[k] + t * (simplex[hi][k] - centroid[k]);
+        return x;
+      };
+      FitVector reflected = along(-1.0);
+      double fr = cost(reflected);
+      if (fr < f[lo]) {
+        FitVector expanded = along(-2.0);
+        double fe = cost(expanded);
+        if (fe < fr) {
+          simplex[hi] = expanded;
+          f[hi] = fe;
+        } else {
+          simplex[hi] = reflected;
+          f[hi] = fr;
+        }
+      } else if (fr < f[second]) {
+        simplex[hi] = reflected;
+        f[hi] = fr;
+      } else {
+        FitVector contracted = fr < f[hi] ? along(-0.5) : along(0.5);
+        double fc = cost(contracted);
+        if (fc < std::min(fr, f[hi])) {
+          simplex[hi] = contracted;
+          f[hi] = fc;
+        } else {
+          for (int i = 0; i <= kFitDims; ++i) {
+            if (i == lo) continue;
+            for (int k = 0; k < kFitDims; ++k) simplex[i][k] = simplex[lo][k] + 0.5 * (simplex[i][k] - simplex[lo][k]);
+            f[i] = cost(simplex[i]);
+          }
+        }
+      }
+    }
+    int lo = static_cast<int>(std::min_element(f.begin(), f.end()) - f.begin());
+    bool improved = f[lo] < bestCost - 1e-12;
+    if (f[lo] < bestCost) {
+      bestCost = f[lo];
+      best = simplex[lo];
+    }
+    if (!improved && restart > 0) break;
+  }
+  setFitted(best, fit.row);
+  fit.rmsLogError = std::sqrt(bestCost / points.size());
+  for (const auto& p : points) {
+    double e = std::abs(predictBenchPoint(catalog, fit.row, p, eff) / p.tokensPerS - 1);
+    fit.maxAbsError = std::max(fit.maxAbsError, e);
+  }
+  return fit;
 }
 
 }  // namespace arbitra::planner

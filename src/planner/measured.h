@@ -15,6 +15,9 @@
 // optional. Ids must exist in the catalog; errors read "FILE: results[i].field: what".
 // Several rows for the same hardware/model/format (a bench at 1, 2, 4
 // streams): the plan uses the one with the largest batch.
+//
+// Also here: the points of a bench file for the model to predict, and the fit
+// of a hardware row's parameters to them (bench/planner_measured.sh --fit).
 #pragma once
 
 #include <map>
@@ -39,5 +42,43 @@ std::vector<MeasuredRow> parseMeasuredRows(const std::string& text, const std::s
 std::map<std::string, Measurement> loadMeasurements(const std::string& path, const Catalog& catalog);
 std::map<std::string, Measurement> parseMeasurements(const std::string& text, const std::string& file,
                                                      const Catalog& catalog);
+
+// One `arbitra bench --json` figure as a point the model predicts: decode
+// tokens/s (aggregate) at `batch` streams, or prefill tokens/s of one prompt.
+struct BenchPoint {
+  std::string hardware, model, quant;
+  int batch = 1;          // decode streams; 0 for prefill
+  double tokens = 0;      // prefill: prompt tokens; decode: KV context per stream (prompt + half the output)
+  double tokensPerS = 0;  // measured
+};
+
+// The prompt of each decode request in `arbitra bench` (engine/bench.cpp:
+// "Stream N: " + 24 words in the Llama-3 chat template): ~40 tokens.
+constexpr double kBenchDecodePromptTokens = 40;
+
+// The points of one `arbitra bench --json` output (decode at each level, and
+// its prefill). Throws PlannerError.
+std::vector<BenchPoint> parseBenchPoints(const std::string& text, const std::string& file, const Catalog& catalog);
+
+// What the model predicts for `p` on `hw` (the row as given: the fit passes
+// trial rows); 0 when the catalog lacks the model or format.
+double predictBenchPoint(const Catalog& catalog, const Hardware& hw, const BenchPoint& p, const Efficiency& eff);
+
+// Fits a hardware row's own parameters (Hardware::bandwidthEfficiency,
+// decode/prefill compute, matmulHalfWidth, layerOverheadUs, overlap) to
+// measured points on that hardware: least squares of log(predicted /
+// measured), Nelder-Mead over unconstrained transforms of the six, restarted
+// until it stops improving; deterministic (fixed start, no randomness).
+// blockQuantEfficiency is set to 1 when every point is block-quantized (it
+// cannot be told apart from the bandwidth factor then). The row's peak
+// figures (bandwidth_gbs, fp16_tflops) are kept: the factors are relative to them.
+struct RowFit {
+  Hardware row;           // `hw` with the fitted parameters
+  double rmsLogError = 0;  // over the points
+  double maxAbsError = 0;  // largest |predicted / measured - 1|
+  int evaluations = 0;
+};
+RowFit fitHardwareRow(const Catalog& catalog, const Hardware& hw, const std::vector<BenchPoint>& points,
+                      const Efficiency& eff);
 
 }  // namespace arbitra::planner

@@ -65,11 +65,13 @@ std::string renderText(const Plan& plan, const TextOptions& options) {
   const Efficiency& e = plan.efficiency;
   out << "arbitra plan: " << plan.workload << " (" << plan.file << ")\n";
   out << "Model efficiency ("
-      << (e.calibrated ? "calibrated against published TensorRT-LLM and llama.cpp figures and this machine's "
-                         "arbitra bench"
+      << (e.calibrated ? "calibrated against published TensorRT-LLM figures; the 2-vCPU row fitted to this "
+                         "machine's arbitra bench"
                        : "set by hand, not calibrated")
       << "): bandwidth " << fmt("%.3f", e.bandwidth) << ", decode compute " << fmt("%.3f", e.decodeCompute)
-      << ", prefill compute " << fmt("%.3f", e.prefillCompute) << ", CPU bandwidth " << fmt("%.3f", e.cpuBandwidth)
+      << ", prefill compute " << fmt("%.3f", e.prefillCompute)
+      << "; rows with their own parameters in hardware.yaml (the 2-vCPU row, fitted to arbitra bench) use those; "
+         "other CPU rows: CPU bandwidth " << fmt("%.3f", e.cpuBandwidth)
       << ", CPU block-quant " << fmt("%.3f", e.cpuBlockQuant) << ", CPU decode compute " << fmt("%.3f", e.cpuDecodeCompute)
       << ", CPU prefill compute " << fmt("%.3f", e.cpuPrefillCompute)
       << ", usable memory " << fmt("%.2f", e.memoryUsable) << ", tensor-parallel " << fmt("%.2f", e.tensorParallel)
@@ -136,11 +138,12 @@ std::string renderJson(const Plan& plan) {
                         {"calibrated", e.calibrated},
                         {"calibrated_against",
                          e.calibrated ? "published figures: TensorRT-LLM Llama-3.1-8B FP8 on H100 (fit: 128/128 -> "
-                                        "compute, 128/2048 -> bandwidth; checks: 1000/1000, H200 128/128); llama.cpp "
-                                        "Llama-3.2-1B on 2 vCPU (fit: F16 -> cpu_bandwidth, Q4_0 -> cpu_block_quant; "
-                                        "check: Q4_K_M); arbitra bench on this machine (fit: one prefill -> "
-                                        "cpu_prefill_compute, one 4-stream decode -> cpu_decode_compute; checks: 3 shapes x 2 formats, decode at 1/2/4 streams and "
-                                        "prefill). tensor_parallel, memory_usable, max_batch are stated, not fitted."
+                                        "compute, 128/2048 -> bandwidth; checks: 1000/1000, H200 128/128). The 2-vCPU row "
+                                        "(cpu-2vcpu-avx2) has its own parameters in hardware.yaml, fitted to a quiet "
+                                        "arbitra bench run on this machine (3 shapes x 2 formats, decode at 1/2/4 "
+                                        "streams and prefill) and checked on a second run and on llama.cpp figures; "
+                                        "cpu_* are the defaults for other CPU rows. tensor_parallel, memory_usable, "
+                                        "max_batch are stated, not fitted."
                                       : "none: factors set by hand"}};
   root["money_unit"] = "micro-dollars (integers); *_usd fields are the same amounts as decimal strings";
   json::array routes;

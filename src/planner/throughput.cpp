@@ -20,15 +20,18 @@ std::optional<DeviceBudget> deviceBudget(const Hardware& hw, int devices, const 
   }
   const bool cpu = hw.kind == HardwareKind::Cpu;
   double bwEff = hw.bandwidthEfficiency.value_or(cpu ? eff.cpuBandwidth : eff.bandwidth);
-  if (cpu && !quant.fp8Compute && quant.bitsPerWeight < 16) bwEff *= eff.cpuBlockQuant;
-  double decodeEff = hw.computeEfficiency.value_or(cpu ? eff.cpuDecodeCompute : eff.decodeCompute);
-  double prefillEff = hw.computeEfficiency.value_or(cpu ? eff.cpuPrefillCompute : eff.prefillCompute);
+  if (cpu && !quant.fp8Compute && quant.bitsPerWeight < 16) bwEff *= hw.blockQuantEfficiency.value_or(eff.cpuBlockQuant);
+  double decodeEff = hw.decodeComputeEfficiency.value_or(cpu ? eff.cpuDecodeCompute : eff.decodeCompute);
+  double prefillEff = hw.prefillComputeEfficiency.value_or(cpu ? eff.cpuPrefillCompute : eff.prefillCompute);
   double scale = devices > 1 ? devices * eff.tensorParallel : 1.0;
   DeviceBudget d;
   d.memoryBytes = hw.memoryGib * kGiB * devices;
   d.bandwidthBytesPerS = hw.bandwidthGBs * 1e9 * bwEff * scale;
   d.decodeFlops = tflops * 1e12 * decodeEff * scale;
   d.prefillFlops = tflops * 1e12 * prefillEff * scale;
+  d.matmulHalfWidth = hw.matmulHalfWidth.value_or(eff.matmulHalfWidth);
+  d.layerOverheadS = hw.layerOverheadUs.value_or(eff.layerOverheadUs) * 1e-6;
+  d.overlap = hw.overlap.value_or(eff.overlap);
   return d;
 }
 
@@ -67,12 +70,18 @@ double kvBytesPerToken(const ModelShape& model, const Quantization& quant) {
   return kvBytesPerToken(model, quant.kvBits / 8.0);
 }
 
+double matmulWidthFactor(const DeviceBudget& d, const ModelShape& m) {
+  if (d.matmulHalfWidth <= 0) return 1.0;
+  return m.hidden / (m.hidden + d.matmulHalfWidth);
+}
+
 double decodeStepSeconds(const DeviceBudget& d, const ModelShape& m, const Quantization& q, int batch,
                          double contextTokens) {
   double bytes = decodeReadBytes(m, q) + batch * contextTokens * kvBytesPerToken(m, q);
   double bandwidthTime = bytes / d.bandwidthBytesPerS;
-  double computeTime = 2.0 * decodeParams(m) * batch / d.decodeFlops;
-  return std::max(bandwidthTime, computeTime);
+  double computeTime = 2.0 * decodeParams(m) * batch / (d.decodeFlops * matmulWidthFactor(d, m));
+  return std::max(bandwidthTime, computeTime) + (1.0 - d.overlap) * std::min(bandwidthTime, computeTime) +
+         m.layers * d.layerOverheadS;
 }
 
 double decodeTokensPerS(const DeviceBudget& d, const ModelShape& m, const Quantization& q, int batch,
@@ -81,7 +90,7 @@ double decodeTokensPerS(const DeviceBudget& d, const ModelShape& m, const Quanti
 }
 
 double prefillSeconds(const DeviceBudget& d, const ModelShape& m, double tokens) {
-  return 2.0 * prefillParams(m) * tokens / d.prefillFlops;
+  return 2.0 * prefillParams(m) * tokens / (d.prefillFlops * matmulWidthFactor(d, m)) + m.layers * d.layerOverheadS;
 }
 
 int maxBatchByMemory(const DeviceBudget& d, const ModelShape& m, const Quantization& q, double contextTokens,

@@ -3,22 +3,33 @@
 //
 // Decode, one step of batch B (every active stream emits one token):
 //   bandwidth time = (weight bytes read + B × KV bytes read per stream) / (bandwidth × eff_bw)
-//   compute time   = 2 × active params × B / (FLOPs × eff_decode)
-//   step = max of the two;  per-stream tokens/s = 1/step;  aggregate = B/step
-// Prefill (compute-bound): seconds = 2 × active params × tokens / (FLOPs × eff_prefill)
+//   compute time   = 2 × active params × B / (FLOPs × eff_decode × w)
+//   step = max(bandwidth, compute) + (1 − overlap) × min(bandwidth, compute)
+//          + layers × layer overhead
+//   per-stream tokens/s = 1/step;  aggregate = B/step
+// Prefill, one forward pass over the prompt:
+//   seconds = 2 × active params × tokens / (FLOPs × eff_prefill × w) + layers × layer overhead
+// w = hidden / (hidden + matmul half width): the share of a matmul's
+// asymptotic rate reached at the model's width (a fixed cost per dot product,
+// per output element, weighs more on narrow rows; 1 with no half width).
+// overlap: 1 when a device streams weights while it computes (a GPU: the
+// roofline max); below 1 when the same cores do both (a 2-vCPU CPU).
+// layer overhead: operator launches and thread barriers per layer per forward
+// pass, independent of the batch (0 on GPU rows: CUDA graphs).
 // Where a model row gives its vocabulary, an untied input embedding is left
 // out of "read" and "active" (a row lookup), and prefill leaves out the output
-// matrix too (logits once per prompt). On a CPU row the factors are the CPU
-// ones (cpuBandwidth × cpuBlockQuant for block-quantized weights,
-// cpuDecodeCompute, cpuPrefillCompute), relative to the row's measured triad
-// bandwidth and FMA peak.
+// matrix too (logits once per prompt). A hardware row may carry its own
+// parameters (hardware.yaml `efficiency:`, fitted on that device: the CPU row
+// is fitted to `arbitra bench` runs, see fitHardwareRow in measured.h);
+// otherwise the defaults below apply (GPU rows: the published-figure fit;
+// overlap 1, no half width, no layer overhead).
 // KV cache per token = 2 (K and V) × layers × kv_heads × head_dim × bytes per element
 // Largest batch = (memory × usable fraction − weight bytes) / (KV per token × context)
 //
 // KV cache per token uses the format's kv_bits (16 unless the format says
 // otherwise: FP8 keeps its KV cache in FP8).
 //
-// The efficiency factors below are calibrated against published throughput
+// The GPU efficiency factors below are calibrated against published throughput
 // (src/planner/calibration.h: which figure fixes which factor, and which
 // figures are held out to check them); `bench/planner_calibration.sh` reruns
 // the fit and prints predicted vs published. `--measured` overrides the model
@@ -39,25 +50,28 @@ namespace arbitra::planner {
 //   bandwidth      fit: TensorRT-LLM, Llama-3.1-8B FP8, 1x H100, 128/2048 (KV-bound decode)
 //   compute        fit: same, 128/128 (compute-bound decode and prefill); one figure
 //                  cannot separate decode from prefill, so both take the same value
-//   cpuBandwidth   fit: llama.cpp F16 decode on the 2-vCPU machine, against the row's
-//                  measured STREAM triad bandwidth
-//   cpuBlockQuant  fit: llama.cpp Q4_0 decode on the 2-vCPU machine, relative to F16
-//   cpuPrefillCompute  fit: llama.cpp prompt processing on the 2-vCPU machine (37 tokens/s),
-//                  against the row's measured AVX2 FP32 FMA peak
-//   cpuDecodeCompute   fit: a 4-stream decode of the 135m test model measured with
-//                  `arbitra bench` here (a few tokens per matmul run far below the
-//                  prefill kernels' rate)
+//   cpu*           stated: the defaults for a CPU row without its own `efficiency:`
+//                  (no shipped row: cpu-2vcpu-avx2 has its own, fitted to quiet
+//                  `arbitra bench` runs). They are the former fit to the llama.cpp
+//                  2-vCPU figures of shared/data/published-figures.md (F16 decode ->
+//                  cpuBandwidth, Q4_0 -> cpuBlockQuant, prompt processing ->
+//                  cpuPrefillCompute) and a 4-stream decode measured here under
+//                  load (cpuDecodeCompute), with the plain roofline (overlap 1,
+//                  no layer overhead): a starting point, not a measurement
 //   memoryUsable   stated: TensorRT-LLM's default kv_cache_free_gpu_mem_fraction 0.90
 //   tensorParallel stated: no multi-device figure is used, not calibrated
 //   maxBatch       stated: vLLM's default max_num_seqs (planning only; max-load
 //                  predictions use the KV-limited batch, as TensorRT-LLM does)
+// A GPU row has no layer overhead, no half width and overlap 1 unless it says
+// otherwise: the TensorRT-LLM figures (batches of hundreds of 4,096-wide rows,
+// CUDA graphs) give no evidence for them, and the fit above holds without them.
 constexpr double kBandwidthEfficiency = 0.620;       // fit: achieved / peak memory bandwidth in decode
 constexpr double kDecodeComputeEfficiency = 0.448;   // fit: achieved / peak tensor FLOPs in batched decode
 constexpr double kPrefillComputeEfficiency = 0.448;  // fit: achieved / peak tensor FLOPs in prefill
-constexpr double kCpuBandwidthEfficiency = 0.924;    // fit: CPU F16 decode bandwidth / measured triad bandwidth
-constexpr double kCpuBlockQuantEfficiency = 0.769;   // fit: CPU decode bandwidth of block-quantized weights / F16's
-constexpr double kCpuPrefillComputeEfficiency = 0.517;  // fit: CPU prefill FLOPs / measured FMA peak
-constexpr double kCpuDecodeComputeEfficiency = 0.238;   // fit: CPU batched-decode FLOPs / measured FMA peak
+constexpr double kCpuBandwidthEfficiency = 0.924;    // stated: CPU decode bandwidth / measured triad bandwidth
+constexpr double kCpuBlockQuantEfficiency = 0.769;   // stated: CPU decode bandwidth of block-quantized weights / F16's
+constexpr double kCpuPrefillComputeEfficiency = 0.517;  // stated: CPU prefill FLOPs / measured FMA peak
+constexpr double kCpuDecodeComputeEfficiency = 0.238;   // stated: CPU batched-decode FLOPs / measured FMA peak
 constexpr double kMemoryUsableFraction = 0.90;       // of device memory for weights + KV (rest: activations, runtime)
 constexpr double kTensorParallelEfficiency = 0.85;   // per-device scaling when a replica spans 2+ devices
 constexpr double kKvBytesPerElement = 2.0;           // F16 KV cache (formats without kv_bits)
@@ -78,6 +92,10 @@ struct Efficiency {
   double cpuBandwidth = kCpuBandwidthEfficiency;
   double cpuPrefillCompute = kCpuPrefillComputeEfficiency;
   double cpuDecodeCompute = kCpuDecodeComputeEfficiency;
+  // Every row, unless it has its own (see the top of this file).
+  double matmulHalfWidth = 0;  // hidden size at which matmuls reach half their asymptotic rate
+  double layerOverheadUs = 0;  // fixed µs per layer per forward pass
+  double overlap = 1.0;        // of bandwidth and compute time within a decode step
   int maxBatch = kMaxBatch;
   bool calibrated = true;  // these are calibration.cpp's fitted values (false: set by hand)
 };
@@ -87,8 +105,14 @@ struct DeviceBudget {
   double memoryBytes = 0;
   double bandwidthBytesPerS = 0;  // already × efficiency
   double decodeFlops = 0;         // already × efficiency
-  double prefillFlops = 0;        // already × efficiency
+  double prefillFlops = 0;        // already × efficiency (at the asymptote: see matmulHalfWidth)
+  double matmulHalfWidth = 0;     // w = hidden / (hidden + this) scales both FLOP rates
+  double layerOverheadS = 0;      // per layer per forward pass
+  double overlap = 1.0;           // 1: step = max(bandwidth, compute); 0: their sum
 };
+
+// w above: the share of the asymptotic matmul rate a model of this width reaches.
+double matmulWidthFactor(const DeviceBudget& d, const ModelShape& m);
 
 // The budget of `devices` × `hw` running `quant` (FP8 matmuls need fp8Tflops:
 // nullopt when the device has none).

@@ -40,6 +40,43 @@ TEST(Catalog, ShippedFilesLoadWithSourcesAndDates) {
   EXPECT_DOUBLE_EQ(c.findQuantization("Q4_K_M")->bitsPerWeight, 4.89);
 }
 
+TEST(Catalog, HardwareRowParametersAreReadAndChecked) {
+  auto row = [](const std::string& kind, const std::string& efficiency) {
+    return "hardware:\n  - {id: x, name: X, kind: " + kind +
+           ", memory_gib: 8, bandwidth_gbs: 20, fp16_tflops: 0.2, tdp_watts: 65, efficiency: {" + efficiency +
+           "}, source: s, as_of: 2026-11-29}\n";
+  };
+  Catalog c;
+  parseHardware(row("cpu", "bandwidth: 0.5, block_quant: 1.0, decode_compute: 1.2, prefill_compute: 0.9, "
+                           "matmul_half_width: 700, layer_overhead_us: 35, overlap: 0.25"),
+                "hw.yaml", c);
+  const Hardware& h = c.hardware.back();
+  EXPECT_DOUBLE_EQ(*h.bandwidthEfficiency, 0.5);
+  EXPECT_DOUBLE_EQ(*h.blockQuantEfficiency, 1.0);
+  EXPECT_DOUBLE_EQ(*h.decodeComputeEfficiency, 1.2);
+  EXPECT_DOUBLE_EQ(*h.prefillComputeEfficiency, 0.9);
+  EXPECT_DOUBLE_EQ(*h.matmulHalfWidth, 700);
+  EXPECT_DOUBLE_EQ(*h.layerOverheadUs, 35);
+  EXPECT_DOUBLE_EQ(*h.overlap, 0.25);
+  Catalog d;
+  parseHardware(row("gpu", "compute: 0.4"), "hw.yaml", d);  // `compute` sets both
+  EXPECT_DOUBLE_EQ(*d.hardware.back().decodeComputeEfficiency, 0.4);
+  EXPECT_DOUBLE_EQ(*d.hardware.back().prefillComputeEfficiency, 0.4);
+  EXPECT_FALSE(d.hardware.back().layerOverheadUs);
+  auto error = [&](const std::string& kind, const std::string& e) {
+    Catalog fresh;
+    return errorOf([&] { parseHardware(row(kind, e), "hw.yaml", fresh); });
+  };
+  EXPECT_NE(error("gpu", "block_quant: 0.8").find("hardware[0].efficiency.block_quant: applies to CPU rows only"),
+            std::string::npos)
+      << error("gpu", "block_quant: 0.8");
+  EXPECT_NE(error("cpu", "compute: 0.4, decode_compute: 0.5").find("efficiency.compute: give either"),
+            std::string::npos);
+  EXPECT_NE(error("cpu", "overlap: 1.5").find("efficiency.overlap"), std::string::npos);
+  EXPECT_NE(error("cpu", "layer_overhead_us: -1").find("efficiency.layer_overhead_us"), std::string::npos);
+  EXPECT_NE(error("cpu", "stall: 3").find("stall"), std::string::npos);
+}
+
 struct CatalogErrorCase {
   const char* name;
   const char* text;

@@ -1,6 +1,6 @@
 // The CPU row against the generated test models: the shapes the planner
-// knows (untied embeddings, per-model bits per weight), a hand-worked decode
-// and prefill on the 2-vCPU row, and `arbitra bench --json` output read by
+// knows (untied embeddings, per-model bits per weight), hand-worked decodes
+// and prefills on 2-vCPU rows (with and without the per-row terms), and `arbitra bench --json` output read by
 // the planner as it is written (cases/bench-135m-q8_0.json is that output,
 // verbatim, from bench/planner_measured.sh on this machine).
 #include <gtest/gtest.h>
@@ -29,12 +29,35 @@ Efficiency roundCpuFactors() {
   return e;
 }
 
-TEST(CpuRow, IsMeasuredHereAndUsesTheCpuFactors) {
+// A CPU row with round peak figures and no parameters of its own (the
+// Efficiency defaults apply), for hand-working.
+Hardware roundCpuRow() {
+  Hardware h = *shippedCatalog().findHardware("cpu-2vcpu-avx2");
+  h.bandwidthGBs = 15.8;
+  h.fp16Tflops = 0.177;
+  h.bandwidthEfficiency = h.blockQuantEfficiency = h.decodeComputeEfficiency = h.prefillComputeEfficiency =
+      h.matmulHalfWidth = h.layerOverheadUs = h.overlap = std::nullopt;
+  return h;
+}
+
+TEST(CpuRow, IsMeasuredHereWithItsOwnParameters) {
   const Hardware& cpu = *shippedCatalog().findHardware("cpu-2vcpu-avx2");
-  EXPECT_DOUBLE_EQ(cpu.bandwidthGBs, 15.8);  // STREAM triad, arbitra-cpu-peak
-  EXPECT_DOUBLE_EQ(cpu.fp16Tflops, 0.177);   // AVX2 FP32 FMA peak, arbitra-cpu-peak
-  EXPECT_FALSE(cpu.bandwidthEfficiency);     // fitted factors apply, not a per-row 1.0
   EXPECT_NE(cpu.from.source.find("measured on this machine"), std::string::npos);
+  // Fitted on this machine (hardware.yaml; reproduced by calibration_test.cpp's
+  // ShippedCpuRowIsTheFitOfItsRun): every term of the model is the row's own.
+  EXPECT_TRUE(cpu.bandwidthEfficiency && cpu.blockQuantEfficiency && cpu.decodeComputeEfficiency &&
+              cpu.prefillComputeEfficiency && cpu.matmulHalfWidth && cpu.layerOverheadUs && cpu.overlap);
+  Efficiency eff = roundCpuFactors();  // not used where the row has its own
+  auto q8 = deviceBudget(cpu, 1, *shippedCatalog().findQuantization("Q8_0"), eff);
+  EXPECT_DOUBLE_EQ(q8->bandwidthBytesPerS, cpu.bandwidthGBs * 1e9 * *cpu.bandwidthEfficiency * *cpu.blockQuantEfficiency);
+  EXPECT_DOUBLE_EQ(q8->decodeFlops, cpu.fp16Tflops * 1e12 * *cpu.decodeComputeEfficiency);
+  EXPECT_DOUBLE_EQ(q8->prefillFlops, cpu.fp16Tflops * 1e12 * *cpu.prefillComputeEfficiency);
+  EXPECT_DOUBLE_EQ(q8->layerOverheadS, *cpu.layerOverheadUs * 1e-6);
+  EXPECT_DOUBLE_EQ(q8->overlap, *cpu.overlap);
+}
+
+TEST(CpuRow, ARowWithoutItsOwnParametersUsesTheCpuDefaults) {
+  Hardware cpu = roundCpuRow();
   Efficiency eff = roundCpuFactors();
   auto f16 = deviceBudget(cpu, 1, *shippedCatalog().findQuantization("F16"), eff);
   auto q8 = deviceBudget(cpu, 1, *shippedCatalog().findQuantization("Q8_0"), eff);
@@ -42,9 +65,15 @@ TEST(CpuRow, IsMeasuredHereAndUsesTheCpuFactors) {
   EXPECT_DOUBLE_EQ(q8->bandwidthBytesPerS, 15.8e9 * 0.5 * 0.8);
   EXPECT_DOUBLE_EQ(q8->decodeFlops, 0.177e12 * 0.25);
   EXPECT_DOUBLE_EQ(q8->prefillFlops, 0.177e12 * 0.5);
+  // The defaults: no layer overhead, no half width, the roofline max.
+  EXPECT_DOUBLE_EQ(q8->layerOverheadS, 0.0);
+  EXPECT_DOUBLE_EQ(q8->matmulHalfWidth, 0.0);
+  EXPECT_DOUBLE_EQ(q8->overlap, 1.0);
   // A GPU row ignores the CPU factors.
   auto gpu = deviceBudget(*shippedCatalog().findHardware("l4"), 1, *shippedCatalog().findQuantization("Q8_0"), eff);
   EXPECT_DOUBLE_EQ(gpu->decodeFlops, 121.0e12 * eff.decodeCompute);
+  EXPECT_DOUBLE_EQ(gpu->layerOverheadS, 0.0);
+  EXPECT_DOUBLE_EQ(gpu->overlap, 1.0);
 }
 
 TEST(CpuRow, TestModelShapesLeaveTheUntiedInputEmbeddingOut) {
@@ -70,7 +99,7 @@ TEST(CpuRow, HandWorkedDecodeAndPrefillOfThe1bTestModel) {
   const ModelShape& m = *c.findModel("arbitra-random-1b");
   const Quantization& q8 = *c.findQuantization("Q8_0");
   Efficiency eff = roundCpuFactors();
-  auto d = deviceBudget(*c.findHardware("cpu-2vcpu-avx2"), 1, q8, eff);
+  auto d = deviceBudget(roundCpuRow(), 1, q8, eff);
   ASSERT_TRUE(d);
   // Read per step: (1,498,482,688 - 262,668,288 input embedding) x 8.501 / 8 = 1,313,207,276.8 bytes
   // at 15.8e9 x 0.5 x 0.8 = 6.32e9 B/s: 207.786 ms; compute 2 x 1,235,814,400 / 44.25e9 = 55.856 ms.
@@ -82,6 +111,110 @@ TEST(CpuRow, HandWorkedDecodeAndPrefillOfThe1bTestModel) {
   EXPECT_NEAR(decodeTokensPerS(*d, m, q8, 4, 0), 17.9032, 1e-4);
   // Prefill: 2 x (1,498,482,688 - 2 x 262,668,288) = 1.946e9 FLOPs per token at 88.5e9: 45.471 tokens/s.
   EXPECT_NEAR(256 / prefillSeconds(*d, m, 256), 45.4711, 1e-4);
+}
+
+TEST(CpuRow, HandWorkedLayerOverheadOverlapAndMatmulWidth) {
+  // A CPU row of round figures with every term of its own: 20 GB/s, 200 GFLOPS;
+  // bandwidth 0.5, block-quant 1, decode compute 0.5, prefill compute 1.0,
+  // matmul half width 2,048, 100 µs per layer, overlap 0.5.
+  const auto& c = shippedCatalog();
+  const ModelShape& m = *c.findModel("arbitra-random-1b");  // 16 layers, hidden 2,048
+  const Quantization& q8 = *c.findQuantization("Q8_0");
+  Hardware hw = roundCpuRow();
+  hw.bandwidthGBs = 20;
+  hw.fp16Tflops = 0.2;
+  hw.bandwidthEfficiency = 0.5;
+  hw.blockQuantEfficiency = 1.0;
+  hw.decodeComputeEfficiency = 0.5;
+  hw.prefillComputeEfficiency = 1.0;
+  hw.matmulHalfWidth = 2048;
+  hw.layerOverheadUs = 100;
+  hw.overlap = 0.5;
+  auto d = deviceBudget(hw, 1, q8, Efficiency{});
+  ASSERT_TRUE(d);
+  // Width factor w = 2,048 / (2,048 + 2,048) = 0.5; layer overhead 16 x 100 µs = 1.6 ms per pass.
+  EXPECT_DOUBLE_EQ(matmulWidthFactor(*d, m), 0.5);
+  // 1 stream: bandwidth 1,313,207,276.8 / 10e9 = 131.3207 ms; compute 2 x 1,235,814,400 /
+  // (100e9 x 0.5) = 49.4326 ms; step = 131.3207 + 0.5 x 49.4326 + 1.6 = 157.6370 ms: 6.34369 tokens/s.
+  EXPECT_NEAR(decodeStepSeconds(*d, m, q8, 1, 0) * 1000, 157.63702, 1e-4);
+  EXPECT_NEAR(decodeTokensPerS(*d, m, q8, 1, 0), 6.34369, 1e-5);
+  // 4 streams: compute 197.7303 ms now exceeds bandwidth: step = 197.7303 + 0.5 x 131.3207 + 1.6
+  // = 264.9907 ms: 4 / step = 15.09487 tokens/s (the roofline max alone would give 20.23).
+  EXPECT_NEAR(decodeStepSeconds(*d, m, q8, 4, 0) * 1000, 264.99067, 1e-4);
+  EXPECT_NEAR(decodeTokensPerS(*d, m, q8, 4, 0), 15.09487, 1e-5);
+  // Prefill of 256 tokens: 2 x 973,146,112 x 256 / (200e9 x 0.5) = 4.982508 s + 1.6 ms = 4.984108 s:
+  // 51.3633 tokens/s.
+  EXPECT_NEAR(prefillSeconds(*d, m, 256), 4.984108, 1e-6);
+  EXPECT_NEAR(256 / prefillSeconds(*d, m, 256), 51.3633, 1e-4);
+  // Overlap 1 and no overhead or half width give the plain roofline back.
+  hw.overlap = 1.0;
+  hw.layerOverheadUs = 0;
+  hw.matmulHalfWidth = 0;
+  auto roofline = deviceBudget(hw, 1, q8, Efficiency{});
+  EXPECT_NEAR(decodeStepSeconds(*roofline, m, q8, 1, 0), 1313207276.8 / 10e9, 1e-12);
+}
+
+// The points `arbitra bench` measures (3 shapes x 2 formats: decode at 1, 2, 4
+// streams after ~40-token prompts with 64 generated, prefill of 267 tokens),
+// predicted by `hw`.
+std::vector<BenchPoint> syntheticPoints(const Hardware& hw) {
+  std::vector<BenchPoint> out;
+  for (const char* model : {"arbitra-random-135m", "arbitra-random-500m", "arbitra-random-1b"})
+    for (const char* quant : {"Q8_0", "Q4_K_M"}) {
+      for (int batch : {1, 2, 4}) out.push_back({hw.id, model, quant, batch, 72, 0});
+      out.push_back({hw.id, model, quant, 0, 267, 0});
+    }
+  for (auto& p : out) p.tokensPerS = predictBenchPoint(shippedCatalog(), hw, p, Efficiency{});
+  return out;
+}
+
+TEST(CpuRow, FitRecoversTheParametersThatMadeThePoints) {
+  Hardware truth = roundCpuRow();
+  truth.bandwidthEfficiency = 0.6;
+  truth.blockQuantEfficiency = 1.0;
+  truth.decodeComputeEfficiency = 0.9;
+  truth.prefillComputeEfficiency = 1.2;
+  truth.matmulHalfWidth = 600;
+  truth.layerOverheadUs = 40;
+  truth.overlap = 0.3;
+  auto points = syntheticPoints(truth);
+  RowFit fit = fitHardwareRow(shippedCatalog(), roundCpuRow(), points, Efficiency{});
+  EXPECT_LT(fit.maxAbsError, 1e-3);
+  EXPECT_DOUBLE_EQ(*fit.row.blockQuantEfficiency, 1.0);  // every point block-quantized: not separable
+  EXPECT_NEAR(*fit.row.bandwidthEfficiency, 0.6, 0.6 * 0.02);
+  EXPECT_NEAR(*fit.row.decodeComputeEfficiency, 0.9, 0.9 * 0.05);
+  EXPECT_NEAR(*fit.row.prefillComputeEfficiency, 1.2, 1.2 * 0.05);
+  EXPECT_NEAR(*fit.row.matmulHalfWidth, 600, 600 * 0.05);
+  EXPECT_NEAR(*fit.row.layerOverheadUs, 40, 40 * 0.05);
+  EXPECT_NEAR(*fit.row.overlap, 0.3, 0.03);
+  // A point on another row is refused.
+  points.front().hardware = "l4";
+  EXPECT_NE(errorOf([&] { fitHardwareRow(shippedCatalog(), roundCpuRow(), points, Efficiency{}); })
+                .find("a point is on l4"),
+            std::string::npos);
+}
+
+TEST(CpuRow, ShippedRowIsTheFitOfItsRun) {
+  // The row's parameters in hardware.yaml are the fit of the run kept in
+  // data/planner/measured/ (bench/planner_measured.sh --fit, run A), rounded
+  // to 3 significant digits: refitting gives the same predictions within 1%.
+  const auto& c = shippedCatalog();
+  const Hardware& shipped = *c.findHardware("cpu-2vcpu-avx2");
+  std::vector<BenchPoint> points;
+  for (const char* shape : {"135m", "500m", "1b"})
+    for (const char* quant : {"q8_0", "q4_k_m"}) {
+      std::string file = sourceDir() + "/data/planner/measured/cpu-2vcpu-avx2-run-a/run1-" + shape + "-" + quant + ".json";
+      auto p = parseBenchPoints(readFile(file), file, c);
+      points.insert(points.end(), p.begin(), p.end());
+    }
+  ASSERT_EQ(points.size(), 24u);
+  RowFit fit = fitHardwareRow(c, shipped, points, Efficiency{});
+  for (const auto& p : points) {
+    double refit = predictBenchPoint(c, fit.row, p, Efficiency{});
+    double ours = predictBenchPoint(c, shipped, p, Efficiency{});
+    EXPECT_NEAR(ours / refit, 1.0, 0.01) << p.model << " " << p.quant << " batch " << p.batch;
+    EXPECT_NEAR(ours / p.tokensPerS, 1.0, 0.25) << p.model << " " << p.quant << " batch " << p.batch;
+  }
 }
 
 TEST(CpuRow, BenchJsonIsReadAsWritten) {
