@@ -41,8 +41,11 @@ bool WriterPriority::promote() {
   if (mode() != Mode::Idle) return false;
   std::lock_guard lock(change_);
   if (mode() != Mode::Idle) return false;
-  // SCHED_OTHER keeps the thread's nice value (10).
-  if (!setPolicy(tid_.load(std::memory_order_acquire), SCHED_OTHER)) return false;
+  pid_t tid = tid_.load(std::memory_order_acquire);
+  if (!setPolicy(tid, SCHED_OTHER)) return false;
+  // A late writer means records at risk: it runs as an equal of the I/O
+  // threads until it catches up (nice 0 where allowed, else it keeps 10).
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), 0);
   mode_.store(Mode::Normal, std::memory_order_release);
   return true;
 }
@@ -50,7 +53,9 @@ bool WriterPriority::promote() {
 void WriterPriority::demote() {
   if (!idleAllowed_ || mode() != Mode::Normal) return;
   std::lock_guard lock(change_);
-  if (mode() == Mode::Normal && setPolicy(0, SCHED_IDLE)) mode_.store(Mode::Idle, std::memory_order_release);
+  if (mode() != Mode::Normal) return;
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid_.load(std::memory_order_acquire)), kWriterNice);
+  if (setPolicy(0, SCHED_IDLE)) mode_.store(Mode::Idle, std::memory_order_release);
 }
 
 }  // namespace arbitra::ledger

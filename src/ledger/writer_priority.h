@@ -10,8 +10,10 @@
 // than one window.
 //
 // So the writer starts idle, and a guard promotes it to a normal thread
-// (nice 10) when the oldest uncommitted record is older than one window;
-// the writer demotes itself once it has caught up. Leaving SCHED_IDLE needs
+// (nice 0 where allowed) when it has missed its commit by a tenth of a
+// window with records waiting; the writer demotes itself once caught up.
+// Promotions happen only when the CPU is saturated (else an idle thread
+// runs on time), where records at risk matter more than a request's wait. Leaving SCHED_IDLE needs
 // CAP_SYS_NICE or an RLIMIT_NICE that allows nice 10; without either, the
 // writer stays at nice 10 (the old behaviour) rather than risk starving.
 #pragma once
@@ -29,8 +31,8 @@ class WriterPriority {
   // Called on the writer thread when it starts: idle when it can be
   // promoted later, else nice 10 for good.
   void adoptOnWriterThread();
-  // Any thread: make the writer a normal (nice 10) thread. True when this
-  // call changed it.
+  // Any thread: make the writer a normal thread (nice 0 where allowed).
+  // True when this call changed it.
   bool promote();
   // Writer thread: back to idle after catching up (no-op when not allowed).
   void demote();
