@@ -35,6 +35,23 @@ class StreamDecoder {
                                                               std::string_view data) = 0;
   // True once the upstream signalled the end of the stream ([DONE] or message_stop).
   virtual bool finished() const = 0;
+
+  // The passthrough fast path: an event that goes to a same-format caller
+  // untouched needs no neutral copy, only what the gateway records (the
+  // first token's time, an output-size estimate). skim() reads that from
+  // the raw bytes of a plain text delta; anything else (the first event,
+  // usage, tool calls, a finish, errors, the end, shapes it does not know)
+  // returns nullopt and must go through decode(). Never wrong, only
+  // sometimes unable: the default is always unable.
+  struct Skim {
+    bool token = false;     // the event carries output text
+    size_t textBytes = 0;   // its size as sent (escaped): for the estimate only
+  };
+  virtual std::optional<Skim> skim(std::string_view event, std::string_view data) const {
+    (void)event;
+    (void)data;
+    return std::nullopt;
+  }
 };
 
 class StreamEncoder {

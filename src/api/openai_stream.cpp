@@ -85,7 +85,54 @@ class OpenAIStreamDecoder final : public StreamDecoder {
 
   bool finished() const override { return finished_; }
 
+  // A plain text delta: {"id":..,"choices":[{"index":0,"delta":{"content":"..."},
+  // "finish_reason":null}],...}. The keys that would need decode() cannot
+  // hide inside a string value: there a quote is always escaped, so a bare
+  // `"usage"` is a key.
+  std::optional<Skim> skim(std::string_view event, std::string_view data) const override {
+    (void)event;
+    if (!started_ || finished_) return std::nullopt;
+    data = trimmed(data);
+    if (data.size() < 2 || data.front() != '{' || data.back() != '}') return std::nullopt;
+    for (std::string_view key : {"\"tool_calls\"", "\"function_call\"", "\"refusal\"", "\"error\""}) {
+      if (data.find(key) != std::string_view::npos) return std::nullopt;
+    }
+    for (std::string_view key : {"\"usage\"", "\"finish_reason\""}) {  // present only as null
+      if (auto value = valueOf(data, key); value && !value->starts_with("null")) return std::nullopt;
+    }
+    Skim skim;
+    auto content = valueOf(data, "\"content\"");
+    if (!content || content->starts_with("null")) return skim;
+    if (!content->starts_with('"')) return std::nullopt;  // e.g. logprobs' content array
+    size_t end = 1;
+    while (end < content->size() && (*content)[end] != '"') end += (*content)[end] == '\\' ? 2 : 1;
+    if (end >= content->size()) return std::nullopt;
+    skim.textBytes = end - 1;
+    skim.token = skim.textBytes > 0;
+    return skim;
+  }
+
  private:
+  static std::string_view trimmed(std::string_view text) {
+    size_t begin = text.find_first_not_of(" \t\r\n");
+    if (begin == std::string_view::npos) return {};
+    return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
+  }
+
+  // The text after `key` and its colon (whitespace skipped), or nullopt when
+  // the key is absent or not followed by a colon.
+  static std::optional<std::string_view> valueOf(std::string_view data, std::string_view key) {
+    size_t at = data.find(key);
+    if (at == std::string_view::npos) return std::nullopt;
+    std::string_view rest = data.substr(at + key.size());
+    size_t colon = rest.find_first_not_of(" \t\r\n");
+    if (colon == std::string_view::npos || rest[colon] != ':') return std::nullopt;
+    rest = rest.substr(colon + 1);
+    size_t value = rest.find_first_not_of(" \t\r\n");
+    if (value == std::string_view::npos) return std::nullopt;
+    return rest.substr(value);
+  }
+
   struct ToolSlot {
     int index = 0;  // the neutral toolIndex
     std::string id;

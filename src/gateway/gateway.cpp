@@ -82,7 +82,8 @@ double millisSince(Clock::time_point start, Clock::time_point end = Clock::now()
 
 // Turns upstream stream bytes into the caller's stream bytes: SSE parsing,
 // decoding with the upstream's codec, then either forwarding each event as is
-// (same format) or re-encoding it (the other format). Records usage and the
+// (same format; a plain text delta is only skimmed, not decoded, unless the
+// cache is collecting the answer) or re-encoding it (the other format). Records usage and the
 // time to first token on the way.
 class StreamRelay {
  public:
@@ -101,6 +102,15 @@ class StreamRelay {
     }
     for (const auto& event : events_) {
       if (decoder_->finished()) break;
+      if (passthrough_ && !answer) {  // forwarded untouched: a plain text delta needs no decode
+        if (auto skim = decoder_->skim(event.event, event.data)) {
+          if (skim->token && !exchange_->firstToken) exchange_->firstToken = Clock::now();
+          exchange_->outputBytes += skim->textBytes;
+          sawEvent_ = true;
+          http::appendSseEvent(out, event.event, event.data);
+          continue;
+        }
+      }
       auto decoded = decoder_->decode(event.event, event.data);
       if (!decoded) return decoded.error();
       sawEvent_ = true;

@@ -20,6 +20,61 @@ std::vector<StreamEvent> decodeOk(StreamDecoder& decoder, std::string_view event
 
 // ---- OpenAI ------------------------------------------------------------------
 
+// skim(), the passthrough fast path: it answers only for plain text deltas,
+// and then agrees with decode() on whether the event carries output text.
+TEST(OpenAIStreamDecoder, SkimAnswersOnlyForPlainTextDeltasAndAgreesWithDecode) {
+  auto decoder = openAI().makeStreamDecoder();
+  const std::string head =
+      R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[)";
+  const std::string first = head + R"({"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})";
+  EXPECT_FALSE(decoder->skim("", first)) << "the first chunk starts the stream: decode() it";
+  decodeOk(*decoder, "", first);
+
+  struct Case {
+    std::string data;
+    bool skimmed;
+    bool token;
+    size_t bytes;
+  };
+  const std::vector<Case> cases = {
+      {head + R"({"index":0,"delta":{"content":"Hel"},"finish_reason":null}]})", true, true, 3},
+      {head + R"({"index":0,"delta":{"content" : "a \"quoted\" word"},"logprobs":null,"finish_reason":null}],"usage":null})",
+       true, true, 17},
+      {head + R"({"index":0,"delta":{"content":""},"finish_reason":null}]})", true, false, 0},
+      {head + R"({"index":0,"delta":{},"finish_reason":null}]})", true, false, 0},
+      {head + R"({"index":0,"delta":{"content":null,"reasoning_content":"hmm"},"finish_reason":null}]})", true, false, 0},
+      {head + R"({"index":0,"delta":{"content":"says \"usage\": 3"},"finish_reason":null}]})", true, true, 17},
+      // Everything below needs decode().
+      {head + R"({"index":0,"delta":{},"finish_reason":"stop"}]})", false, false, 0},
+      {head + R"(],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}})", false, false, 0},
+      {head + R"({"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":""}}]}}]})",
+       false, false, 0},
+      {head + R"({"index":0,"delta":{"refusal":"no"},"finish_reason":null}]})", false, false, 0},
+      {head + R"({"index":0,"delta":{"content":"x"},"logprobs":{"content":[{"token":"x"}]}}]})", true, true, 1},
+      {R"({"error":{"message":"overloaded"}})", false, false, 0},
+      {R"({"choices":[{"index":0,"logprobs":{"content":[]},"delta":{"content":"x"}}]})", false, false, 0},
+      {"not json", false, false, 0},
+      {R"({"choices":[{"delta":{"content":"unterminated}]})", false, false, 0},
+  };
+  for (const auto& c : cases) {
+    auto skim = decoder->skim("", c.data);
+    ASSERT_EQ(skim.has_value(), c.skimmed) << c.data;
+    if (!skim) continue;
+    EXPECT_EQ(skim->token, c.token) << c.data;
+    EXPECT_EQ(skim->textBytes, c.bytes) << c.data;
+    // decode() of the same chunk: text or nothing, never usage, finish or tools.
+    auto events = decodeOk(*decoder, "", c.data);
+    bool text = false;
+    for (const auto& e : events) {
+      EXPECT_EQ(e.kind, Kind::TextDelta) << c.data;
+      text = text || !e.text.empty();
+    }
+    EXPECT_EQ(text, c.token) << c.data;
+  }
+  decodeOk(*decoder, "", "[DONE]");
+  EXPECT_FALSE(decoder->skim("", head + R"({"index":0,"delta":{"content":"late"}}]})")) << "after [DONE]";
+}
+
 TEST(OpenAIStreamDecoder, ChunkByChunk) {
   auto decoder = openAI().makeStreamDecoder();
   const std::string head =
