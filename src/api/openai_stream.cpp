@@ -86,28 +86,41 @@ class OpenAIStreamDecoder final : public StreamDecoder {
   bool finished() const override { return finished_; }
 
   // A plain text delta: {"id":..,"choices":[{"index":0,"delta":{"content":"..."},
-  // "finish_reason":null}],...}. The keys that would need decode() cannot
-  // hide inside a string value: there a quote is always escaped, so a bare
-  // `"usage"` is a key.
+  // "finish_reason":null}],...}. One pass over the chunk's strings: a string
+  // followed by a colon is a key (inside a string value a quote is always
+  // escaped, so no key can hide there). Any key that needs decode() (usage or
+  // finish_reason that is not null, tool calls, refusal, error) or a content
+  // that is neither a string nor null ends the skim.
   std::optional<Skim> skim(std::string_view event, std::string_view data) const override {
     (void)event;
     if (!started_ || finished_) return std::nullopt;
     data = trimmed(data);
     if (data.size() < 2 || data.front() != '{' || data.back() != '}') return std::nullopt;
-    for (std::string_view key : {"\"tool_calls\"", "\"function_call\"", "\"refusal\"", "\"error\""}) {
-      if (data.find(key) != std::string_view::npos) return std::nullopt;
-    }
-    for (std::string_view key : {"\"usage\"", "\"finish_reason\""}) {  // present only as null
-      if (auto value = valueOf(data, key); value && !value->starts_with("null")) return std::nullopt;
-    }
     Skim skim;
-    auto content = valueOf(data, "\"content\"");
-    if (!content || content->starts_with("null")) return skim;
-    if (!content->starts_with('"')) return std::nullopt;  // e.g. logprobs' content array
-    size_t end = 1;
-    while (end < content->size() && (*content)[end] != '"') end += (*content)[end] == '\\' ? 2 : 1;
-    if (end >= content->size()) return std::nullopt;
-    skim.textBytes = end - 1;
+    size_t at = 0;
+    while ((at = data.find('"', at)) != std::string_view::npos) {
+      size_t close = stringEnd(data, at);
+      if (close == std::string_view::npos) return std::nullopt;
+      std::string_view name = data.substr(at + 1, close - at - 1);
+      size_t next = data.find_first_not_of(" \t\r\n", close + 1);
+      at = close + 1;
+      if (next == std::string_view::npos || data[next] != ':') continue;  // a value, not a key
+      size_t value = data.find_first_not_of(" \t\r\n", next + 1);
+      if (value == std::string_view::npos) return std::nullopt;
+      bool isNull = data.compare(value, 4, "null") == 0;
+      if (name == "content") {
+        if (isNull) continue;
+        if (data[value] != '"') return std::nullopt;  // e.g. logprobs' content array
+        size_t end = stringEnd(data, value);
+        if (end == std::string_view::npos) return std::nullopt;
+        skim.textBytes += end - value - 1;
+        at = end + 1;
+      } else if (name == "usage" || name == "finish_reason") {
+        if (!isNull) return std::nullopt;
+      } else if (name == "tool_calls" || name == "function_call" || name == "refusal" || name == "error") {
+        return std::nullopt;
+      }
+    }
     skim.token = skim.textBytes > 0;
     return skim;
   }
@@ -119,18 +132,17 @@ class OpenAIStreamDecoder final : public StreamDecoder {
     return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
   }
 
-  // The text after `key` and its colon (whitespace skipped), or nullopt when
-  // the key is absent or not followed by a colon.
-  static std::optional<std::string_view> valueOf(std::string_view data, std::string_view key) {
-    size_t at = data.find(key);
-    if (at == std::string_view::npos) return std::nullopt;
-    std::string_view rest = data.substr(at + key.size());
-    size_t colon = rest.find_first_not_of(" \t\r\n");
-    if (colon == std::string_view::npos || rest[colon] != ':') return std::nullopt;
-    rest = rest.substr(colon + 1);
-    size_t value = rest.find_first_not_of(" \t\r\n");
-    if (value == std::string_view::npos) return std::nullopt;
-    return rest.substr(value);
+  // The index of the quote closing the string that opens at `open`, or npos.
+  static size_t stringEnd(std::string_view data, size_t open) {
+    size_t at = open + 1;
+    for (;;) {
+      at = data.find('"', at);
+      if (at == std::string_view::npos) return at;
+      size_t backslashes = 0;
+      while (data[at - 1 - backslashes] == '\\') ++backslashes;
+      if (backslashes % 2 == 0) return at;
+      ++at;
+    }
   }
 
   struct ToolSlot {
