@@ -54,7 +54,7 @@ if want speed; then
   echo
   # The bound against RSS, each shape in its own process (glibc malloc; the
   # gateway links tcmalloc: LD_PRELOAD it to see that allocator).
-  for ns in 1 200; do "$BUILD/arbitra-cache-speed" --memory 256 --memory-namespaces "$ns" | tail -n +"$([ $ns = 1 ] && echo 1 || echo 6)"; done
+  for ns in 1 200; do "$BUILD/arbitra-cache-speed" --memory 256 --memory-namespaces "$ns" | tail -n +"$([ $ns = 1 ] && echo 1 || echo 5)"; done
   echo
 fi
 want latency || exit 0
