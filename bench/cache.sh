@@ -45,10 +45,12 @@ fi
 if want speed; then
   echo "## 2. Speed"
   echo
-  # Built on every core under the shared CPU lock, measured on core 0 under
-  # the exclusive one (run this script without an outer flock).
+  # Built on every core, measured pinned to core 0. With CPU_LOCK=FILE (and
+  # no outer flock) the build takes FILE shared and the measurement exclusive.
+  lock_args=()
+  [ -n "${CPU_LOCK:-}" ] && lock_args=(--lock "$CPU_LOCK")
   "$BUILD/arbitra-cache-speed" --sizes "$sizes" --build-threads "$(nproc)" --pin 0 \
-    --lock /tmp/arbitra-cpu.lock "${words_args[@]}"
+    "${lock_args[@]}" "${words_args[@]}"
   echo
   "$BUILD/arbitra-cache-speed" --bulk "$bulk"   # snapshot reload: 1 thread vs every core
   echo
