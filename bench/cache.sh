@@ -11,8 +11,10 @@
 #     template traffic;
 #  2. speed: build/arbitra-cache-speed (bench/cache_speed.cpp): lookup latency
 #     excluding embedding at 10k / 100k / 1M entries in one namespace (recall
-#     against brute force), embedder cost per request, memory per entry, and
-#     the index build of a snapshot reload on 1 thread vs every core;
+#     against brute force; single-pass p99 and a noise floor), embedder cost
+#     per request, memory per entry, the index build of a snapshot reload on
+#     1 thread vs every core, and RSS against the memory bound (one namespace,
+#     200 namespaces);
 #  3. the gateway's latency on a cache hit vs calling the simulator directly and
 #     vs a miss through the gateway (arbitra-loadgen, 300 rps, 5 s).
 set -euo pipefail
@@ -43,9 +45,18 @@ fi
 if want speed; then
   echo "## 2. Speed"
   echo
-  taskset -c 0 "$BUILD/arbitra-cache-speed" --sizes "$sizes" "${words_args[@]}"
+  # Built on every core, measured pinned to core 0. With CPU_LOCK=FILE (and
+  # no outer flock) the build takes FILE shared and the measurement exclusive.
+  lock_args=()
+  [ -n "${CPU_LOCK:-}" ] && lock_args=(--lock "$CPU_LOCK")
+  "$BUILD/arbitra-cache-speed" --sizes "$sizes" --build-threads "$(nproc)" --pin 0 \
+    "${lock_args[@]}" "${words_args[@]}"
   echo
   "$BUILD/arbitra-cache-speed" --bulk "$bulk"   # snapshot reload: 1 thread vs every core
+  echo
+  # The bound against RSS, each shape in its own process (glibc malloc; the
+  # gateway links tcmalloc: LD_PRELOAD it to see that allocator).
+  for ns in 1 200; do "$BUILD/arbitra-cache-speed" --memory 256 --memory-namespaces "$ns" | tail -n +"$([ $ns = 1 ] && echo 1 || echo 5)"; done
   echo
 fi
 want latency || exit 0

@@ -146,12 +146,13 @@ CompactCodec::CompactCodec(size_t dims, size_t indexDims, bool int8)
 }
 
 void CompactCodec::encode(const float* v, uint8_t* code) const {
-  std::vector<float> projected;
+  float onStack[256];  // no allocation for the usual code sizes (a lookup encodes its query)
+  std::vector<float> onHeap;
   const float* x = v;
   if (projection_) {
-    projected.resize(codeDims_);
-    projection_->apply(v, projected.data());
-    x = projected.data();
+    float* y = codeDims_ <= 256 ? onStack : (onHeap.resize(codeDims_), onHeap.data());
+    projection_->apply(v, y);
+    x = y;
   }
   if (!int8_) {
     std::memcpy(code, x, codeDims_ * sizeof(float));

@@ -6,9 +6,11 @@
 // alive while they encode it even if it is evicted meanwhile. What changes
 // (LRU position, learned-threshold Evidence) is the store's own state.
 //
-// Guarantees (MemoryStore): bytes() never exceeds the bound after put()
-// returns (least recently used entries are evicted first, expired ones on
-// sight); an exact key maps to at most one entry; all calls are thread-safe.
+// Guarantees (MemoryStore): bytes() (what the store has allocated, counted
+// structure by structure) never exceeds 90% of the bound after put()
+// returns, the rest being headroom for the allocator's retained free memory
+// (least recently used entries are evicted first, expired ones on sight); an
+// exact key maps to at most one entry; all calls are thread-safe.
 #pragma once
 
 #include <cstdint>

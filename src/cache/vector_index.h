@@ -9,9 +9,20 @@
 // candidates of the graph and orders them by the exact cosine on the full
 // vectors, so every similarity returned is exact (only which candidates are
 // found is approximate). Deletes: flat ones are removed at once;
-// HNSW ones are marked deleted (skipped by searches) and the graph is rebuilt
-// from its live vectors when deleted ones outnumber them. Ids are the store's
-// entry ids.
+// HNSW ones are marked deleted (skipped by searches) and their slot is reused
+// by the next add (hnswlib relinks a re-added label), so a namespace under
+// eviction churn does not grow; the graph is rebuilt from its live vectors
+// (flat again at flatLimit or fewer) when deleted ones outnumber them. Ids are
+// the store's entry ids.
+//
+// Memory: memoryBytes() is what the index holds on the heap, counted from
+// its structures as allocated (capacities, deleted slots, hnswlib's
+// per-element locks, link lists, label map, visited list, allocator chunk
+// rounding), not per live vector, so a store that charges it stays under its
+// bound with many mid-sized namespaces too (tests/unit/cache/memory_test.cpp
+// checks it against glibc's allocation counters). hnswlib 0.6.2 allocates
+// 65,536 mutexes (2.6 MB) per index for concurrent updates; an index keeps
+// min(65,536, capacity) of them, which is all its ids can reach.
 //
 // Not thread-safe: the owning store serialises access.
 #pragma once
@@ -39,6 +50,11 @@ struct IndexParams {
   size_t rerank = 16;        // graph candidates re-ranked on the full vectors
 };
 
+// What the allocator takes for a request of n bytes (glibc: an 8-byte header,
+// 16-byte alignment, 32 bytes at least; tcmalloc's size classes round up by
+// no more at the sizes that matter here). Memory accounting counts with it.
+size_t heapBytes(size_t n);
+
 class VectorIndex {
  public:
   VectorIndex(size_t dims, IndexParams params = {});
@@ -61,12 +77,14 @@ class VectorIndex {
   size_t size() const { return live_; }
   size_t dims() const { return dims_; }
   bool graph() const { return hnsw_ != nullptr; }
-  // Bytes this index holds per live vector, the vector included.
-  size_t bytesPerVector() const;
+  // Heap bytes this index holds now (see the file comment), the object itself
+  // included.
+  size_t memoryBytes() const;
 
  private:
   void toGraph();
   void rebuild();
+  void toFlat();
 
   size_t dims_;
   IndexParams params_;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <future>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -204,6 +205,50 @@ TEST(IndexTest, RecallOnClusteredDataAgainstExactSearch) {
     hits += !found.empty() && found[0].second >= best - 1e-5;
   }
   EXPECT_GE(double(hits) / queries, 0.95);
+}
+
+// Eviction churn in one namespace: a removed vector's slot is the next
+// add's, so the index does not grow, and the relinked graph still finds
+// old and new vectors as well as a fresh one; shrunk, it turns flat again.
+TEST(IndexTest, ChurnReusesSlotsKeepsRecallAndShrinks) {
+  std::mt19937 rng(11);
+  const size_t dims = 256;
+  std::vector<Vector> centers;
+  for (int c = 0; c < 40; ++c) centers.push_back(randomUnit(rng, dims));
+  VectorIndex index(dims);
+  std::map<uint64_t, Vector> live;
+  uint64_t next = 0;
+  for (; next < 3000; ++next) index.add(next, live[next] = near(rng, centers[next % 40], 0.5f));
+  const size_t full = index.memoryBytes();
+  // 6,000 replacements, oldest first: twice the whole index.
+  for (int round = 0; round < 6000; ++round, ++next) {
+    index.remove(live.begin()->first);
+    live.erase(live.begin());
+    index.add(next, live[next] = near(rng, centers[next % 40], 0.5f));
+  }
+  EXPECT_EQ(index.size(), 3000u);
+  EXPECT_LE(index.memoryBytes(), full + full / 50) << "slots are reused, not added";
+  size_t hits = 0, checked = 0;
+  for (auto it = live.begin(); it != live.end(); std::advance(it, 15), ++checked) {
+    Vector q = near(rng, it->second, 0.2f);
+    double best = -2;
+    for (const auto& [id, v] : live) best = std::max(best, exactDot(q, v));
+    auto found = index.search(q, 1);
+    hits += !found.empty() && found[0].second >= best - 1e-5;
+  }
+  EXPECT_GE(double(hits) / checked, 0.95);
+  // Shrinking: the graph is rebuilt smaller, then flat again.
+  while (index.size() > 100) {
+    index.remove(live.begin()->first);
+    live.erase(live.begin());
+  }
+  EXPECT_FALSE(index.graph());
+  EXPECT_LT(index.memoryBytes(), full / 10);
+  for (const auto& [id, v] : live) {
+    auto found = index.search(v, 1);
+    ASSERT_FALSE(found.empty());
+    EXPECT_EQ(found[0].first, id);
+  }
 }
 
 TEST(IndexTest, AddManyOnThreadsFindsEveryVector) {

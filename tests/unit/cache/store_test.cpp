@@ -51,8 +51,12 @@ TEST(StoreTest, EvictionKeepsMemoryUnderTheBound) {
 }
 
 TEST(StoreTest, LeastRecentlyUsedGoesFirst) {
-  auto one = entryBytes(entry(0));
-  auto store = makeMemoryStore(one * 3 + one / 2);
+  auto probe = makeMemoryStore(1 << 20);  // what three entries are charged, the store's nodes included
+  probe->put(entry(1));
+  probe->put(entry(2));
+  probe->put(entry(3));
+  const size_t three = probe->bytes();
+  auto store = makeMemoryStore(three + three / 6);  // room for three and a half
   store->put(entry(1));
   store->put(entry(2));
   store->put(entry(3));
