@@ -20,6 +20,7 @@
 #include <boost/json.hpp>
 
 #include "api/anthropic_codec.h"
+#include "api/json_scan.h"
 #include "api/json_util.h"
 
 namespace arbitra::api::anthropic {
@@ -90,6 +91,35 @@ class AnthropicStreamDecoder final : public StreamDecoder {
   }
 
   bool finished() const override { return finished_; }
+
+  // A text delta, {"type":"content_block_delta","index":0,"delta":
+  // {"type":"text_delta","text":"..."}}, or a ping: nothing else. Keys are
+  // whitelisted (json_scan.h), so thinking, tool input, usage and events
+  // this code does not know all go to decode().
+  std::optional<Skim> skim(std::string_view event, std::string_view data) const override {
+    if (finished_) return std::nullopt;
+    if (event == "ping") return Skim{};
+    if (event != "content_block_delta" && !event.empty()) return std::nullopt;
+    Skim skim;
+    bool textDelta = false;
+    bool plain = json_scan::forEachKey(data, [&](std::string_view key, std::string_view value) {
+      std::string_view text;
+      if (key == "type") {
+        if (!json_scan::stringValue(value, text)) return false;
+        textDelta = textDelta || text == "text_delta";
+        return text == "content_block_delta" || text == "text_delta";
+      }
+      if (key == "text") {
+        if (!json_scan::stringValue(value, text)) return false;
+        skim.textBytes += text.size();
+        return true;
+      }
+      return key == "index" || key == "delta";
+    });
+    if (!plain || !textDelta) return std::nullopt;
+    skim.token = skim.textBytes > 0;
+    return skim;
+  }
 
  private:
   struct Block {

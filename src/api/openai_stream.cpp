@@ -17,6 +17,7 @@
 #include <boost/json.hpp>
 
 #include "api/fast_json.h"
+#include "api/json_scan.h"
 #include "api/json_util.h"
 #include "api/openai_codec.h"
 
@@ -86,65 +87,32 @@ class OpenAIStreamDecoder final : public StreamDecoder {
   bool finished() const override { return finished_; }
 
   // A plain text delta: {"id":..,"choices":[{"index":0,"delta":{"content":"..."},
-  // "finish_reason":null}],...}. One pass over the chunk's strings: a string
-  // followed by a colon is a key (inside a string value a quote is always
-  // escaped, so no key can hide there). Any key that needs decode() (usage or
-  // finish_reason that is not null, tool calls, refusal, error) or a content
-  // that is neither a string nor null ends the skim.
+  // "finish_reason":null}],...}. One pass over the chunk's keys (json_scan.h):
+  // any key that needs decode() (usage or finish_reason that is not null,
+  // tool calls, refusal, error) or a content that is neither a string nor
+  // null ends the skim.
   std::optional<Skim> skim(std::string_view event, std::string_view data) const override {
     (void)event;
     if (!started_ || finished_) return std::nullopt;
-    data = trimmed(data);
-    if (data.size() < 2 || data.front() != '{' || data.back() != '}') return std::nullopt;
     Skim skim;
-    size_t at = 0;
-    while ((at = data.find('"', at)) != std::string_view::npos) {
-      size_t close = stringEnd(data, at);
-      if (close == std::string_view::npos) return std::nullopt;
-      std::string_view name = data.substr(at + 1, close - at - 1);
-      size_t next = data.find_first_not_of(" \t\r\n", close + 1);
-      at = close + 1;
-      if (next == std::string_view::npos || data[next] != ':') continue;  // a value, not a key
-      size_t value = data.find_first_not_of(" \t\r\n", next + 1);
-      if (value == std::string_view::npos) return std::nullopt;
-      bool isNull = data.compare(value, 4, "null") == 0;
-      if (name == "content") {
-        if (isNull) continue;
-        if (data[value] != '"') return std::nullopt;  // e.g. logprobs' content array
-        size_t end = stringEnd(data, value);
-        if (end == std::string_view::npos) return std::nullopt;
-        skim.textBytes += end - value - 1;
-        at = end + 1;
-      } else if (name == "usage" || name == "finish_reason") {
-        if (!isNull) return std::nullopt;
-      } else if (name == "tool_calls" || name == "function_call" || name == "refusal" || name == "error") {
-        return std::nullopt;
+    bool plain = json_scan::forEachKey(data, [&](std::string_view key, std::string_view value) {
+      bool isNull = value.starts_with("null");
+      if (key == "content") {
+        std::string_view text;
+        if (isNull) return true;
+        if (!json_scan::stringValue(value, text)) return false;  // e.g. logprobs' content array
+        skim.textBytes += text.size();
+        return true;
       }
-    }
+      if (key == "usage" || key == "finish_reason") return isNull;
+      return key != "tool_calls" && key != "function_call" && key != "refusal" && key != "error";
+    });
+    if (!plain) return std::nullopt;
     skim.token = skim.textBytes > 0;
     return skim;
   }
 
  private:
-  static std::string_view trimmed(std::string_view text) {
-    size_t begin = text.find_first_not_of(" \t\r\n");
-    if (begin == std::string_view::npos) return {};
-    return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
-  }
-
-  // The index of the quote closing the string that opens at `open`, or npos.
-  static size_t stringEnd(std::string_view data, size_t open) {
-    size_t at = open + 1;
-    for (;;) {
-      at = data.find('"', at);
-      if (at == std::string_view::npos) return at;
-      size_t backslashes = 0;
-      while (data[at - 1 - backslashes] == '\\') ++backslashes;
-      if (backslashes % 2 == 0) return at;
-      ++at;
-    }
-  }
-
   struct ToolSlot {
     int index = 0;  // the neutral toolIndex
     std::string id;

@@ -329,5 +329,50 @@ TEST(AnthropicStreamDecoder, ThinkingAndUnknownEventsAreIgnored) {
   EXPECT_EQ(events[0].toolIndex, 0);
 }
 
+// skim() for Anthropic: text deltas and pings only, whitelisted keys.
+TEST(AnthropicStreamDecoder, SkimAnswersOnlyForTextDeltasAndPings) {
+  auto decoder = anthropic().makeStreamDecoder();
+  struct Case {
+    std::string event;
+    std::string data;
+    bool skimmed;
+    bool token;
+    size_t bytes;
+  };
+  const std::vector<Case> cases = {
+      {"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi \"you\""}})",
+       true, true, 10},
+      {"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""}})", true,
+       false, 0},
+      {"ping", R"({"type": "ping"})", true, false, 0},
+      {"content_block_delta",
+       R"({"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"a\":"}})", false,
+       false, 0},
+      {"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hm"}})",
+       false, false, 0},
+      {"message_delta", R"({"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":5}})", false,
+       false, 0},
+      {"message_stop", R"({"type":"message_stop"})", false, false, 0},
+      {"error", R"({"type":"error","error":{"type":"overloaded_error","message":"busy"}})", false, false, 0},
+      {"content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x","citations":[]}})",
+       false, false, 0},
+      {"content_block_delta", "not json", false, false, 0},
+  };
+  for (const auto& c : cases) {
+    auto skim = decoder->skim(c.event, c.data);
+    ASSERT_EQ(skim.has_value(), c.skimmed) << c.data;
+    if (!skim) continue;
+    EXPECT_EQ(skim->token, c.token) << c.data;
+    EXPECT_EQ(skim->textBytes, c.bytes) << c.data;
+    auto events = decodeOk(*decoder, c.event, c.data);
+    bool text = false;
+    for (const auto& e : events) {
+      EXPECT_EQ(e.kind, Kind::TextDelta) << c.data;
+      text = text || !e.text.empty();
+    }
+    EXPECT_EQ(text, c.token) << c.data;
+  }
+}
+
 }  // namespace
 }  // namespace arbitra::api::test

@@ -1,0 +1,76 @@
+// A forward scan over one JSON object's keys, without building anything:
+// for the streamed passthrough's skim() (codec.h), which only needs to know
+// whether a chunk is a plain text delta and how long its text is.
+//
+// It relies on one property of JSON: inside a string value a quote is always
+// escaped, so a string followed by a colon is a key, wherever it sits. It
+// does not validate the document (a skim that cannot decide falls back to
+// the full parse); it only promises never to read out of bounds.
+//
+//   bool ok = json_scan::forEachKey(data, [&](std::string_view key, std::string_view value) {
+//     return key != "error";   // value: the text from the value's first byte on
+//   });
+#pragma once
+
+#include <string_view>
+
+namespace arbitra::api::json_scan {
+
+inline std::string_view trimmed(std::string_view text) {
+  size_t begin = text.find_first_not_of(" \t\r\n");
+  if (begin == std::string_view::npos) return {};
+  return text.substr(begin, text.find_last_not_of(" \t\r\n") - begin + 1);
+}
+
+// The index of the quote closing the string that opens at `open`, or npos.
+inline size_t stringEnd(std::string_view data, size_t open) {
+  size_t at = open + 1;
+  for (;;) {
+    at = data.find('"', at);
+    if (at == std::string_view::npos) return at;
+    size_t backslashes = 0;
+    while (data[at - 1 - backslashes] == '\\') ++backslashes;
+    if (backslashes % 2 == 0) return at;
+    ++at;
+  }
+}
+
+// The raw (escaped) contents of the string value at the start of `value`,
+// or nullopt-like false when it is not a complete string.
+inline bool stringValue(std::string_view value, std::string_view& contents) {
+  if (value.empty() || value.front() != '"') return false;
+  size_t end = stringEnd(value, 0);
+  if (end == std::string_view::npos) return false;
+  contents = value.substr(1, end - 1);
+  return true;
+}
+
+// Calls onKey(key, value) for every key of `object` (nested ones too), in
+// order; `value` runs from the value's first byte to the end of the text.
+// Stops and returns false when onKey does, or when the text is not an
+// object or a string never closes.
+template <class OnKey>
+bool forEachKey(std::string_view object, OnKey&& onKey) {
+  object = trimmed(object);
+  if (object.size() < 2 || object.front() != '{' || object.back() != '}') return false;
+  size_t at = 0;
+  while ((at = object.find('"', at)) != std::string_view::npos) {
+    size_t close = stringEnd(object, at);
+    if (close == std::string_view::npos) return false;
+    std::string_view key = object.substr(at + 1, close - at - 1);
+    at = close + 1;
+    size_t colon = object.find_first_not_of(" \t\r\n", at);
+    if (colon == std::string_view::npos || object[colon] != ':') continue;  // a value, not a key
+    size_t value = object.find_first_not_of(" \t\r\n", colon + 1);
+    if (value == std::string_view::npos) return false;
+    if (!onKey(key, object.substr(value))) return false;
+    if (object[value] == '"') {  // skip a string value whole: its text is not keys
+      size_t end = stringEnd(object, value);
+      if (end == std::string_view::npos) return false;
+      at = end + 1;
+    }
+  }
+  return true;
+}
+
+}  // namespace arbitra::api::json_scan
