@@ -145,6 +145,10 @@ class StreamRelay {
   }
   // Accumulates the answer for the cache (set when the cache may store it).
   std::unique_ptr<cache::AnswerBuilder> answer;
+  // An upstream error that followed content in the read that also brought
+  // the first event: relayed in-stream after it, as if it came later (with
+  // no content before it, the request fails over instead).
+  std::optional<core::Error> pending;
   bool finished() const { return decoder_->finished(); }
 
  private:
@@ -506,7 +510,12 @@ struct Gateway::Impl {
                                   "upstream " + deployment.label + " ended the stream before sending an event");
       }
       if (auto failed = relay.process(*chunk, bytes)) {
-        failed->message = "upstream " + deployment.label + " sent an invalid stream: " + failed->message;
+        if (relay.sawToken()) {  // content came first in the same read: it goes out, then this error
+          relay.pending = std::move(failed);
+          co_return std::nullopt;
+        }
+        failed->message = "upstream " + deployment.label + " sent an invalid stream: " +
+                          redact(failed->message, deployment.provider->config().apiKey);
         co_return failed;
       }
     }
@@ -631,8 +640,8 @@ struct Gateway::Impl {
       exchange.status = 499;
       co_return std::nullopt;
     }
-    std::optional<core::Error> streamError;
-    while (!relay.finished()) {
+    std::optional<core::Error> streamError = std::move(relay.pending);
+    while (!streamError && !relay.finished()) {
       if (!bytes.empty() && !co_await out.write(bytes)) {
         exchange.status = 499;  // the caller left; dropping `upstream` closes its connection
         co_return std::nullopt;

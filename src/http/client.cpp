@@ -386,45 +386,53 @@ class PooledResponse final : public ClientResponse {
     co_return ec;
   }
 
-  // Up to `size` body bytes into `into`; 0 once the body is complete.
+  // Up to `size` body bytes into `into`; 0 once the body is complete. Takes
+  // everything already received (across chunk boundaries) before it waits
+  // on the socket: a stream whose events arrived together is relayed in one
+  // write, not one per chunk.
   Task<core::Result<size_t>> readInto(char* into, size_t size) {
     if (parser_.is_done()) co_return size_t{0};
     if (failed_) co_return core::makeError(core::ErrorKind::UpstreamError, "upstream response already failed");
     auto& buffer = connection_->buffer;
+    size_t filled = 0;
     for (;;) {
-      auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
-      if (remaining <= 0) {
-        failed_ = true;
-        co_return timeoutError("response", totalMs_);
-      }
-      bool idleBound = idleMs_ < remaining;
       beast::error_code ec;
-      parser_.get().body().data = into;
-      parser_.get().body().size = size;
       bool needMore = buffer.size() == 0;
       if (!needMore) {
         // One put() parses one step (a chunk header, a run of body bytes):
         // loop while the buffer holds more, read only when it asks for more.
+        size_t room = size - filled;
+        parser_.get().body().data = into + filled;
+        parser_.get().body().size = room;
         size_t used = parser_.put(buffer.data(), ec);
         buffer.consume(used);
+        filled += room - parser_.get().body().size;
         if (ec == bhttp::error::need_more) needMore = true;
         if (ec == bhttp::error::need_buffer || ec == bhttp::error::need_more) ec = {};
       }
-      size_t produced = size - parser_.get().body().size;
-      if (!ec && produced > 0) co_return produced;
-      if (!ec && parser_.is_done()) co_return size_t{0};
-      if (!ec && !needMore && buffer.size() > 0) continue;
       if (!ec) {
+        bool stop = needMore || buffer.size() == 0 || filled == size || parser_.is_done();
+        if (filled > 0 && stop) co_return filled;
+        if (parser_.is_done()) co_return size_t{0};
+        if (!needMore && buffer.size() > 0) continue;
+        auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+        if (remaining <= 0) {
+          failed_ = true;
+          co_return timeoutError("response", totalMs_);
+        }
+        bool idleBound = idleMs_ < remaining;
         connection_->expiresAfter(idleBound ? idleMs_ : remaining);
         ec = co_await fill();
         connection_->expiresNever();
         if (!ec) continue;
         if (parser_.is_done()) co_return size_t{0};  // ended by the close
+        failed_ = true;
+        if (ec == beast::error::timeout) {
+          co_return idleBound ? timeoutError("stream (idle between chunks)", idleMs_)
+                              : timeoutError("response", totalMs_);
+        }
       }
       failed_ = true;
-      if (ec == beast::error::timeout) {
-        co_return idleBound ? timeoutError("stream (idle between chunks)", idleMs_) : timeoutError("response", totalMs_);
-      }
       if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == bhttp::error::partial_message) {
         co_return core::makeError(core::ErrorKind::UpstreamError, "upstream closed the connection mid-response");
       }

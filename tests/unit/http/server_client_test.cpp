@@ -61,6 +61,12 @@ struct TestServer {
         co_await sleepMs(30);
       }
       co_await out.endStream();
+    } else if (request.path() == "/burst") {  // three events back to back, a moment after the headers
+      Headers sse{{"content-type", "text/event-stream"}};
+      co_await out.startStream(200, std::move(sse));
+      co_await sleepMs(50);
+      for (int i = 0; i < 3; ++i) co_await out.write("data: " + std::to_string(i) + "\n\n");
+      co_await out.endStream();
     } else if (request.path() == "/slow") {
       try {
         co_await sleepMs(3000);
@@ -121,6 +127,29 @@ TEST(HttpServerClient, StreamsChunksAsTheyArrive) {
   ASSERT_EQ(pieces.size(), 3u);
   EXPECT_EQ(pieces[0], "data: 0\n\n");
   EXPECT_EQ(pieces[2], "data: 2\n\n");
+}
+
+// Chunks that are already here come back in one read: a relay writes them
+// to its caller at once instead of one write per chunk.
+TEST(HttpServerClient, ChunksAlreadyReceivedComeBackInOneRead) {
+  TestServer server;
+  HttpClient client;
+  auto pieces = runClient<std::vector<std::string>>([&]() -> Task<std::vector<std::string>> {
+    std::vector<std::string> out;
+    ClientRequest request{"GET", server.url("/burst"), {}, ""};
+    auto response = co_await client.send(std::move(request), kDefaults);
+    EXPECT_TRUE(response.ok());
+    co_await sleepMs(200);  // all three chunks (and the terminator) arrive meanwhile
+    for (;;) {
+      auto piece = co_await (*response)->read();
+      EXPECT_TRUE(piece.ok());
+      if (!piece.ok() || piece->empty()) break;
+      out.push_back(*piece);
+    }
+    co_return out;
+  });
+  ASSERT_EQ(pieces.size(), 1u);
+  EXPECT_EQ(pieces[0], "data: 0\n\ndata: 1\n\ndata: 2\n\n");
 }
 
 TEST(HttpServerClient, ReusesPooledConnection) {
