@@ -11,21 +11,12 @@
 
 #include "cache/cache.h"
 #include "cache/compact.h"
+#include "random_vectors.h"
 
 namespace arbitra::cache {
 namespace {
 
-Vector randomUnit(std::mt19937& rng, size_t dims) {
-  std::normal_distribution<float> n;
-  Vector v(dims);
-  float sum = 0;
-  for (auto& x : v) {
-    x = n(rng);
-    sum += x * x;
-  }
-  for (auto& x : v) x /= std::sqrt(sum);
-  return v;
-}
+using test::randomUnit;
 
 // v moved a little (cosine with v about 1 - noise^2 / 2), unit length.
 Vector near(std::mt19937& rng, const Vector& v, float noise) {

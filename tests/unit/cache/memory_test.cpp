@@ -13,6 +13,7 @@
 
 #include "cache/cache.h"
 #include "cache/compact.h"
+#include "random_vectors.h"
 
 namespace arbitra::cache {
 namespace {
@@ -38,17 +39,7 @@ void processWideState() {
 }
 
 
-Vector randomUnit(std::mt19937& rng) {
-  std::normal_distribution<float> n;
-  Vector v(kDims);
-  float sum = 0;
-  for (auto& x : v) {
-    x = n(rng);
-    sum += x * x;
-  }
-  for (auto& x : v) x /= std::sqrt(sum);
-  return v;
-}
+Vector randomUnit(std::mt19937& rng) { return test::randomUnit(rng, kDims); }
 
 Entry entry(size_t i, std::optional<Digest> ns, std::mt19937& rng) {
   Entry e;

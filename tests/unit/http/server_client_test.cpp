@@ -107,14 +107,16 @@ TEST(HttpServerClient, RoundTrip) {
   EXPECT_EQ(body, "hello body");
 }
 
-TEST(HttpServerClient, StreamsChunksAsTheyArrive) {
-  TestServer server;
-  HttpClient client;
-  auto pieces = runClient<std::vector<std::string>>([&]() -> Task<std::vector<std::string>> {
+// GETs `url` and returns the pieces read() gives, waiting `waitMs` after the
+// headers before the first read.
+std::vector<std::string> readPieces(HttpClient& client, const std::string& url, int waitMs = 0) {
+  return runClient<std::vector<std::string>>([&]() -> Task<std::vector<std::string>> {
     std::vector<std::string> out;
-    ClientRequest request{"GET", server.url("/stream"), {}, ""};
+    ClientRequest request{"GET", url, {}, ""};
     auto response = co_await client.send(std::move(request), kDefaults);
     EXPECT_TRUE(response.ok());
+    if (!response.ok()) co_return out;
+    if (waitMs > 0) co_await sleepMs(waitMs);
     for (;;) {
       auto piece = co_await (*response)->read();
       EXPECT_TRUE(piece.ok());
@@ -123,6 +125,12 @@ TEST(HttpServerClient, StreamsChunksAsTheyArrive) {
     }
     co_return out;
   });
+}
+
+TEST(HttpServerClient, StreamsChunksAsTheyArrive) {
+  TestServer server;
+  HttpClient client;
+  auto pieces = readPieces(client, server.url("/stream"));
   // Three writes 30 ms apart arrive as three reads, in order.
   ASSERT_EQ(pieces.size(), 3u);
   EXPECT_EQ(pieces[0], "data: 0\n\n");
@@ -134,20 +142,7 @@ TEST(HttpServerClient, StreamsChunksAsTheyArrive) {
 TEST(HttpServerClient, ChunksAlreadyReceivedComeBackInOneRead) {
   TestServer server;
   HttpClient client;
-  auto pieces = runClient<std::vector<std::string>>([&]() -> Task<std::vector<std::string>> {
-    std::vector<std::string> out;
-    ClientRequest request{"GET", server.url("/burst"), {}, ""};
-    auto response = co_await client.send(std::move(request), kDefaults);
-    EXPECT_TRUE(response.ok());
-    co_await sleepMs(200);  // all three chunks (and the terminator) arrive meanwhile
-    for (;;) {
-      auto piece = co_await (*response)->read();
-      EXPECT_TRUE(piece.ok());
-      if (!piece.ok() || piece->empty()) break;
-      out.push_back(*piece);
-    }
-    co_return out;
-  });
+  auto pieces = readPieces(client, server.url("/burst"), 200);  // all three chunks arrive meanwhile
   ASSERT_EQ(pieces.size(), 1u);
   EXPECT_EQ(pieces[0], "data: 0\n\ndata: 1\n\ndata: 2\n\n");
 }
