@@ -83,8 +83,8 @@ double millisSince(Clock::time_point start, Clock::time_point end = Clock::now()
 // Turns upstream stream bytes into the caller's stream bytes: SSE parsing,
 // decoding with the upstream's codec, then either forwarding each event as is
 // (same format; a plain text delta is only skimmed, not decoded, unless the
-// cache is collecting the answer) or re-encoding it (the other format). Records usage and the
-// time to first token on the way.
+// cache is collecting the answer) or re-encoding it (the other format).
+// Records usage and the time to first token on the way.
 class StreamRelay {
  public:
   StreamRelay(const core::ChatRequest& request, const Deployment& deployment, Exchange& exchange)
