@@ -112,14 +112,9 @@ class MemoryStore : public Store {
         entry.ns.reset();  // an embedder change: keep it exact-only
       }
     }
-    Vector().swap(entry.embedding);
     const uint64_t id = entry.id;
-    exact_[entry.exact] = id;
-    slot.entry = std::make_shared<const Entry>(std::move(entry));
-    lru_.push_front(id);
-    slot.lru = lru_.begin();
     bytes_ += slot.bytes;
-    slots_.emplace(id, std::move(slot));
+    linkLocked(std::move(entry), std::move(slot));
     while (totalLocked() > target_ && !lru_.empty()) {
       eraseLocked(lru_.back());
       ++evictions_;
@@ -193,13 +188,7 @@ class MemoryStore : public Store {
           entry.ns.reset();
         }
       }
-      Vector().swap(entry.embedding);
-      const uint64_t id = entry.id;
-      exact_[entry.exact] = id;
-      slot.entry = std::make_shared<const Entry>(std::move(entry));
-      lru_.push_front(id);
-      slot.lru = lru_.begin();
-      slots_.emplace(id, std::move(slot));
+      linkLocked(std::move(entry), std::move(slot));
     }
     // 2. Indexes: big namespaces one at a time with all threads, the rest
     // spread over the threads, one namespace per thread at a time.
@@ -272,6 +261,18 @@ class MemoryStore : public Store {
     size_t bytes = 0;
     bool charged = true;  // false while putMany() has not added it to bytes_ yet
   };
+
+  // The entry (its vector already handed to an index or dropped) becomes
+  // the most recent in the LRU, findable by its exact key. Not charged here.
+  void linkLocked(Entry entry, Slot slot) {
+    Vector().swap(entry.embedding);
+    const uint64_t id = entry.id;
+    exact_[entry.exact] = id;
+    slot.entry = std::make_shared<const Entry>(std::move(entry));
+    lru_.push_front(id);
+    slot.lru = lru_.begin();
+    slots_.emplace(id, std::move(slot));
+  }
 
   // The store's own nodes per entry: its slot, its exact key (the Digest
   // hash is not noexcept, so libstdc++ caches it in the node) and its LRU
