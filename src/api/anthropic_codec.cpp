@@ -508,14 +508,13 @@ class AnthropicCodec final : public Codec {
     if (request.format != core::WireFormat::Anthropic || request.raw.empty()) {
       return json_util::serialize(translateRequest(request, upstreamModel));
     }
-    json::object body = request.raw;
-    body["model"] = upstreamModel;
-    return json_util::serialize(body);
+    json::value model(upstreamModel);
+    return json_util::serializeWith(request.raw, {{"model", &model}});
   }
 
   core::Result<core::ChatResponse> parseResponse(std::string_view body) const override { return parseAnswer(body); }
   core::Result<std::optional<core::Usage>> parseResponseUsage(std::string_view body) const override {
-    return json_util::usageOfAnswer(body, &parseUsage);
+    return fast_json::usageOfAnswer(body, &parseUsage);
   }
 
   std::string encodeResponse(const core::ChatResponse& response) const override {
@@ -540,14 +539,26 @@ const Codec& codec() {
   return instance;
 }
 
-core::Usage parseUsage(const json::object& usage) {
+namespace {
+
+// One reader for both JSON libraries: Boost.JSON where the whole answer is
+// decoded, simdjson where only the usage of a passed-through answer is read.
+template <class Object>
+core::Usage readUsage(const Object& usage) {
+  using fast_json::intAt;
+  using json_util::intAt;
   core::Usage out;
-  out.cachedReadTokens = json_util::intAt(usage, "cache_read_input_tokens");
-  out.cacheWriteTokens = json_util::intAt(usage, "cache_creation_input_tokens");
-  out.inputTokens = json_util::intAt(usage, "input_tokens") + out.cachedReadTokens + out.cacheWriteTokens;
-  out.outputTokens = json_util::intAt(usage, "output_tokens");
+  out.cachedReadTokens = intAt(usage, "cache_read_input_tokens");
+  out.cacheWriteTokens = intAt(usage, "cache_creation_input_tokens");
+  out.inputTokens = intAt(usage, "input_tokens") + out.cachedReadTokens + out.cacheWriteTokens;
+  out.outputTokens = intAt(usage, "output_tokens");
   return out;
 }
+
+}  // namespace
+
+core::Usage parseUsage(const json::object& usage) { return readUsage(usage); }
+core::Usage parseUsage(const fast_json::Object& usage) { return readUsage(usage); }
 
 json::object encodeUsage(const core::Usage& usage) {
   int64_t uncached = std::max<int64_t>(0, usage.inputTokens - usage.cachedReadTokens - usage.cacheWriteTokens);

@@ -15,6 +15,7 @@
 #include <boost/json/object.hpp>
 
 #include "api/codec.h"
+#include "api/fast_json.h"
 
 namespace arbitra::api::anthropic {
 
@@ -25,6 +26,7 @@ std::unique_ptr<StreamEncoder> makeStreamEncoder(const core::ChatRequest& reques
 
 // Shared by the codec and the stream halves.
 core::Usage parseUsage(const boost::json::object& usage);
+core::Usage parseUsage(const fast_json::Object& usage);
 // {input_tokens (cache excluded), output_tokens, cache_creation_input_tokens,
 // cache_read_input_tokens}.
 boost::json::object encodeUsage(const core::Usage& usage);

@@ -20,6 +20,9 @@
 
 #include <simdjson.h>
 
+#include "core/error.h"
+#include "core/types.h"
+
 namespace arbitra::api::fast_json {
 
 using Object = simdjson::dom::object;
@@ -30,17 +33,21 @@ using Element = simdjson::dom::element;
 // error message ("" on success).
 std::string parseObject(std::string_view text, Object& out);
 
+// The "usage" object of a whole answer, read with `read`, or std::nullopt when
+// the answer has none. For answers passed through untouched: the gateway only
+// needs their token counts. An answer that is not one JSON object is an
+// UpstreamError.
+core::Result<std::optional<core::Usage>> usageOfAnswer(std::string_view body, core::Usage (*read)(const Object&));
+
 inline std::string_view stringAt(const Object& object, std::string_view key) {
   std::string_view value;
   if (object.at_key(key).get_string().get(value) != simdjson::SUCCESS) return {};
   return value;
 }
 
-inline int64_t intAt(const Object& object, std::string_view key, int64_t fallback = 0) {
-  int64_t value = 0;
-  if (object.at_key(key).get_int64().get(value) != simdjson::SUCCESS) return fallback;
-  return value;
-}
+// As json_util::intAt: a non-negative integer (an integral double or a uint64
+// that fits counts; capped at json_util::kMaxUpstreamInt), else `fallback`.
+int64_t intAt(const Object& object, std::string_view key, int64_t fallback = 0);
 
 inline std::optional<Object> objectAt(const Object& object, std::string_view key) {
   Object value;
@@ -55,12 +62,5 @@ inline std::optional<Array> arrayAt(const Object& object, std::string_view key) 
 }
 
 inline bool has(const Object& object, std::string_view key) { return object.at_key(key).error() == simdjson::SUCCESS; }
-
-// A value (element, object, array) as compact JSON text, to hand a rare
-// sub-object to Boost.JSON.
-template <class Value>
-std::string text(const Value& value) {
-  return simdjson::minify(value);
-}
 
 }  // namespace arbitra::api::fast_json

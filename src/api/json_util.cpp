@@ -8,6 +8,7 @@
 #include <random>
 
 #include <boost/json/serialize.hpp>
+#include <boost/json/serializer.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/stream_parser.hpp>
@@ -52,22 +53,6 @@ core::Result<json::object> parseObject(std::string_view body, core::ErrorKind ki
     return core::makeError(kind, std::string(what) + " must be a JSON object, got " + describe(value));
   }
   return std::move(value.get_object());
-}
-
-core::Result<std::optional<core::Usage>> usageOfAnswer(std::string_view body,
-                                                       core::Usage (*read)(const json::object&)) {
-  unsigned char arena[16 * 1024];
-  json::monotonic_resource resource(arena, sizeof arena);
-  json::parse_options options;
-  options.max_depth = kMaxDepth;
-  boost::system::error_code ec;
-  json::value value = json::parse(body, ec, &resource, options);
-  if (ec) return core::makeError(core::ErrorKind::UpstreamError, "invalid JSON: " + ec.message());
-  const json::object* answer = value.if_object();
-  if (answer == nullptr) return core::makeError(core::ErrorKind::UpstreamError, "answer must be a JSON object");
-  const json::value* usage = answer->if_contains("usage");
-  if (usage == nullptr || !usage->is_object()) return std::optional<core::Usage>();
-  return std::optional<core::Usage>(read(usage->get_object()));
 }
 
 std::optional<json::value> parseValue(std::string_view text) {
@@ -270,6 +255,48 @@ std::string serialize(const json::value& value) {
 }
 std::string serialize(const json::object& object) {
   return json::serialize(object);
+}
+
+namespace {
+
+// `serializer` has been reset to what is to be written.
+void drainInto(std::string& out, json::serializer& serializer) {
+  char buffer[512];
+  while (!serializer.done()) {
+    std::string_view part = serializer.read(buffer, sizeof buffer);
+    out.append(part.data(), part.size());
+  }
+}
+
+}  // namespace
+
+std::string serializeWith(const json::object& object, std::initializer_list<Override> overrides) {
+  std::string out;
+  out.reserve(256);
+  json::serializer serializer;
+  bool first = true;
+  auto member = [&](std::string_view key, const json::value& value) {
+    out.push_back(first ? '{' : ',');
+    first = false;
+    serializer.reset(json::string_view(key.data(), key.size()));
+    drainInto(out, serializer);
+    out.push_back(':');
+    serializer.reset(&value);
+    drainInto(out, serializer);
+  };
+  for (const auto& entry : object) {
+    const json::value* value = &entry.value();
+    for (const Override& override : overrides) {
+      if (override.key == std::string_view(entry.key())) value = override.value;
+    }
+    member(entry.key(), *value);
+  }
+  for (const Override& override : overrides) {
+    if (!object.contains(override.key)) member(override.key, *override.value);
+  }
+  if (first) out.push_back('{');
+  out.push_back('}');
+  return out;
 }
 
 // ---- ids, time and SSE -----------------------------------------------------

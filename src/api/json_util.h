@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,12 +39,6 @@ inline constexpr unsigned kMaxDepth = 128;
 // (json::monotonic_resource), as the stream decoders do for every event.
 core::Result<json::object> parseObject(std::string_view body, core::ErrorKind kind,
                                        std::string_view what = "request body", json::storage_ptr storage = {});
-
-// Parses `body` into a stack-backed arena and, when it is an object with a
-// "usage" object, returns `read(usage)`. For answers that are passed through
-// and only need their usage read: no heap allocation for bodies up to ~16 KB.
-core::Result<std::optional<core::Usage>> usageOfAnswer(std::string_view body,
-                                                       core::Usage (*read)(const json::object&));
 
 // Parses any JSON value; std::nullopt when `text` is not exactly one value.
 std::optional<json::value> parseValue(std::string_view text);
@@ -115,6 +110,16 @@ std::string errorMessageFromBody(std::string_view body);
 // A JSON-text rendering that cannot throw on exotic values.
 std::string serialize(const json::value& value);
 std::string serialize(const json::object& object);
+
+// One key's value replaced (or, when `object` lacks the key, added at the end).
+struct Override {
+  std::string_view key;
+  const json::value* value;
+};
+// Serializes `object` with `overrides` applied, without copying `object`: a
+// same-format upstream gets the caller's body with its model swapped, and a
+// deep copy of that body was most of the cost of encoding it.
+std::string serializeWith(const json::object& object, std::initializer_list<Override> overrides);
 
 // ---- ids, time and SSE -----------------------------------------------------
 

@@ -520,20 +520,18 @@ class OpenAICodec final : public Codec {
     if (request.format != core::WireFormat::OpenAI || request.raw.empty()) {
       return json_util::serialize(translateRequest(request, upstreamModel));
     }
-    json::object body = request.raw;
-    body["model"] = upstreamModel;
-    if (request.stream) {
-      // The gateway always needs usage; the caller's own wish stays in request.includeUsage.
-      json::value& options = body["stream_options"];
-      if (!options.is_object()) options = json::object{};
-      options.get_object()["include_usage"] = true;
-    }
-    return json_util::serialize(body);
+    json::value model(upstreamModel);
+    if (!request.stream) return json_util::serializeWith(request.raw, {{"model", &model}});
+    // The gateway always needs usage; the caller's own wish stays in request.includeUsage.
+    const json::object* given = json_util::objectAt(request.raw, "stream_options");
+    json::value options(given != nullptr ? *given : json::object{});
+    options.get_object()["include_usage"] = true;
+    return json_util::serializeWith(request.raw, {{"model", &model}, {"stream_options", &options}});
   }
 
   core::Result<core::ChatResponse> parseResponse(std::string_view body) const override { return parseAnswer(body); }
   core::Result<std::optional<core::Usage>> parseResponseUsage(std::string_view body) const override {
-    return json_util::usageOfAnswer(body, &parseUsage);
+    return fast_json::usageOfAnswer(body, &parseUsage);
   }
 
   std::string encodeResponse(const core::ChatResponse& response) const override {
@@ -558,19 +556,33 @@ const Codec& codec() {
   return instance;
 }
 
-core::Usage parseUsage(const json::object& usage) {
+namespace {
+
+// One reader for both JSON libraries: Boost.JSON where the whole answer is
+// decoded, simdjson where only the usage of a passed-through answer is read.
+template <class Object>
+core::Usage readUsage(const Object& usage) {
+  using fast_json::intAt;
+  using fast_json::objectAt;
+  using json_util::intAt;
+  using json_util::objectAt;
   core::Usage out;
-  out.inputTokens = json_util::intAt(usage, "prompt_tokens");
-  out.outputTokens = json_util::intAt(usage, "completion_tokens");
-  if (const json::object* details = json_util::objectAt(usage, "prompt_tokens_details")) {
-    out.cachedReadTokens = json_util::intAt(*details, "cached_tokens");
-    out.cacheWriteTokens = json_util::intAt(*details, "cache_write_tokens");
+  out.inputTokens = intAt(usage, "prompt_tokens");
+  out.outputTokens = intAt(usage, "completion_tokens");
+  if (auto details = objectAt(usage, "prompt_tokens_details")) {
+    out.cachedReadTokens = intAt(*details, "cached_tokens");
+    out.cacheWriteTokens = intAt(*details, "cache_write_tokens");
   }
-  if (const json::object* details = json_util::objectAt(usage, "completion_tokens_details")) {
-    out.reasoningTokens = json_util::intAt(*details, "reasoning_tokens");
+  if (auto details = objectAt(usage, "completion_tokens_details")) {
+    out.reasoningTokens = intAt(*details, "reasoning_tokens");
   }
   return out;
 }
+
+}  // namespace
+
+core::Usage parseUsage(const json::object& usage) { return readUsage(usage); }
+core::Usage parseUsage(const fast_json::Object& usage) { return readUsage(usage); }
 
 json::object encodeUsage(const core::Usage& usage) {
   json::object prompt{{"cached_tokens", usage.cachedReadTokens}};

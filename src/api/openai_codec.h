@@ -12,6 +12,7 @@
 #include <boost/json/object.hpp>
 
 #include "api/codec.h"
+#include "api/fast_json.h"
 
 namespace arbitra::api::openai {
 
@@ -22,6 +23,7 @@ std::unique_ptr<StreamEncoder> makeStreamEncoder(const core::ChatRequest& reques
 
 // Shared by the codec and the stream halves.
 core::Usage parseUsage(const boost::json::object& usage);
+core::Usage parseUsage(const fast_json::Object& usage);
 boost::json::object encodeUsage(const core::Usage& usage);
 core::FinishReason parseFinishReason(std::string_view reason);
 const char* finishReasonName(core::FinishReason reason);

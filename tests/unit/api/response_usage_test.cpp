@@ -84,6 +84,36 @@ TEST(ResponseUsage, OnlyTheTopLevelUsageCounts) {
   EXPECT_FALSE(notAnObject->has_value());
 }
 
+TEST(ResponseUsage, OddNumbersReadAsTheFullParseReadsThem) {
+  // The quick read (simdjson) and the full parse (Boost.JSON) must agree on
+  // every number shape: integral doubles count, fractions, negatives,
+  // strings and values past int64 fall back to 0, huge counts are capped.
+  for (auto format : {core::WireFormat::OpenAI, core::WireFormat::Anthropic}) {
+    const auto& codec = codecFor(format);
+    const std::string body = format == core::WireFormat::OpenAI
+        ? R"({"choices":[],"usage":{"prompt_tokens":12.0,"completion_tokens":-3,
+             "prompt_tokens_details":{"cached_tokens":18446744073709551615,"cache_write_tokens":1e300},
+             "completion_tokens_details":{"reasoning_tokens":2.5}}})"
+        : R"({"type":"message","content":[],"usage":{"input_tokens":12.0,"output_tokens":"7",
+             "cache_read_input_tokens":9223372036854775807,"cache_creation_input_tokens":-1}})";
+    auto quick = codec.parseResponseUsage(body);
+    auto full = codec.parseResponse(body);
+    ASSERT_TRUE(quick.ok()) << quick.error().message;
+    ASSERT_TRUE(full.ok()) << full.error().message;
+    ASSERT_TRUE(quick->has_value());
+    EXPECT_EQ(**quick, *full->usage);
+    if (format == core::WireFormat::OpenAI) {
+      EXPECT_EQ((*quick)->inputTokens, 12);
+      EXPECT_EQ((*quick)->outputTokens, 0);
+      EXPECT_EQ((*quick)->cachedReadTokens, 0);
+      EXPECT_EQ((*quick)->reasoningTokens, 0);
+    } else {
+      EXPECT_EQ((*quick)->cachedReadTokens, int64_t{1} << 50);
+      EXPECT_EQ((*quick)->outputTokens, 0);
+    }
+  }
+}
+
 TEST(ResponseUsage, RefusesTrailingGarbageScalarsAndTruncation) {
   const auto& codec = codecFor(core::WireFormat::OpenAI);
   EXPECT_FALSE(codec.parseResponseUsage(R"({"usage":{"prompt_tokens":1}} {"x":1})").ok());

@@ -3,6 +3,7 @@
 // translating there and back keeps roles, system prompt, tool calls and results.
 #include <gtest/gtest.h>
 
+#include "api/json_util.h"
 #include "api_test_util.h"
 
 namespace arbitra::api::test {
@@ -39,6 +40,26 @@ TEST(EncodeRequest, OpenAIStreamingPassthroughForcesIncludeUsage) {
   EXPECT_TRUE(body2.at("stream_options").at("include_usage").as_bool());
   EXPECT_EQ(body2.at("stream_options").at("x").as_int64(), 1);
   EXPECT_FALSE(r2.includeUsage);
+}
+
+TEST(EncodeRequest, PassthroughKeepsTheCallersOrderAndValues) {
+  // The model is swapped in place; an added stream_options goes last; every
+  // other member is written as the caller sent it (same order, same values).
+  auto r = parseOk(openAI(), R"({"stream":true,"x":{"y":[1,"\u00e9\"",null,2.5]},"model":"public",
+                                "messages":[{"role":"user","content":"hi"}],"temperature":0})");
+  std::string text = openAI().encodeRequest(r, "up\"stream");
+  auto body = obj(text);
+  std::vector<std::string> keys;
+  for (const auto& member : body) keys.emplace_back(member.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"stream", "x", "model", "messages", "temperature", "stream_options"}));
+  EXPECT_EQ(body.at("model").as_string(), "up\"stream");
+  EXPECT_EQ(body.at("x"), r.raw.at("x"));
+  EXPECT_EQ(body.at("messages"), r.raw.at("messages"));
+  EXPECT_EQ(body.at("stream_options"), (json::object{{"include_usage", true}}));
+  EXPECT_EQ(r.raw.at("model").as_string(), "public") << "the parsed request is not modified";
+
+  auto empty = json_util::serializeWith(json::object{}, {});
+  EXPECT_EQ(empty, "{}");
 }
 
 TEST(EncodeRequest, AnthropicPassthroughSwapsModelKeepsUnknownFields) {
