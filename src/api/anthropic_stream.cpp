@@ -101,7 +101,14 @@ class AnthropicStreamDecoder final : public StreamDecoder {
     if (event == "ping") return Skim{};
     if (event != "content_block_delta" && !event.empty()) return std::nullopt;
     Skim skim;
+    if (auto textBytes = shape_.match(data)) {
+      skim.textBytes = *textBytes;
+      skim.token = *textBytes > 0;
+      return skim;
+    }
     bool textDelta = false;
+    int texts = 0;
+    size_t open = 0;
     bool plain = json_scan::forEachKey(data, [&](std::string_view key, std::string_view value) {
       std::string_view text;
       if (key == "type") {
@@ -112,11 +119,14 @@ class AnthropicStreamDecoder final : public StreamDecoder {
       if (key == "text") {
         if (!json_scan::stringValue(value, text)) return false;
         skim.textBytes += text.size();
+        texts++;
+        open = static_cast<size_t>(value.data() - data.data());
         return true;
       }
       return key == "index" || key == "delta";
     });
     if (!plain || !textDelta) return std::nullopt;
+    if (texts == 1) shape_.learn(data, open);
     skim.token = skim.textBytes > 0;
     return skim;
   }
@@ -239,6 +249,7 @@ class AnthropicStreamDecoder final : public StreamDecoder {
   bool finished_ = false;
   int nextTool_ = 0;
   std::map<int64_t, Block> blocks_;  // wire block index -> what it holds
+  mutable json_scan::Shape shape_;    // the last skimmed text delta's bytes around its text (skim's cache)
   WireUsage usage_;
 };
 

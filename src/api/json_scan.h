@@ -12,6 +12,8 @@
 //   });
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace arbitra::api::json_scan {
@@ -72,5 +74,37 @@ bool forEachKey(std::string_view object, OnKey&& onKey) {
   }
   return true;
 }
+
+// The bytes around one string value of an event that a full scan accepted:
+// consecutive text deltas of one stream differ only in their text ("id",
+// "model", "created" and the rest repeat), so an event made of the same
+// prefix, one complete string, and the same suffix has the same keys and
+// values as the accepted one except that string, and needs no scan. Any
+// other event (a new field, a different id, whitespace) does not match and
+// is scanned as before.
+class Shape {
+ public:
+  // Remembers `data` around the string value whose opening quote is at
+  // `open` (`data` is an event the caller's full scan accepted).
+  void learn(std::string_view data, size_t open) {
+    size_t close = stringEnd(data, open);
+    if (close == std::string_view::npos) return;
+    prefix_.assign(data.substr(0, open + 1));
+    suffix_.assign(data.substr(close));
+  }
+
+  // The raw size of the string value when `data` matches the learned shape.
+  std::optional<size_t> match(std::string_view data) const {
+    if (prefix_.empty() || data.size() < prefix_.size() + suffix_.size()) return std::nullopt;
+    if (!data.starts_with(prefix_) || !data.ends_with(suffix_)) return std::nullopt;
+    size_t close = stringEnd(data, prefix_.size() - 1);
+    if (close != data.size() - suffix_.size()) return std::nullopt;  // the string must end where the suffix begins
+    return close - prefix_.size();
+  }
+
+ private:
+  std::string prefix_;  // up to and including the string's opening quote
+  std::string suffix_;  // from its closing quote on
+};
 
 }  // namespace arbitra::api::json_scan

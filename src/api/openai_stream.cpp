@@ -72,13 +72,10 @@ class OpenAIStreamDecoder final : public StreamDecoder {
       }
     }
     if (auto usage = fast_json::objectAt(chunk, "usage")) {
-      // Once a stream: read by the same code as a non-streamed answer's.
-      std::string text = fast_json::text(*usage);
-      auto parsed = json_util::parseObject(text, core::ErrorKind::UpstreamError, "usage");
-      if (!parsed) return parsed.error();
+      // Read by the same code as a non-streamed answer's.
       StreamEvent e;
       e.kind = Kind::Usage;
-      e.usage = parseUsage(*parsed);
+      e.usage = parseUsage(*usage);
       out.push_back(std::move(e));
     }
     return out;
@@ -95,6 +92,13 @@ class OpenAIStreamDecoder final : public StreamDecoder {
     (void)event;
     if (!started_ || finished_) return std::nullopt;
     Skim skim;
+    if (auto textBytes = shape_.match(data)) {
+      skim.textBytes = *textBytes;
+      skim.token = *textBytes > 0;
+      return skim;
+    }
+    int texts = 0;
+    size_t open = 0;
     bool plain = json_scan::forEachKey(data, [&](std::string_view key, std::string_view value) {
       bool isNull = value.starts_with("null");
       if (key == "content") {
@@ -102,12 +106,15 @@ class OpenAIStreamDecoder final : public StreamDecoder {
         if (isNull) return true;
         if (!json_scan::stringValue(value, text)) return false;  // e.g. logprobs' content array
         skim.textBytes += text.size();
+        texts++;
+        open = static_cast<size_t>(value.data() - data.data());
         return true;
       }
       if (key == "usage" || key == "finish_reason") return isNull;
       return key != "tool_calls" && key != "function_call" && key != "refusal" && key != "error";
     });
     if (!plain) return std::nullopt;
+    if (texts == 1) shape_.learn(data, open);
     skim.token = skim.textBytes > 0;
     return skim;
   }
@@ -202,6 +209,7 @@ class OpenAIStreamDecoder final : public StreamDecoder {
   bool finished_ = false;
   bool finishSeen_ = false;
   std::map<int64_t, ToolSlot> slots_;  // wire index -> neutral slot
+  mutable json_scan::Shape shape_;     // the last skimmed text delta's bytes around its text (skim's cache)
 };
 
 class OpenAIStreamEncoder final : public StreamEncoder {

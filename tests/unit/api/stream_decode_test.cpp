@@ -76,6 +76,44 @@ TEST(OpenAIStreamDecoder, SkimAnswersOnlyForPlainTextDeltasAndAgreesWithDecode) 
   EXPECT_FALSE(decoder->skim("", head + R"({"index":0,"delta":{"content":"late"}}]})")) << "after [DONE]";
 }
 
+TEST(OpenAIStreamDecoder, SkimOfARepeatedShapeAgreesWithAFullScan) {
+  // skim() remembers the bytes around the last text delta's text and answers
+  // events of the same shape without scanning them. Every answer must equal
+  // a full scan's: `fresh` is a new decoder per event, so it never has a shape.
+  auto decoder = openAI().makeStreamDecoder();
+  const std::string head =
+      R"({"id":"chatcmpl-9","object":"chat.completion.chunk","created":7,"model":"m","choices":[{"index":0,"delta":{"content":")";
+  const std::string tail = R"("},"logprobs":null,"finish_reason":null}],"usage":null})";
+  decodeOk(*decoder, "", head + tail);
+  const std::vector<std::string> events = {
+      head + "Hello" + tail,                     // learns the shape
+      head + " world" + tail,                    // same shape
+      head + R"(a \"quote\" and a \\)" + tail,  // escapes inside the text
+      head + tail,                               // empty text
+      // Starts and ends like the shape, but the text closes early: these are
+      // other documents (a tool call, a finish) and must go to decode().
+      head + R"(x","tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":""}}],"content":"y)" + tail,
+      head + R"(x"},"finish_reason":"stop"},{"index":1,"delta":{"content":"y)" + tail,
+      head + R"(an escaped closing quote \)" + tail,
+      head + "z" + R"("},"logprobs":null,"finish_reason":"length"}],"usage":null})",
+      head + "after" + tail,
+  };
+  for (const auto& data : events) {
+    auto fresh = openAI().makeStreamDecoder();
+    decodeOk(*fresh, "", head + tail);
+    auto expected = fresh->skim("", data);
+    auto got = decoder->skim("", data);
+    ASSERT_EQ(got.has_value(), expected.has_value()) << data;
+    if (!got) continue;
+    EXPECT_EQ(got->textBytes, expected->textBytes) << data;
+    EXPECT_EQ(got->token, expected->token) << data;
+  }
+  EXPECT_EQ(decoder->skim("", events[2])->textBytes, 20u);
+  EXPECT_FALSE(decoder->skim("", events[6])) << "the text never closes";
+  EXPECT_FALSE(decoder->skim("", events[4])) << "a tool call hidden behind the shape's prefix";
+  EXPECT_FALSE(decoder->skim("", events[5])) << "a finish hidden behind the shape's prefix";
+}
+
 TEST(OpenAIStreamDecoder, ChunkByChunk) {
   auto decoder = openAI().makeStreamDecoder();
   const std::string head =
