@@ -96,11 +96,13 @@ class StreamRelay {
 
   // Appends the caller's bytes for `chunk` to `out`; an error for garbage.
   std::optional<core::Error> process(std::string_view chunk, std::string& out) {
-    events_.clear();
-    if (!parser_.feed(chunk, events_)) {
-      return core::makeError(core::ErrorKind::UpstreamError, "upstream sent an oversized stream event");
-    }
-    for (const auto& event : events_) {
+    http::SseParser::View event;
+    for (;;) {
+      auto step = parser_.next(chunk, event);
+      if (step == http::SseParser::Step::NeedMore) break;
+      if (step == http::SseParser::Step::TooLarge) {
+        return core::makeError(core::ErrorKind::UpstreamError, "upstream sent an oversized stream event");
+      }
       if (decoder_->finished()) break;
       if (passthrough_ && !answer) {  // forwarded untouched: a plain text delta needs no decode
         if (auto skim = decoder_->skim(event.event, event.data)) {
@@ -158,7 +160,6 @@ class StreamRelay {
   std::unique_ptr<api::StreamDecoder> decoder_;
   std::unique_ptr<api::StreamEncoder> encoder_;
   http::SseParser parser_;
-  std::vector<http::SseEvent> events_;
   bool sawEvent_ = false;
   bool closed_ = false;
 };

@@ -20,7 +20,13 @@ size_t lineEnd(std::string_view bytes, size_t from) {
 
 }  // namespace
 
-bool SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
+SseParser::Step SseParser::next(std::string_view& bytes, View& out) {
+  if (dispatched_) {  // the last event's buffers keep their capacity
+    event_.clear();
+    data_.clear();
+    hasData_ = false;
+    dispatched_ = false;
+  }
   size_t i = 0;
   while (i < bytes.size()) {
     char c = bytes[i];
@@ -38,31 +44,55 @@ bool SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
     sawCR_ = false;
     if (c == '\r' || c == '\n') {
       sawCR_ = (c == '\r');
-      processLine(out);
-      line_.clear();
       ++i;
+      bool dispatch = processLine(line_);
+      line_.clear();
+      if (dispatch) {
+        bytes.remove_prefix(i);
+        out = View{event_, data_};
+        dispatched_ = true;
+        return Step::Event;
+      }
       continue;
     }
-    // The rest of the line in one append, not byte by byte. Two memchr()
-    // calls, not find_first_of("\r\n"), which tests the set at every byte.
+    // The rest of the line at once, not byte by byte. Two memchr() calls,
+    // not find_first_of("\r\n"), which tests the set at every byte.
     size_t end = lineEnd(bytes, i);
+    if (line_.empty() && end < bytes.size()) {  // the whole line is here: read it in place
+      std::string_view line = bytes.substr(i, end - i);
+      if (line.size() + data_.size() > maxEventBytes_) return Step::TooLarge;
+      processLine(line);  // not blank, so it never dispatches
+      sawCR_ = bytes[end] == '\r';
+      i = end + 1;  // past its end of line, which is handled here
+      continue;
+    }
     line_.append(bytes.data() + i, end - i);
-    if (line_.size() + data_.size() > maxEventBytes_) return false;
+    if (line_.size() + data_.size() > maxEventBytes_) return Step::TooLarge;
     i = end;
   }
-  return true;
+  bytes = {};
+  return Step::NeedMore;
 }
 
-void SseParser::processLine(std::vector<SseEvent>& out) {
-  if (line_.empty()) {  // blank line: dispatch
-    if (hasData_) out.push_back(SseEvent{std::move(event_), std::move(data_)});
+bool SseParser::feed(std::string_view bytes, std::vector<SseEvent>& out) {
+  View event;
+  for (;;) {
+    switch (next(bytes, event)) {
+      case Step::Event: out.push_back(SseEvent{std::string(event.event), std::string(event.data)}); break;
+      case Step::NeedMore: return true;
+      case Step::TooLarge: return false;
+    }
+  }
+}
+
+bool SseParser::processLine(std::string_view line) {
+  if (line.empty()) {  // blank line: dispatch, or forget an event without data
+    if (hasData_) return true;
     event_.clear();
     data_.clear();
-    hasData_ = false;
-    return;
+    return false;
   }
-  if (line_[0] == ':') return;  // comment
-  std::string_view line(line_);
+  if (line[0] == ':') return false;  // comment
   std::string_view field = line;
   std::string_view value;
   if (auto colon = line.find(':'); colon != std::string_view::npos) {
@@ -78,6 +108,7 @@ void SseParser::processLine(std::vector<SseEvent>& out) {
     event_.assign(value);
   }
   // "id" and "retry" mean nothing for LLM streams; ignored.
+  return false;
 }
 
 void appendSseEvent(std::string& out, std::string_view event, std::string_view data) {

@@ -21,24 +21,41 @@ struct SseEvent {
 
 class SseParser {
  public:
-  // Bounds one event's size; past it feed() reports an error (garbage upstream).
+  // Bounds one event's size; past it the parser reports an error (garbage upstream).
   explicit SseParser(size_t maxEventBytes = 8 * 1024 * 1024) : maxEventBytes_(maxEventBytes) {}
 
-  // Consumes `bytes`, appending complete events to `out`. Returns false if an
-  // event grew past the bound; the parser is then unusable.
+  // One event, viewed in the parser's own buffers: valid until the next call.
+  struct View {
+    std::string_view event;
+    std::string_view data;
+  };
+  enum class Step { Event, NeedMore, TooLarge };
+
+  // Consumes `bytes` up to the end of the next complete event and returns
+  // Event with `out` set (`bytes` then holds the rest), or NeedMore when
+  // `bytes` is used up without completing one, or TooLarge when an event
+  // grew past the bound (the parser is then unusable). The streamed relay's
+  // loop: no event is copied or allocated, and a line that arrives whole is
+  // read where it lies.
+  Step next(std::string_view& bytes, View& out);
+
+  // Consumes `bytes`, appending complete events to `out` (copies; for tests
+  // and tools). Returns false if an event grew past the bound.
   bool feed(std::string_view bytes, std::vector<SseEvent>& out);
 
   // True when a partial event is buffered (the stream ended mid-event).
-  bool hasPartial() const { return !line_.empty() || !data_.empty() || !event_.empty(); }
+  bool hasPartial() const { return !line_.empty() || (!dispatched_ && (!data_.empty() || !event_.empty())); }
 
  private:
-  void processLine(std::vector<SseEvent>& out);
+  // Applies one line; true when it is the blank line that dispatches an event.
+  bool processLine(std::string_view line);
 
   size_t maxEventBytes_;
-  std::string line_;
+  std::string line_;  // a line split across reads, until its end arrives
   std::string event_;
   std::string data_;
   bool hasData_ = false;
+  bool dispatched_ = false;  // event_ and data_ were handed out: clear them first
   bool sawCR_ = false;
   bool started_ = false;
   int bomLeft_ = 0;

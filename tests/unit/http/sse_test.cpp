@@ -72,6 +72,32 @@ TEST(SseParser, ReportsPartialEventAtEnd) {
   EXPECT_TRUE(parser.hasPartial());
 }
 
+TEST(SseParser, NextHandsOutOneEventAtATimeAndKeepsTheRest) {
+  SseParser parser;
+  std::string_view bytes = "event: a\ndata: 1\n\ndata: 2\r\ndata: 3\r\n\r\ndata: par";
+  SseParser::View event;
+  ASSERT_EQ(parser.next(bytes, event), SseParser::Step::Event);
+  EXPECT_EQ(event.event, "a");
+  EXPECT_EQ(event.data, "1");
+  EXPECT_EQ(bytes, "data: 2\r\ndata: 3\r\n\r\ndata: par");
+  ASSERT_EQ(parser.next(bytes, event), SseParser::Step::Event);
+  EXPECT_EQ(event.event, "") << "the event name does not leak into the next event";
+  EXPECT_EQ(event.data, "2\n3");
+  EXPECT_FALSE(parser.hasPartial());
+  ASSERT_EQ(parser.next(bytes, event), SseParser::Step::NeedMore);
+  EXPECT_TRUE(bytes.empty());
+  EXPECT_TRUE(parser.hasPartial());
+  std::string_view more = "tial\n\n";
+  ASSERT_EQ(parser.next(more, event), SseParser::Step::Event);
+  EXPECT_EQ(event.data, "partial");
+  // The \n of a CRLF split across reads is not a blank line.
+  std::string_view crlf1 = "data: x\r";
+  std::string_view crlf2 = "\ndata: y\n\n";
+  ASSERT_EQ(parser.next(crlf1, event), SseParser::Step::NeedMore);
+  ASSERT_EQ(parser.next(crlf2, event), SseParser::Step::Event);
+  EXPECT_EQ(event.data, "x\ny");
+}
+
 TEST(SseParser, RefusesOversizedEvent) {
   SseParser parser(64);
   std::vector<SseEvent> events;
