@@ -237,7 +237,7 @@ Task<void> CacheStep::replay(const cache::Lookup& lookup, const core::ChatReques
     encoder->finish(bytes);
     headers.push_back({"content-type", "text/event-stream"});
     headers.push_back({"cache-control", "no-cache"});
-    if (!co_await out.startStream(200, std::move(headers)) || !co_await out.write(bytes)) {
+    if (!co_await out.startStream(200, std::move(headers), bytes)) {
       exchange.status = 499;
     } else {
       co_await out.endStream();

@@ -129,9 +129,10 @@ http::Task<bool> CapturingWriter::send(int status, http::Headers headers, std::s
   co_return true;
 }
 
-http::Task<bool> CapturingWriter::startStream(int status, http::Headers headers) {
+http::Task<bool> CapturingWriter::startStream(int status, http::Headers headers, std::string_view first) {
   status_ = status;
   headers_ = std::move(headers);
+  body_.append(first);
   started_ = true;
   co_return true;
 }
@@ -141,7 +142,8 @@ http::Task<bool> CapturingWriter::write(std::string_view data) {
   co_return true;
 }
 
-http::Task<bool> CapturingWriter::endStream() {
+http::Task<bool> CapturingWriter::endStream(std::string_view last) {
+  body_.append(last);
   co_return true;
 }
 

@@ -68,9 +68,11 @@ class DeferredStore {
 class CapturingWriter final : public http::ResponseWriter {
  public:
   http::Task<bool> send(int status, http::Headers headers, std::string body) override;
-  http::Task<bool> startStream(int status, http::Headers headers) override;
+  using ResponseWriter::endStream;
+  using ResponseWriter::startStream;
+  http::Task<bool> startStream(int status, http::Headers headers, std::string_view first) override;
   http::Task<bool> write(std::string_view data) override;
-  http::Task<bool> endStream() override;
+  http::Task<bool> endStream(std::string_view last) override;
   void abort() override {}
   bool clientGone() const override { return false; }
   bool started() const override { return started_; }

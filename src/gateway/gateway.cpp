@@ -637,11 +637,15 @@ struct Gateway::Impl {
     headers.push_back({"content-type", "text/event-stream"});
     headers.push_back({"cache-control", "no-cache"});
     exchange.status = 200;
-    if (!co_await out.startStream(200, std::move(headers))) {
+    std::optional<core::Error> streamError = std::move(relay.pending);
+    // What the first read brought goes out with the head, unless it is the
+    // whole answer (then with the stream's end, below: still one write).
+    bool whole = streamError || relay.finished();
+    if (!co_await out.startStream(200, std::move(headers), whole ? std::string_view() : bytes)) {
       exchange.status = 499;
       co_return std::nullopt;
     }
-    std::optional<core::Error> streamError = std::move(relay.pending);
+    if (!whole) bytes.clear();
     while (!streamError && !relay.finished()) {
       if (!bytes.empty() && !co_await out.write(bytes)) {
         exchange.status = 499;  // the caller left; dropping `upstream` closes its connection
@@ -666,8 +670,8 @@ struct Gateway::Impl {
       exchange.note = streamError->message;
       relay.error(*streamError, bytes);
     }
-    if (!bytes.empty() && !co_await out.write(bytes)) exchange.status = 499;
-    co_await out.endStream();
+    // The last events and the stream's end in one write.
+    if (!co_await out.endStream(bytes) && !bytes.empty()) exchange.status = 499;
     // The upstream's chunked terminator follows its last event: read it, so
     // the connection goes back to the pool instead of being closed.
     if (!streamError && relay.finished()) {

@@ -97,10 +97,11 @@ http::Task<std::optional<core::Error>> serveInProcess(const core::ChatRequest& r
   headers.push_back({"content-type", "text/event-stream"});
   headers.push_back({"cache-control", "no-cache"});
   exchange.status = 200;
-  if (!co_await out.startStream(200, std::move(headers))) {
+  if (!co_await out.startStream(200, std::move(headers), bytes)) {  // the head and the first events, one write
     exchange.status = 499;
     co_return std::nullopt;
   }
+  bytes.clear();
   bool ended = first->empty();
   while (!ended) {
     if (!bytes.empty() && !co_await out.write(bytes)) {
@@ -112,8 +113,7 @@ http::Task<std::optional<core::Error>> serveInProcess(const core::ChatRequest& r
     if (!batch) {
       exchange.note = "local model failed mid-stream: " + batch.error().message;
       encoder->error(batch.error(), bytes);
-      if (!bytes.empty()) co_await out.write(bytes);
-      co_await out.endStream();
+      co_await out.endStream(bytes);
       co_return std::nullopt;
     }
     if (batch->empty()) break;
@@ -122,8 +122,7 @@ http::Task<std::optional<core::Error>> serveInProcess(const core::ChatRequest& r
   }
   record(exchange, events);
   encoder->finish(bytes);
-  if (!co_await out.write(bytes)) exchange.status = 499;
-  co_await out.endStream();
+  if (!co_await out.endStream(bytes)) exchange.status = 499;  // the last events and the end, one write
   co_return std::nullopt;
 }
 

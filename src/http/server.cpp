@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <array>
+#include <charconv>
 #include <cstring>
 
 #include <boost/asio.hpp>
@@ -128,7 +129,13 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
 
       if (drain_.draining) keepAlive_ = false;
       handlerRunning_ = true;
-      watchClient();
+      // The read that sees the client leave starts once the handler first
+      // waits (on its upstream): its first try, almost always empty, is then
+      // not a system call on the way to the upstream request. A handler that
+      // answers without waiting never needs it.
+      asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        if (self->handlerRunning_) self->watchClient();
+      });
       co_await runHandler(request);
       handlerRunning_ = false;
       if (gone_) co_await asio::this_coro::reset_cancellation_state();
@@ -152,14 +159,19 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     co_return !gone_;
   }
 
-  Task<bool> startStream(int status, Headers headers) override {
+  using ResponseWriter::endStream;
+  using ResponseWriter::startStream;
+
+  Task<bool> startStream(int status, Headers headers, std::string_view first) override {
     if (gone_ || started_) co_return false;
     if (version_ < 11) keepAlive_ = false;  // HTTP/1.0: no chunking, the body ends at close
     std::string head = statusAndHeaders(status, headers);
     if (version_ >= 11) head += "Transfer-Encoding: chunked\r\n";
     head += "\r\n";
     started_ = true;
-    std::array<asio::const_buffer, 1> pieces{asio::buffer(head)};
+    if (!first.empty() && version_ >= 11) appendChunkSize(head, first.size());
+    std::string_view after = !first.empty() && version_ >= 11 ? kCrLf : std::string_view();
+    std::array<asio::const_buffer, 3> pieces{asio::buffer(head), asio::buffer(first), asio::buffer(after)};
     co_await writeAll(pieces);
     co_return !gone_;
   }
@@ -168,10 +180,9 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     if (gone_ || !started_ || ended_) co_return false;
     if (data.empty()) co_return true;
     if (version_ >= 11) {
-      char size[24];
-      int length = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-      std::array<asio::const_buffer, 3> pieces{asio::buffer(size, static_cast<size_t>(length)), asio::buffer(data),
-                                               asio::buffer(kCrLf)};
+      std::string size;
+      appendChunkSize(size, data.size());
+      std::array<asio::const_buffer, 3> pieces{asio::buffer(size), asio::buffer(data), asio::buffer(kCrLf)};
       co_await writeAll(pieces);
     } else {
       std::array<asio::const_buffer, 1> pieces{asio::buffer(data)};
@@ -180,11 +191,19 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     co_return !gone_;
   }
 
-  Task<bool> endStream() override {
+  Task<bool> endStream(std::string_view last) override {
     if (gone_ || !started_ || ended_) co_return false;
     ended_ = true;
-    if (version_ < 11) co_return true;
-    std::array<asio::const_buffer, 1> pieces{asio::buffer(kLastChunk)};
+    if (version_ < 11) {
+      if (last.empty()) co_return true;
+      std::array<asio::const_buffer, 1> pieces{asio::buffer(last)};
+      co_await writeAll(pieces);
+      co_return !gone_;
+    }
+    std::string size;
+    if (!last.empty()) appendChunkSize(size, last.size());
+    std::string_view end = last.empty() ? kLastChunk : kCrLfLastChunk;
+    std::array<asio::const_buffer, 3> pieces{asio::buffer(size), asio::buffer(last), asio::buffer(end)};
     co_await writeAll(pieces);
     co_return !gone_;
   }
@@ -203,6 +222,16 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
  private:
   static constexpr std::string_view kCrLf = "\r\n";
   static constexpr std::string_view kLastChunk = "0\r\n\r\n";
+  static constexpr std::string_view kCrLfLastChunk = "\r\n0\r\n\r\n";  // a chunk's end, then the last chunk
+
+  // "1a2b\r\n": a chunk's size line.
+  static void appendChunkSize(std::string& out, size_t size) {
+    char line[24];
+    auto end = std::to_chars(line, line + sizeof line - 2, size, 16).ptr;
+    *end++ = '\r';
+    *end++ = '\n';
+    out.append(line, end);
+  }
   static constexpr size_t kReadSize = 16 * 1024;
 
   void cancelIo() {

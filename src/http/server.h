@@ -46,12 +46,16 @@ class ResponseWriter {
   virtual ~ResponseWriter() = default;
   // A whole response with Content-Length.
   virtual Task<bool> send(int status, Headers headers, std::string body) = 0;
-  // Starts a chunked response (the status and headers are final from here on).
-  virtual Task<bool> startStream(int status, Headers headers) = 0;
+  // Starts a chunked response (the status and headers are final from here on),
+  // with `first` as its first chunk when not empty: one write for both.
+  virtual Task<bool> startStream(int status, Headers headers, std::string_view first) = 0;
+  Task<bool> startStream(int status, Headers headers) { return startStream(status, std::move(headers), {}); }
   // One chunk of a started stream; written to the socket before returning.
   virtual Task<bool> write(std::string_view data) = 0;
-  // Ends a started stream (the terminating zero-length chunk).
-  virtual Task<bool> endStream() = 0;
+  // Ends a started stream (the terminating zero-length chunk), after `last`
+  // as its last chunk when not empty: one write for both.
+  virtual Task<bool> endStream(std::string_view last) = 0;
+  Task<bool> endStream() { return endStream({}); }
   // Drops the connection without finishing the response (the simulator uses
   // it to play an upstream that dies mid-stream).
   virtual void abort() = 0;

@@ -67,6 +67,11 @@ struct TestServer {
       co_await sleepMs(50);
       for (int i = 0; i < 3; ++i) co_await out.write("data: " + std::to_string(i) + "\n\n");
       co_await out.endStream();
+    } else if (request.path() == "/framed") {  // the first and last chunks given with the head and the end
+      Headers sse{{"content-type", "text/event-stream"}};
+      co_await out.startStream(200, std::move(sse), "data: a\n\n");
+      co_await out.write("data: b\n\n");
+      co_await out.endStream("data: c\n\n");
     } else if (request.path() == "/slow") {
       try {
         co_await sleepMs(3000);
@@ -296,6 +301,31 @@ TEST(HttpServer, AnswersPipelinedRequestsInOrder) {
   ASSERT_NE(third, std::string::npos) << all;
   EXPECT_LT(first, second);
   EXPECT_LT(second, third);
+}
+
+// startStream(first) and endStream(last) frame their chunks like write():
+// chunked under HTTP/1.1, raw under HTTP/1.0 (whose body ends at close).
+TEST(HttpServer, FirstAndLastChunksAreFramedLikeTheOthers) {
+  TestServer server;
+  auto exchange = [&](const std::string& request) {
+    asio::io_context ioc;
+    asio::ip::tcp::socket socket(ioc);
+    socket.connect({asio::ip::make_address("127.0.0.1"), server.server->port()});
+    asio::write(socket, asio::buffer(request));
+    std::string all;
+    boost::system::error_code ec;
+    char buf[4096];
+    for (;;) {
+      size_t n = socket.read_some(asio::buffer(buf), ec);
+      if (ec) break;
+      all.append(buf, n);
+    }
+    auto body = all.find("\r\n\r\n");
+    return body == std::string::npos ? all : all.substr(body + 4);
+  };
+  EXPECT_EQ(exchange("GET /framed HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+            "9\r\ndata: a\n\n\r\n9\r\ndata: b\n\n\r\n9\r\ndata: c\n\n\r\n0\r\n\r\n");
+  EXPECT_EQ(exchange("GET /framed HTTP/1.0\r\nHost: x\r\n\r\n"), "data: a\n\ndata: b\n\ndata: c\n\n");
 }
 
 TEST(HttpServer, MalformedRequestGets400) {
