@@ -22,8 +22,15 @@
 #
 #   bench/run.sh [--out FILE]       FILE: also write the table (markdown) there
 #
+# Rounds: with BENCH_ROUNDS=N (default 1) every mode is run N times over the
+# targets, the targets' order rotating each round; a fixed-rate load's
+# "added" is then taken per round (the target against direct measured next
+# to it) and the table reports medians over the rounds, with each round's
+# ratio to nginx. On a shared machine one round's direct run can sit 100 µs
+# off the next; use 5 or more rounds for the ratios.
+#
 # Environment knobs (defaults in brackets): BENCH_RATE [500], BENCH_DURATION
-# [8] and BENCH_WARMUP [2] seconds per run, BENCH_MODES ["fixed fixed-stream max
+# [8] and BENCH_WARMUP [2] seconds per run, BENCH_ROUNDS [1], BENCH_MODES ["fixed fixed-stream max
 # max-stream"], BENCH_FIXED_CONNECTIONS [50],
 # BENCH_MAX_CONNECTIONS [32], BENCH_HOLD [1000], BENCH_TARGETS ["direct nginx
 # arbitra portkey"], BENCH_SKIP_BUILD=1, BUILD_DIR [build]. Loopback only.
@@ -38,6 +45,7 @@ WARMUP=${BENCH_WARMUP:-2}
 FIXED_CONNECTIONS=${BENCH_FIXED_CONNECTIONS:-50}
 MAX_CONNECTIONS=${BENCH_MAX_CONNECTIONS:-32}
 HOLD=${BENCH_HOLD:-1000}
+ROUNDS=${BENCH_ROUNDS:-1}
 TARGETS=${BENCH_TARGETS:-direct nginx arbitra portkey}
 OUT_FILE=""
 while [[ $# -gt 0 ]]; do
@@ -257,9 +265,10 @@ SERVER_LOG[portkey]=$WORK/portkey.log
 [[ -n ${NGINX_PID:-} ]] && SERVER_PID[nginx]=$(pgrep -P "$NGINX_PID" | head -1)
 [[ -n ${PORTKEY_PID:-} ]] && SERVER_PID[portkey]=$PORTKEY_PID
 
-# load TARGET MODE: one run; writes $RESULTS/TARGET.MODE.json and .cpu.json
+# load TARGET MODE [ROUND]: one run; writes $RESULTS/TARGET.MODE[.rROUND].json and .cpu.json
 load() {
-  local target=$1 mode=$2 url_var="URL_$1" args=()
+  local target=$1 mode=$2 url_var="URL_$1" args=() name="$1.$2"
+  [[ -n ${3:-} ]] && name="$1.$2.r$3"
   case $mode in
     fixed) args=(--rate "$RATE" --connections "$FIXED_CONNECTIONS" --body-file "$WORK/chat.json") ;;
     fixed-stream) args=(--rate "$RATE" --connections "$FIXED_CONNECTIONS" --body-file "$WORK/chat-stream.json" --stream) ;;
@@ -268,23 +277,23 @@ load() {
   esac
   [[ $target == portkey ]] && args+=("${PORTKEY_HEADERS[@]}")
   if [[ -n ${DIED[$target]:-} ]]; then
-    echo "{\"died\":true}" >"$RESULTS/$target.$mode.json"
+    echo "{\"died\":true}" >"$RESULTS/$name.json"
     return
   fi
-  say "$target $mode"
+  say "$target $mode${3:+ (round $3 of $ROUNDS)}"
   local server=${SERVER_PID[$target]} sim_before server_before
   sim_before=$(cpu_ticks "$SIM_PID")
   server_before=$(cpu_ticks "$server")
   "${LOAD_PIN[@]}" "$LOADGEN" --url "${!url_var}" --duration "$DURATION" --warmup "$WARMUP" \
-    --header "authorization: Bearer x" "${args[@]}" >"$RESULTS/$target.$mode.json"
+    --header "authorization: Bearer x" "${args[@]}" >"$RESULTS/$name.json"
   echo "{\"server_ticks\":$(($(cpu_ticks "$server") - server_before)),\"sim_ticks\":$(($(cpu_ticks "$SIM_PID") - sim_before)),\"hz\":$(getconf CLK_TCK)}" \
-    >"$RESULTS/$target.$mode.cpu.json"
+    >"$RESULTS/$name.cpu.json"
   # A target that died is reported as such, with its last log lines; the rest goes on.
   if ! kill -0 "$server" 2>/dev/null; then
     DIED[$target]=1
     say "$target died during '$mode'; its log ends with:"
     tail -n 20 "${SERVER_LOG[$target]}" >&2 || true
-    echo "{\"died\":true}" >"$RESULTS/$target.$mode.json"
+    echo "{\"died\":true}" >"$RESULTS/$name.json"
   fi
 }
 
@@ -299,12 +308,16 @@ for target in direct nginx arbitra portkey; do
 done
 # Mode by mode, the targets back to back, so that drift in the machine's state
 # touches the runs being compared alike.
+ORDER=(direct nginx arbitra portkey)
 for mode in ${BENCH_MODES:-fixed fixed-stream max max-stream}; do
-  for target in direct nginx arbitra portkey; do
-    has_target "$target" || continue
-    # Portkey 1.15.2's streaming fails on this Node (its issues #1389, #1550).
-    [[ $target == portkey && $mode == *stream ]] && continue
-    load "$target" "$mode"
+  for ((round = 1; round <= ROUNDS; round++)); do
+    for ((i = 0; i < ${#ORDER[@]}; i++)); do
+      target=${ORDER[$(((i + round - 1) % ${#ORDER[@]}))]}
+      has_target "$target" || continue
+      # Portkey 1.15.2's streaming fails on this Node (its issues #1389, #1550).
+      [[ $target == portkey && $mode == *stream ]] && continue
+      if ((ROUNDS == 1)); then load "$target" "$mode"; else load "$target" "$mode" "$round"; fi
+    done
   done
 done
 
@@ -348,6 +361,7 @@ node "$BENCH/report.mjs" "$RESULTS" \
   "load=$RATE rps open loop over $FIXED_CONNECTIONS connections (fixed), closed loop over $MAX_CONNECTIONS connections (max); ${WARMUP}s warm-up + ${DURATION}s measured per run; 16 output tokens, zero time to first token" \
   "versions=arbitra $("$BUILD/arbitra" version | awk '{print $2}') (commit $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')), $(nginx -v 2>&1 | sed 's/.*: //'), @portkey-ai/gateway $(node -p "require('$BENCH/node_modules/@portkey-ai/gateway/package.json').version" 2>/dev/null || echo '-') on node $(node --version)" \
   "hold=$HOLD" \
+  "rounds=$ROUNDS" \
   "quiet=1/5/15-min load average $LOAD_BEFORE before, $LOAD_AFTER after (the bench itself keeps about 2 busy)$OTHERS" \
   >"$WORK/table.md"
 cat "$WORK/table.md"
