@@ -30,6 +30,23 @@ Task<void> sleepMs(int ms) {
   co_await timer.async_wait(asio::use_awaitable);
 }
 
+// Writes `request` on a fresh connection and reads until the server closes it.
+std::string rawExchange(uint16_t port, const std::string& request) {
+  asio::io_context ioc;
+  asio::ip::tcp::socket socket(ioc);
+  socket.connect({asio::ip::make_address("127.0.0.1"), port});
+  asio::write(socket, asio::buffer(request));
+  std::string all;
+  boost::system::error_code ec;
+  char buf[4096];
+  for (;;) {
+    size_t n = socket.read_some(asio::buffer(buf), ec);
+    if (ec) break;
+    all.append(buf, n);
+  }
+  return all;
+}
+
 struct TestServer {
   std::atomic<int> cancelled{0};
   std::atomic<int> handled{0};
@@ -277,22 +294,11 @@ TEST(HttpServer, ClientDisconnectCancelsHandler) {
 
 TEST(HttpServer, AnswersPipelinedRequestsInOrder) {
   TestServer server;
-  asio::io_context ioc;
-  asio::ip::tcp::socket socket(ioc);
-  socket.connect({asio::ip::make_address("127.0.0.1"), server.server->port()});
   std::string requests =
       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nsecond"
       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nthird";
-  asio::write(socket, asio::buffer(requests));
-  std::string all;
-  boost::system::error_code ec;
-  char buf[4096];
-  for (;;) {
-    size_t n = socket.read_some(asio::buffer(buf), ec);
-    if (ec) break;
-    all.append(buf, n);
-  }
+  std::string all = rawExchange(server.server->port(), requests);
   auto first = all.find("first");
   auto second = all.find("second");
   auto third = all.find("third");
@@ -308,18 +314,7 @@ TEST(HttpServer, AnswersPipelinedRequestsInOrder) {
 TEST(HttpServer, FirstAndLastChunksAreFramedLikeTheOthers) {
   TestServer server;
   auto exchange = [&](const std::string& request) {
-    asio::io_context ioc;
-    asio::ip::tcp::socket socket(ioc);
-    socket.connect({asio::ip::make_address("127.0.0.1"), server.server->port()});
-    asio::write(socket, asio::buffer(request));
-    std::string all;
-    boost::system::error_code ec;
-    char buf[4096];
-    for (;;) {
-      size_t n = socket.read_some(asio::buffer(buf), ec);
-      if (ec) break;
-      all.append(buf, n);
-    }
+    std::string all = rawExchange(server.server->port(), request);
     auto body = all.find("\r\n\r\n");
     return body == std::string::npos ? all : all.substr(body + 4);
   };
@@ -330,18 +325,7 @@ TEST(HttpServer, FirstAndLastChunksAreFramedLikeTheOthers) {
 
 TEST(HttpServer, MalformedRequestGets400) {
   TestServer server;
-  asio::io_context ioc;
-  asio::ip::tcp::socket socket(ioc);
-  socket.connect({asio::ip::make_address("127.0.0.1"), server.server->port()});
-  asio::write(socket, asio::buffer(std::string("BLAH / HTTP/9.9 nonsense\r\n\r\n")));
-  std::string all;
-  boost::system::error_code ec;
-  char buf[4096];
-  for (;;) {
-    size_t n = socket.read_some(asio::buffer(buf), ec);
-    if (ec) break;
-    all.append(buf, n);
-  }
+  std::string all = rawExchange(server.server->port(), "BLAH / HTTP/9.9 nonsense\r\n\r\n");
   EXPECT_EQ(all.rfind("HTTP/1.1 400", 0), 0u) << all;
 }
 
