@@ -8,7 +8,14 @@
 // stores the full vector beside it; a search takes the `rerank` best
 // candidates of the graph and orders them by the exact cosine on the full
 // vectors, so every similarity returned is exact (only which candidates are
-// found is approximate). Deletes: flat ones are removed at once;
+// found is approximate). The graph is walked by our own search over
+// hnswlib's memory layout (no allocation, a small L1-resident visited set,
+// every unvisited neighbour's code prefetched at once; same algorithm and
+// distances as hnswlib's searchKnn). Re-ranking first scores each candidate
+// on an int8 copy of its full vector (FineCode, compact.h: a quarter of the
+// bytes, with a proven error bound) and reads the full float vectors only of
+// those that can still be among the k best: the result equals scoring every
+// candidate exactly. Deletes: flat ones are removed at once;
 // HNSW ones are marked deleted (skipped by searches) and their slot is reused
 // by the next add (hnswlib relinks a re-added label), so a namespace under
 // eviction churn does not grow; the graph is rebuilt from its live vectors
@@ -48,6 +55,8 @@ struct IndexParams {
   size_t indexDims = 64;     // the graph's code: projected dims (0: the full vector)
   bool int8 = true;          // the graph's code quantised to int8
   size_t rerank = 16;        // graph candidates re-ranked on the full vectors
+  bool fineCode = true;      // keep an int8 copy of each full vector (FineCode) to screen re-ranking
+  bool ownSearch = true;     // our graph search (false: hnswlib's searchKnn; same results, slower)
 };
 
 // What the allocator takes for a request of n bytes (glibc: an 8-byte header,
@@ -74,6 +83,10 @@ class VectorIndex {
   std::vector<std::pair<uint64_t, float>> search(const Vector& q, size_t k) const;
   // Search effort from now on (ef_search, re-ranked candidates).
   void setSearch(size_t efSearch, size_t rerank);
+  // Which search paths run from now on (bench and tests compare them on one
+  // index): our graph search or hnswlib's; the FineCode screen or every
+  // candidate's full vector (the screen needs params.fineCode).
+  void setSearchPath(bool ownSearch, bool fineScreen);
   size_t size() const { return live_; }
   size_t dims() const { return dims_; }
   bool graph() const { return hnsw_ != nullptr; }
@@ -89,6 +102,7 @@ class VectorIndex {
   size_t dims_;
   IndexParams params_;
   size_t live_ = 0;
+  bool fineScreen_;
   // Flat form.
   std::vector<uint64_t> flatIds_;
   std::vector<float> flat_;
