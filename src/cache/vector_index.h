@@ -46,9 +46,10 @@ namespace arbitra::cache {
 struct IndexParams {
   size_t flatLimit = 256;    // vectors kept flat before switching to HNSW
   // Defaults measured with bench/cache_speed at 1M entries in one namespace
-  // (README, "Speed"): ef_search 48 finds the brute-force nearest for 200 of
-  // 200 queries on 512-d n-gram vectors at ~85 µs p50 (64: same recall,
-  // ~20% slower; 32: 0.995); 128 dims gave lower recall (0.957) and was slower.
+  // (README, "Speed"): ef_search 48 finds the brute-force nearest for 199-200
+  // of 200 queries on 512-d n-gram vectors at ~56 µs p50 (our search; 64:
+  // same recall, slower; 32: 0.990 at ~44 µs); 128 dims gave lower recall
+  // (0.957) and was slower.
   size_t m = 16;             // HNSW links per node
   size_t efConstruction = 64;
   size_t efSearch = 48;
