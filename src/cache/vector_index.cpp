@@ -629,6 +629,7 @@ std::vector<std::pair<uint64_t, float>> VectorIndex::search(const Vector& q, siz
     for (size_t i = 0; i < n; ++i) {
       out.emplace_back(g.slotIds[slots[i]], dotF32(g.full(slots[i]), q.data(), dims_));  // exact cosine, full vector
     }
+    exactScored_ = n;
     return sortedTop(out, k);
   }
   // Screened re-rank (FineCode): each candidate's upper bound from its int8
@@ -649,8 +650,12 @@ std::vector<std::pair<uint64_t, float>> VectorIndex::search(const Vector& q, siz
   std::sort(bounds, bounds + n, [](const auto& a, const auto& b) { return a.first > b.first; });
   out.reserve(k + 1);
   auto better = [](const auto& a, const auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); };
+  exactScored_ = n;
   for (size_t i = 0; i < n; ++i) {
-    if (out.size() == k && bounds[i].first < out.front().second) break;  // out: a heap, its worst on top
+    if (out.size() == k && bounds[i].first < out.front().second) {  // out: a heap, its worst on top
+      exactScored_ = i;
+      break;
+    }
     if (i + 1 < n) prefetchLines(reinterpret_cast<const char*>(g.full(bounds[i + 1].second)), 128);
     out.emplace_back(g.slotIds[bounds[i].second], dotF32(g.full(bounds[i].second), q.data(), dims_));
     std::push_heap(out.begin(), out.end(), better);

@@ -88,6 +88,9 @@ class VectorIndex {
   // index): our graph search or hnswlib's; the FineCode screen or every
   // candidate's full vector (the screen needs params.fineCode).
   void setSearchPath(bool ownSearch, bool fineScreen);
+  // Full vectors the last graph search scored exactly (diagnosis and tests:
+  // the FineCode screen reads fewer than the re-rank's candidates).
+  size_t lastExactScored() const { return exactScored_; }
   size_t size() const { return live_; }
   size_t dims() const { return dims_; }
   bool graph() const { return hnsw_ != nullptr; }
@@ -104,6 +107,7 @@ class VectorIndex {
   IndexParams params_;
   size_t live_ = 0;
   bool fineScreen_;
+  mutable size_t exactScored_ = 0;
   // Flat form.
   std::vector<uint64_t> flatIds_;
   std::vector<float> flat_;
