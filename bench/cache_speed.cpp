@@ -11,6 +11,7 @@
 //                             [--m 16] [--ef-construction 64] [--ef-search 48[,32,...]] [--namespaces 1]
 //                             [--index-dims 64] [--int8 1] [--rerank 16[,8,...]] [--exact 200] [--passes 10]
 //                             [--build-threads 1] [--pin CPU] [--lock FILE] [--switches 0]
+//                             [--paths own/fine[,own/full,hnswlib/full,...]] [--fine-code 1]
 //   build/arbitra-cache-speed --bulk 100000   (index build of a snapshot reload, 1 thread vs every core)
 //   build/arbitra-cache-speed --memory 256 [--memory-puts 200000] [--memory-namespaces K]
 //                             (RSS against the bound: one namespace, then puts/1000 namespaces)
@@ -33,8 +34,14 @@
 // lookup's mean: what the machine adds to any work that long (noise floor).
 // Exact lookups: per pass, the same way.
 //
-// --ef-search and --rerank take lists: the index is built once per size and
-// searched with each combination (Store::setSearch).
+// --ef-search, --rerank and --paths take lists: the index is built once per
+// size and searched with each combination (Store::setSearch, setSearchPath).
+// A path is graph/re-rank: graph `own` (our search over hnswlib's layout) or
+// `hnswlib` (its searchKnn); re-rank `fine` (int8 screen, exact scores only
+// for candidates that can win) or `full` (every candidate's full vector).
+// The default is the index's default, own/fine. --fine-code 0 builds the
+// index without FineCodes (the memory before them; `fine` then reads the
+// full vectors as `full` does).
 //
 // recall@1 is measured two ways: "own" = the search found the entry the
 // query was made from (similarity > 0.99); "vs exact" = its best similarity
@@ -83,6 +90,16 @@ std::string text(std::mt19937_64& rng) {
   t += kTails[rng() % 10];
   t += "?";
   return t;
+}
+
+// Transparent huge pages the process holds (kB), from smaps_rollup.
+long hugeKb() {
+  std::ifstream in("/proc/self/smaps_rollup");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("AnonHugePages:", 0) == 0) return std::stol(line.substr(14));
+  }
+  return -1;
 }
 
 long rssKb() {
@@ -140,6 +157,7 @@ int main(int argc, char** argv) {
   std::string lockPath;     // --lock FILE: build under a shared flock, measure under an exclusive one
   int pin = -1;             // --pin CPU: measure pinned to this CPU (building uses every core)
   std::vector<size_t> efList = {params.efSearch}, rerankList = {params.rerank};
+  std::vector<std::string> paths = {"own/fine"};
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--m")) params.m = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--namespaces")) namespaces = std::stoul(argv[i + 1]);
@@ -147,6 +165,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--ef-search")) efList = numbers(argv[i + 1]);
     if (!std::strcmp(argv[i], "--index-dims")) params.indexDims = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--int8")) params.int8 = std::stoul(argv[i + 1]) != 0;
+    if (!std::strcmp(argv[i], "--fine-code")) params.fineCode = std::stoul(argv[i + 1]) != 0;
     if (!std::strcmp(argv[i], "--rerank")) rerankList = numbers(argv[i + 1]);
     if (!std::strcmp(argv[i], "--exact")) exactQueries = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--passes")) passes = std::max<size_t>(1, std::stoul(argv[i + 1]));
@@ -161,6 +180,17 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--build-threads")) threads = std::max<size_t>(1, std::stoul(argv[i + 1]));
     if (!std::strcmp(argv[i], "--lock")) lockPath = argv[i + 1];
     if (!std::strcmp(argv[i], "--pin")) pin = std::stoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--paths")) {
+      paths.clear();
+      std::stringstream ss(argv[i + 1]);
+      for (std::string item; std::getline(ss, item, ',');) {
+        if (item != "own/fine" && item != "own/full" && item != "hnswlib/fine" && item != "hnswlib/full") {
+          std::fprintf(stderr, "--paths: unknown path %s (own|hnswlib)/(fine|full)\n", item.c_str());
+          return 2;
+        }
+        paths.push_back(item);
+      }
+    }
   }
   auto embedder = makeNgramEmbedder();
 
@@ -276,10 +306,10 @@ int main(int argc, char** argv) {
               "over each query's fastest pass; fixed work: the same arithmetic timed after every lookup, sized to "
               "the lookup's p50 (what the machine adds to any work that long: the noise floor); faults: minor page "
               "faults per 1,000 lookups while measuring.\n\n"
-              "| entries | ef_search / re-rank | build s | exact p50 µs | exact p99 µs | semantic p50 µs | "
+              "| entries | ef_search / re-rank | path | build s | exact p50 µs | exact p99 µs | semantic p50 µs | "
               "semantic p99 µs | p99 first pass | p99 worst pass | p99 best-of-N | fixed work p50 / p99 µs | faults | "
               "recall@1 own | recall@1 vs exact | bytes/entry (accounted) | RSS growth/entry |\n"
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+              "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
               namespaces, embedder->dimensions(), params.m, params.efConstruction, code.c_str(),
               simdKernels() ? "AVX2" : "scalar",
               threads > 1 ? ("Store::putMany, " + std::to_string(threads) + " threads").c_str() : "Store::put, one thread",
@@ -359,9 +389,16 @@ int main(int argc, char** argv) {
       CPU_SET(pin, &one);
       sched_setaffinity(0, sizeof one, &one);
     }
+    std::printf("<!-- %zu entries built; transparent huge pages held: %ld MiB of RSS %ld MiB -->\n", n, hugeKb() / 1024,
+                rssKb() / 1024);
+    std::vector<std::pair<size_t, std::string>> rerankPaths;
+    for (size_t rerank : rerankList) {
+      for (const auto& path : paths) rerankPaths.emplace_back(rerank, path);
+    }
     for (size_t ef : efList) {
-      for (size_t rerank : rerankList) {
+      for (const auto& [rerank, path] : rerankPaths) {
         store->setSearch(ef, rerank);
+        store->setSearchPath(path.rfind("own", 0) == 0, path.find("fine") != std::string::npos);
         const size_t nq = queryVectors.size();
         std::vector<double> semantic(nq, 1e300);  // each query's fastest pass
         std::vector<double> passP50, passP99, exactP50, exactP99;
@@ -419,9 +456,9 @@ int main(int argc, char** argv) {
         const double faults = double(ru1.ru_minflt - ru0.ru_minflt) * 1000.0 / double(passes * nq);
         const double first = passP99.front();
         const double worst = *std::max_element(passP99.begin(), passP99.end());
-        std::printf("| %zu | %zu / %zu | %.1f | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f | %.2f | %.3f "
+        std::printf("| %zu | %zu / %zu | %s | %.1f | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f | %.2f | %.3f "
                     "| %.3f (%zu) | %zu | %ld |\n",
-                    n, ef, rerank, build, pct(exactP50, 0.5), pct(exactP99, 0.5), pct(passP50, 0.5), pct(passP99, 0.5),
+                    n, ef, rerank, path.c_str(), build, pct(exactP50, 0.5), pct(exactP99, 0.5), pct(passP50, 0.5), pct(passP99, 0.5),
                     first, worst, pct(semantic, 0.99), pct(fixedP50, 0.5) + sink * 0, pct(fixedP99, 0.5), faults,
                     double(found) / nq,
                     checked ? double(same) / checked : 0.0, checked, store->bytes() / n, (rss1 - rss0) * 1024 / long(n));

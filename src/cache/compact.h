@@ -17,6 +17,9 @@
 //    (x ~= scale * q, |q| <= 127); float: `dims` f32.
 //  - Kernels: AVX2+FMA versions compiled with target attributes and chosen at
 //    run time (the rest of the build stays portable), scalar otherwise.
+//  - FineCode: the full vector int8-quantised (dims bytes, a quarter of the
+//    floats) with what it needs to bound its error, so re-ranking can skip
+//    the full vectors that cannot win (see FineCode).
 //
 // Thread safety: everything here is immutable after construction.
 #pragma once
@@ -30,6 +33,8 @@ namespace arbitra::cache {
 // Dot products, dispatched once to AVX2/FMA when the CPU has it.
 float dotF32(const float* a, const float* b, size_t n);
 int32_t dotI8(const int8_t* a, const int8_t* b, size_t n);
+// int8 times float (a fine code against a float query).
+float dotI8F32(const int8_t* a, const float* b, size_t n);
 // True when the AVX2/FMA kernels are in use (for the bench's header).
 bool simdKernels();
 
@@ -68,6 +73,37 @@ class CompactCodec {
   size_t dims_, codeDims_;
   bool int8_;
   const Projection* projection_ = nullptr;
+};
+
+// The full vector x, int8-quantised, with a guaranteed bound on how far the
+// dot product it gives can be from the exact one:
+//
+//   for any query y:  dotF32(x, y) <= estimate(code, y) + bound(code, |y|)
+//
+// where dotF32 is the float kernel the index reports exact cosines with (so
+// the inequality holds for the float result, rounding included). Why it
+// holds: x = s*q + e with |e_i| <= s/2, so x.y = s*(q.y) + e.y and
+// |e.y| <= |e|*|y| (Cauchy-Schwarz; |e| is computed exactly at encoding, in
+// double, and rounded up). Both float dot products differ from their real
+// values by at most gamma*|a|*|b| with gamma = (n+2)*eps (any summation
+// order, FMA or not), charged on `mag` = max(|x|, |s*q|). Re-ranking scores
+// candidates exactly in order of estimate + bound and stops when the next
+// one's bound is below the k-th exact score: the result equals exact scoring
+// of every candidate.
+//
+// Layout (bytes(dims)): f32 scale, f32 err (|e|, rounded up), f32 mag, 4
+// bytes padding, then `dims` int8 (|q| <= 127). 16-byte header so the int8
+// part is 16-byte aligned when the record is.
+class FineCode {
+ public:
+  static constexpr size_t kHeader = 16;
+  static size_t bytes(size_t dims) { return kHeader + ((dims + 15) & ~size_t(15)); }
+  static void encode(const float* x, size_t dims, uint8_t* code);
+  // s * (q . y), in float.
+  static float estimate(const uint8_t* code, const float* y, size_t dims);
+  // The most dotF32(x, y) can exceed estimate() by, for a query of norm |y|
+  // (pass an upper bound of |y|).
+  static float bound(const uint8_t* code, float yNorm, size_t dims);
 };
 
 }  // namespace arbitra::cache

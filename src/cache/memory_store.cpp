@@ -102,6 +102,7 @@ class MemoryStore : public Store {
       auto& space = spaces_[*entry.ns];
       if (!space) {
         space = std::make_unique<VectorIndex>(entry.embedding.size(), params_);
+        if (fineScreenOff_) space->setSearchPath(params_.ownSearch, false);
         indexBytes_ += charge(*space);
       }
       if (space->dims() == entry.embedding.size()) {
@@ -200,7 +201,10 @@ class MemoryStore : public Store {
       }
       if (items.empty()) continue;
       auto& space = spaces_[ns];
-      if (!space) space = std::make_unique<VectorIndex>(items.front().second->size(), params_);
+      if (!space) {
+        space = std::make_unique<VectorIndex>(items.front().second->size(), params_);
+        if (fineScreenOff_) space->setSearchPath(params_.ownSearch, false);
+      }
       (items.size() >= 10000 ? big : small).emplace_back(space.get(), std::move(items));
     }
     threads = std::max<size_t>(1, threads);
@@ -237,6 +241,13 @@ class MemoryStore : public Store {
     params_.efSearch = efSearch;
     params_.rerank = rerank;
     for (auto& [ns, space] : spaces_) space->setSearch(efSearch, rerank);
+  }
+
+  void setSearchPath(bool ownSearch, bool fineScreen) override {
+    std::lock_guard lock(mutex_);
+    params_.ownSearch = ownSearch;
+    fineScreenOff_ = !fineScreen;
+    for (auto& [ns, space] : spaces_) space->setSearchPath(ownSearch, fineScreen);
   }
 
   size_t size() const override {
@@ -327,6 +338,7 @@ class MemoryStore : public Store {
   size_t maxBytes_;
   size_t target_;
   IndexParams params_;
+  bool fineScreenOff_ = false;  // setSearchPath(_, false): new indexes too
   size_t bytes_ = 0;       // entries (slot.bytes of charged slots)
   size_t indexBytes_ = 0;  // namespace indexes (their memoryBytes(), each with its spaces_ node)
   uint64_t nextId_ = 0;

@@ -87,6 +87,9 @@ class Store {
   // bench/cache_speed sweeps it on one built index). Stores without an
   // approximate index ignore it.
   virtual void setSearch(size_t efSearch, size_t rerank) {}
+  // Which search paths the indexes run (VectorIndex::setSearchPath; bench
+  // and tests compare them on one built index).
+  virtual void setSearchPath(bool ownSearch, bool fineScreen) {}
   virtual size_t size() const = 0;
   virtual size_t bytes() const = 0;
   virtual size_t maxBytes() const = 0;

@@ -8,7 +8,14 @@
 // stores the full vector beside it; a search takes the `rerank` best
 // candidates of the graph and orders them by the exact cosine on the full
 // vectors, so every similarity returned is exact (only which candidates are
-// found is approximate). Deletes: flat ones are removed at once;
+// found is approximate). The graph is walked by our own search over
+// hnswlib's memory layout (no allocation, a small L1-resident visited set,
+// every unvisited neighbour's code prefetched at once; same algorithm and
+// distances as hnswlib's searchKnn). Re-ranking first scores each candidate
+// on an int8 copy of its full vector (FineCode, compact.h: a quarter of the
+// bytes, with a proven error bound) and reads the full float vectors only of
+// those that can still be among the k best: the result equals scoring every
+// candidate exactly. Deletes: flat ones are removed at once;
 // HNSW ones are marked deleted (skipped by searches) and their slot is reused
 // by the next add (hnswlib relinks a re-added label), so a namespace under
 // eviction churn does not grow; the graph is rebuilt from its live vectors
@@ -39,15 +46,18 @@ namespace arbitra::cache {
 struct IndexParams {
   size_t flatLimit = 256;    // vectors kept flat before switching to HNSW
   // Defaults measured with bench/cache_speed at 1M entries in one namespace
-  // (README, "Speed"): ef_search 48 finds the brute-force nearest for 200 of
-  // 200 queries on 512-d n-gram vectors at ~85 µs p50 (64: same recall,
-  // ~20% slower; 32: 0.995); 128 dims gave lower recall (0.957) and was slower.
+  // (README, "Speed"): ef_search 48 finds the brute-force nearest for 199-200
+  // of 200 queries on 512-d n-gram vectors at ~56 µs p50 (our search; 64:
+  // same recall, slower; 32: 0.990 at ~44 µs); 128 dims gave lower recall
+  // (0.957) and was slower.
   size_t m = 16;             // HNSW links per node
   size_t efConstruction = 64;
   size_t efSearch = 48;
   size_t indexDims = 64;     // the graph's code: projected dims (0: the full vector)
   bool int8 = true;          // the graph's code quantised to int8
   size_t rerank = 16;        // graph candidates re-ranked on the full vectors
+  bool fineCode = true;      // keep an int8 copy of each full vector (FineCode) to screen re-ranking
+  bool ownSearch = true;     // our graph search (false: hnswlib's searchKnn; same results, slower)
 };
 
 // What the allocator takes for a request of n bytes (glibc: an 8-byte header,
@@ -74,6 +84,13 @@ class VectorIndex {
   std::vector<std::pair<uint64_t, float>> search(const Vector& q, size_t k) const;
   // Search effort from now on (ef_search, re-ranked candidates).
   void setSearch(size_t efSearch, size_t rerank);
+  // Which search paths run from now on (bench and tests compare them on one
+  // index): our graph search or hnswlib's; the FineCode screen or every
+  // candidate's full vector (the screen needs params.fineCode).
+  void setSearchPath(bool ownSearch, bool fineScreen);
+  // Full vectors the last graph search scored exactly (diagnosis and tests:
+  // the FineCode screen reads fewer than the re-rank's candidates).
+  size_t lastExactScored() const { return exactScored_; }
   size_t size() const { return live_; }
   size_t dims() const { return dims_; }
   bool graph() const { return hnsw_ != nullptr; }
@@ -89,6 +106,8 @@ class VectorIndex {
   size_t dims_;
   IndexParams params_;
   size_t live_ = 0;
+  bool fineScreen_;
+  mutable size_t exactScored_ = 0;
   // Flat form.
   std::vector<uint64_t> flatIds_;
   std::vector<float> flat_;
