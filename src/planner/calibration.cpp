@@ -60,7 +60,7 @@ double predictTokensPerS(const Catalog& catalog, const PublishedFigure& f, const
   if (!hw || !m || !q) return 0;
   auto d = deviceBudget(*hw, 1, *q, eff);
   if (!d) return 0;
-  if (f.prefill) return f.input / prefillSeconds(*d, *m, f.input);
+  if (f.prefill) return f.input / prefillSeconds(*d, *m, *q, f.input);
   if (f.maxLoad) return maxLoadOutputTokensPerS(*d, *m, *q, f.input, f.output, eff);
   if (maxBatchByMemory(*d, *m, *q, f.input + f.output, eff) < f.batch) return 0;
   return decodeTokensPerS(*d, *m, *q, f.batch, f.input + f.output / 2);

@@ -37,6 +37,7 @@ Hardware roundCpuRow() {
   h.fp16Tflops = 0.177;
   h.bandwidthEfficiency = h.blockQuantEfficiency = h.decodeComputeEfficiency = h.prefillComputeEfficiency =
       h.matmulHalfWidth = h.layerOverheadUs = h.overlap = std::nullopt;
+  h.kernels.clear();  // the one-rate model (kernels_test.cpp has the per-type one)
   return h;
 }
 
@@ -161,8 +162,15 @@ std::vector<BenchPoint> syntheticPoints(const Hardware& hw) {
   std::vector<BenchPoint> out;
   for (const char* model : {"arbitra-random-135m", "arbitra-random-500m", "arbitra-random-1b"})
     for (const char* quant : {"Q8_0", "Q4_K_M"}) {
-      for (int batch : {1, 2, 4}) out.push_back({hw.id, model, quant, batch, 72, 0});
-      out.push_back({hw.id, model, quant, 0, 267, 0});
+      for (int batch : {0, 1, 2, 4}) {
+        BenchPoint p;
+        p.hardware = hw.id;
+        p.model = model;
+        p.quant = quant;
+        p.batch = batch;
+        p.tokens = batch == 0 ? 267 : 72;
+        out.push_back(p);
+      }
     }
   for (auto& p : out) p.tokensPerS = predictBenchPoint(shippedCatalog(), hw, p, Efficiency{});
   return out;
