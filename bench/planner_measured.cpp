@@ -14,13 +14,14 @@
 // "2,4,6"). Fit on odd, check on even: every figure in the table is one the
 // fit never saw. Without --fit-runs the row is the catalog's (the shipped
 // one). --spec says which machine spec a point is predicted with:
-// `concurrent` (default where probe files exist): each run's own probe, taken
-// next to it, as the row's kernel rates; `row`: the row's `kernels` (the
-// catalog's, or with --fit-runs the median of the fitted runs' probes).
+// `concurrent` (default where probe files exist): each bench's own probe,
+// taken just before it, as the row's kernel rates; `run`: the median of the
+// probes of its run; `row`: the row's `kernels` (the catalog's, or with
+// --fit-runs the median of the fitted runs' probes).
 // --fit is --fit-runs all (the former single-run use). Exit 1 when a row's
 // median is off by more than 25%, 2 on bad input. A benchmark, not a test.
 //
-//   arbitra-planner-measured [--catalog DIR] [--fit-runs SET] [--check-runs SET] [--spec concurrent|row]
+//   arbitra-planner-measured [--catalog DIR] [--fit-runs SET] [--check-runs SET] [--spec concurrent|run|row]
 //                            [--peak P.json ...] -- runN-*.json ...
 #include <algorithm>
 #include <boost/json.hpp>
@@ -92,10 +93,10 @@ int main(int argc, char** argv) {
       while (i + 1 < argc && std::string(argv[i + 1]) != "--") peaks.push_back(argv[++i]);
     } else files.push_back(a);
   }
-  if (files.empty() || (!spec.empty() && spec != "concurrent" && spec != "row")) {
+  if (files.empty() || (!spec.empty() && spec != "concurrent" && spec != "run" && spec != "row")) {
     std::fprintf(stderr,
                  "usage: arbitra-planner-measured [--catalog DIR] [--fit-runs SET] [--check-runs SET] "
-                 "[--spec concurrent|row] [--peak P.json ...] -- runN-*.json ...\n");
+                 "[--spec concurrent|run|row] [--peak P.json ...] -- runN-*.json ...\n");
     return 2;
   }
   try {
@@ -107,9 +108,18 @@ int main(int argc, char** argv) {
       if (!p.probe.empty()) probedFiles.insert(std::to_string(p.run) + p.model + p.quant);
     int probed = static_cast<int>(probedFiles.size());
     if (spec.empty()) spec = probed > 0 ? "concurrent" : "row";
-    if (spec == "concurrent" && probed < static_cast<int>(files.size()))
-      throw PlannerError("--spec concurrent: " + std::to_string(files.size() - probed) +
+    if (spec != "row" && probed < static_cast<int>(files.size()))
+      throw PlannerError("--spec " + spec + ": " + std::to_string(files.size() - probed) +
                          " bench file(s) have no probeN-*.json beside them");
+    if (spec == "run") {
+      // Each point with the median of its run's probes (the run's state,
+      // less one probe's own noise).
+      std::map<int, std::vector<BenchPoint>> byRun;
+      for (const auto& p : all) byRun[p.run].push_back(p);
+      std::map<int, std::map<std::string, KernelRate>> runKernels;
+      for (const auto& [run, points] : byRun) runKernels[run] = arbitra::planner::medianKernels(points);
+      for (auto& p : all) p.probe = runKernels[p.run];
+    }
     const std::string hwId = all.front().hardware;
     Hardware row = *catalog.findHardware(hwId);
     std::printf("## Planner vs `arbitra bench` on this machine\n\n");
@@ -194,8 +204,10 @@ int main(int argc, char** argv) {
                 show(row.prefillComputeEfficiency).c_str(),
                 row.kernels.empty() && spec == "row" ? "of the triad bandwidth and FMA peak" : "of the kernel rates",
                 show(row.matmulHalfWidth).c_str(), show(row.layerOverheadUs).c_str(), show(row.overlap).c_str(),
-                spec == "concurrent" ? "each run's own probe (concurrent spec; the prediction shown is the median "
-                                       "of the checked runs' predictions)"
+                spec == "concurrent" ? "each bench's own probe, taken just before it (the prediction shown is the "
+                                       "median of the checked runs' predictions)"
+                : spec == "run"      ? "each run's median probe (the prediction shown is the median of the checked "
+                                       "runs' predictions)"
                                      : "the row's kernel rates");
     // (model, format, batch) -> per checked run: measured and predicted.
     using Key = std::tuple<std::string, std::string, int>;

@@ -28,8 +28,8 @@
 # BENCH_FIT [unset: predict with the catalog's CPU row over all runs; holdout:
 # fit the row's parameters to the odd runs and check them on the even runs;
 # 1: fit to all runs and check on the same], BENCH_SPEC [concurrent: each
-# bench predicted with the probe taken next to it; row: with the row's kernel
-# rates]. The JSON files stay in BENCH_OUT; `build/arbitra plan W.yaml
+# bench predicted with the probe taken next to it; run: with the median of
+# its run's probes; row: with the row's kernel rates]. The JSON files stay in BENCH_OUT; `build/arbitra plan W.yaml
 # --measured BENCH_OUT/run1-1b-q4_k_m.json` reads any of them directly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
