@@ -35,13 +35,17 @@ const std::vector<PublishedFigure>& publishedFigures() {
       {"cpu-1b-f16", "llama.cpp, Llama-3.2-1B F16, 2 vCPU AVX2, batch 1", "cpu-2vcpu-avx2", "llama-3.2-1b", "F16", 0,
        128, false, 5.9, "", kCpu, "2026-11-01"},
       {"cpu-1b-q4_0", "llama.cpp, Llama-3.2-1B Q4_0, 2 vCPU AVX2, batch 1", "cpu-2vcpu-avx2", "llama-3.2-1b", "Q4_0", 0,
-       128, false, 16.1, "", kCpu, "2026-11-01"},
+       128, false, 16.1, "", kCpu, "2026-11-01", 1, false, 12.0,
+       "arbitra bench --threads 2, the 1b test model (same layers and width) in Q4_0, decode at 1 stream: 11.97 and "
+       "12.07 tokens/s in two runs, 2026-11-29 16:30-16:31 UTC under the exclusive CPU lock "
+       "(data/planner/measured/cpu-2vcpu-avx2-q4_0/)"},
       {"cpu-1b-q4_k_m", "llama.cpp, Llama-3.2-1B Q4_K_M, 2 vCPU AVX2, batch 1", "cpu-2vcpu-avx2", "llama-3.2-1b",
        "Q4_K_M", 0, 128, false, 13.8, "", kCpu, "2026-11-01"},
       {"cpu-1b-prefill", "llama.cpp, Llama-3.2-1B, 2 vCPU AVX2, prompt processing", "cpu-2vcpu-avx2", "llama-3.2-1b",
-       "F16", 512, 0, false, 37, "", kCpuPrompt, "2026-11-01", 1, true, 67.9,
-       "arbitra bench --threads 2, the 1b test model (same layers, same prefill FLOPs per token) in F16, 267-token "
-       "prompt, 2026-11-29 12:36 UTC under the exclusive CPU lock (README.md, run C)"},
+       "F16", 512, 0, false, 37, "", kCpuPrompt, "2026-11-01", 1, true, 63.2,
+       "arbitra bench --threads 2, the 1b test model (same layers and width) in F16, 267-token prompt, median of the "
+       "6 interleaved runs of 2026-11-29 15:38-16:14 UTC under the exclusive CPU lock (58.1-66.7; README.md; 67.9 in "
+       "run C at 12:36 UTC)"},
       // Measured here (bench/planner_measured.sh): 4 streams of 64 tokens
       // after ~40-token prompts, the best of 5 runs (116.9 / 14.1 / 5.7 /
       // 6.7 / 82.9: the others were slowed by other sessions' benchmarks).
@@ -60,7 +64,7 @@ double predictTokensPerS(const Catalog& catalog, const PublishedFigure& f, const
   if (!hw || !m || !q) return 0;
   auto d = deviceBudget(*hw, 1, *q, eff);
   if (!d) return 0;
-  if (f.prefill) return f.input / prefillSeconds(*d, *m, f.input);
+  if (f.prefill) return f.input / prefillSeconds(*d, *m, *q, f.input);
   if (f.maxLoad) return maxLoadOutputTokensPerS(*d, *m, *q, f.input, f.output, eff);
   if (maxBatchByMemory(*d, *m, *q, f.input + f.output, eff) < f.batch) return 0;
   return decodeTokensPerS(*d, *m, *q, f.batch, f.input + f.output / 2);

@@ -41,6 +41,17 @@ const T* findById(const std::vector<T>& rows, const std::string& id) {
 
 }  // namespace
 
+double ggmlTypeBytesPerWeight(const std::string& type) {
+  // ggml's block layouts (ggml-common.h): bytes per block / weights per block.
+  static const std::map<std::string, double> kBytes = {
+      {"F32", 4.0},           {"F16", 2.0},           {"BF16", 2.0},          {"Q8_0", 34.0 / 32},
+      {"Q4_0", 18.0 / 32},    {"Q4_1", 20.0 / 32},    {"Q5_0", 22.0 / 32},    {"Q5_1", 24.0 / 32},
+      {"Q2_K", 84.0 / 256},   {"Q3_K", 110.0 / 256},  {"Q4_K", 144.0 / 256},  {"Q5_K", 176.0 / 256},
+      {"Q6_K", 210.0 / 256},  {"Q8_K", 292.0 / 256},  {"IQ4_NL", 18.0 / 32}};
+  auto it = kBytes.find(type);
+  return it == kBytes.end() ? 0.0 : it->second;
+}
+
 const ApiPrice* Catalog::findPrice(const std::string& id) const {
   return findById(prices, id);
 }
@@ -96,7 +107,7 @@ void parseHardware(const std::string& text, const std::string& file, Catalog& ca
   for (size_t i = 0; i < list.size(); ++i) {
     Fields f(list[i], file, indexPath("hardware", i));
     f.onlyKeys({"id", "name", "kind", "memory_gib", "bandwidth_gbs", "fp16_tflops", "fp8_tflops", "int8_tops",
-                "tdp_watts", "efficiency", "source", "as_of"});
+                "tdp_watts", "efficiency", "kernels", "source", "as_of"});
     Hardware h;
     h.id = f.str("id");
     unique(seen, f, h.id);
@@ -118,7 +129,8 @@ void parseHardware(const std::string& text, const std::string& file, Catalog& ca
       Fields e = f.sub("efficiency");
       e.onlyKeys({"bandwidth", "block_quant", "compute", "decode_compute", "prefill_compute", "matmul_half_width",
                   "layer_overhead_us", "overlap"});
-      h.bandwidthEfficiency = e.optNum("bandwidth", 0.01, 1.0);
+      // Of bandwidth_gbs (<= 1), or of measured kernel rates (`kernels`, checked below: up to 4).
+      h.bandwidthEfficiency = e.optNum("bandwidth", 0.01, 4.0);
       h.blockQuantEfficiency = e.optNum("block_quant", 0.01, 2.0);
       if (h.blockQuantEfficiency && h.kind != HardwareKind::Cpu)
         e.failAt("block_quant", "applies to CPU rows only (kind: cpu)");
@@ -135,6 +147,18 @@ void parseHardware(const std::string& text, const std::string& file, Catalog& ca
       h.layerOverheadUs = e.optNum("layer_overhead_us", 0.0, 1e6);
       h.overlap = e.optNum("overlap", 0.0, 1.0);
     }
+    if (f.has("kernels")) {
+      if (h.kind != HardwareKind::Cpu) f.failAt("kernels", "applies to CPU rows only (kind: cpu)");
+      Fields k = f.sub("kernels");
+      for (const auto& type : k.keys()) {
+        if (ggmlTypeBytesPerWeight(type) == 0) k.failAt(type, "unknown tensor type '" + type + "'");
+        Fields r = k.sub(type);
+        r.onlyKeys({"gemv_gbs", "gemm_gflops"});
+        h.kernels[type] = {r.num("gemv_gbs", 0.001, 1e6), r.num("gemm_gflops", 0.001, 1e9)};
+      }
+    }
+    if (h.bandwidthEfficiency && *h.bandwidthEfficiency > 1.0 && h.kernels.empty())
+      f.sub("efficiency").failAt("bandwidth", "must be at most 1 (of bandwidth_gbs) on a row without kernels");
     h.from = provenance(f);
     catalog.hardware.push_back(std::move(h));
   }
@@ -170,7 +194,7 @@ void parseModels(const std::string& text, const std::string& file, Catalog& cata
   for (size_t i = 0; i < list.size(); ++i) {
     Fields f(list[i], file, indexPath("models", i));
     f.onlyKeys({"id", "name", "params", "active_params", "layers", "hidden", "kv_heads", "head_dim", "context",
-                "vocab", "tied_embeddings", "bits_per_weight", "source", "as_of"});
+                "vocab", "tied_embeddings", "bits_per_weight", "tensor_bytes", "output_type", "source", "as_of"});
     ModelShape m;
     m.id = f.str("id");
     unique(seen, f, m.id);
@@ -193,6 +217,29 @@ void parseModels(const std::string& text, const std::string& file, Catalog& cata
     if (f.has("bits_per_weight")) {
       Fields bits = f.sub("bits_per_weight");
       for (const auto& key : bits.keys()) m.bitsPerWeight[key] = bits.num(key, 1, 64);
+    }
+    if (f.has("tensor_bytes")) {
+      Fields formats = f.sub("tensor_bytes");
+      for (const auto& format : formats.keys()) {
+        Fields types = formats.sub(format);
+        for (const auto& type : types.keys()) {
+          if (ggmlTypeBytesPerWeight(type) == 0) types.failAt(type, "unknown tensor type '" + type + "'");
+          m.tensorBytes[format][type] = types.num(type, 0, 1e15);
+        }
+      }
+    }
+    if (f.has("output_type")) {
+      if (m.vocab == 0) f.failAt("output_type", "needs vocab (the output matrix is vocab x hidden)");
+      Fields out = f.sub("output_type");
+      for (const auto& format : out.keys()) {
+        std::string type = out.str(format);
+        if (ggmlTypeBytesPerWeight(type) == 0) out.failAt(format, "unknown tensor type '" + type + "'");
+        auto bytes = m.tensorBytes.find(format);
+        double needed = static_cast<double>(m.vocab) * m.hidden * ggmlTypeBytesPerWeight(type);
+        if (bytes == m.tensorBytes.end() || bytes->second[type] < needed * 0.999)
+          out.failAt(format, "tensor_bytes of this format hold less " + type + " than the output matrix");
+        m.outputType[format] = type;
+      }
     }
     m.from = provenance(f);
     catalog.models.push_back(std::move(m));
@@ -227,8 +274,14 @@ Catalog loadCatalog(const std::string& dir) {
   parseHardware(readFile(path("hardware.yaml")), path("hardware.yaml"), catalog);
   parseOffers(readFile(path("gpu_offers.yaml")), path("gpu_offers.yaml"), catalog);
   parseModels(readFile(path("models.yaml")), path("models.yaml"), catalog);
-  // A model's per-format bits must name known formats.
+  // A model's per-format bits and tensor bytes must name known formats.
   for (const auto& m : catalog.models) {
+    for (const auto& [format, types] : m.tensorBytes) {
+      if (!catalog.findQuantization(format)) {
+        throw PlannerError(m.from.file + ":" + std::to_string(m.from.line) + ": models: " + m.id +
+                           ": tensor_bytes: unknown format '" + format + "' (not in quantizations)");
+      }
+    }
     for (const auto& [format, bits] : m.bitsPerWeight) {
       if (!catalog.findQuantization(format)) {
         throw PlannerError(m.from.file + ":" + std::to_string(m.from.line) + ": models: " + m.id +

@@ -53,6 +53,18 @@ struct ApiPrice {
 
 enum class HardwareKind { Gpu, Cpu };
 
+// ggml's matrix-kernel rates for one weight type on a CPU, as measured by
+// arbitra-cpu-probe (bench/cpu_probe.cpp): gemv streaming one vector over a
+// weights-sized matrix (GB/s of weights), gemm over 64 columns (GFLOPS).
+struct KernelRate {
+  double gemvGBs = 0;
+  double gemmGflops = 0;
+};
+
+// Bytes per weight of a ggml tensor type ("F16", "Q8_0", "Q4_K", "Q5_0",
+// "Q6_K", ...: ggml's block layouts); 0 for a name it does not know.
+double ggmlTypeBytesPerWeight(const std::string& type);
+
 struct Hardware {
   std::string id;
   std::string name;
@@ -74,6 +86,12 @@ struct Hardware {
   std::optional<double> matmulHalfWidth;  // `matmul_half_width`: hidden size at which matmuls reach half that
   std::optional<double> layerOverheadUs;  // `layer_overhead_us`: fixed time per layer per decode step
   std::optional<double> overlap;          // `overlap`: 1 = a step is max(bandwidth, compute); 0 = their sum
+  // CPU rows: ggml's kernel rates per tensor type (yaml `kernels: {Q8_0:
+  // {gemv_gbs: 9.1, gemm_gflops: 160}}`), measured on the device. With them,
+  // and a model row's `tensor_bytes` for the format, the model prices each
+  // tensor type at its own kernel's rate (throughput.h) instead of one
+  // bandwidth and one FLOP rate; the efficiency factors are then of these.
+  std::map<std::string, KernelRate> kernels;
   Provenance from;
 };
 
@@ -108,6 +126,14 @@ struct ModelShape {
   // llama.cpp K-quant falls back to Q5_0/Q8_0 for rows whose width is not a
   // multiple of 256, and the output matrix keeps more bits.
   std::map<std::string, double> bitsPerWeight;
+  // The bytes per ggml tensor type one decode step streams, per format (yaml
+  // `tensor_bytes: {Q4_K_M: {Q4_K: 1.0e8, Q6_K: 6.1e7, Q5_0: ..}}`: every
+  // tensor of the file but the input embedding, read from the GGUF by
+  // `arbitra-cpu-probe --tensors`), and the type of the output matrix
+  // (`output_type: {Q4_K_M: Q6_K}`, needs `vocab`): what a K-quant file
+  // really holds, where one bits-per-weight figure averages it away.
+  std::map<std::string, std::map<std::string, double>> tensorBytes;
+  std::map<std::string, std::string> outputType;
   Provenance from;
 };
 

@@ -5,6 +5,9 @@
 #include <array>
 #include <boost/json.hpp>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
 
 #include "planner/plan.h"
 
@@ -85,23 +88,99 @@ std::vector<BenchPoint> parseBenchPoints(const std::string& text, const std::str
   bool prefillDone = false;
   for (const auto& r : rows) {
     const Measurement& m = r.measurement;
-    out.push_back({r.hardware, r.model, r.quant, m.batch, kBenchDecodePromptTokens + outputTokens / 2,
-                   m.decodeTokensPerS});
+    BenchPoint decode;
+    decode.hardware = r.hardware;
+    decode.model = r.model;
+    decode.quant = r.quant;
+    decode.batch = m.batch;
+    decode.tokens = kBenchDecodePromptTokens + outputTokens / 2;
+    decode.tokensPerS = m.decodeTokensPerS;
+    out.push_back(decode);
     if (!prefillDone && m.prefillTokensPerS > 0) {
-      out.push_back({r.hardware, r.model, r.quant, 0, promptTokens, m.prefillTokensPerS});
+      BenchPoint prefill = decode;
+      prefill.batch = 0;
+      prefill.tokens = promptTokens;
+      prefill.tokensPerS = m.prefillTokensPerS;
+      out.push_back(prefill);
       prefillDone = true;
     }
   }
   return out;
 }
 
-double predictBenchPoint(const Catalog& catalog, const Hardware& hw, const BenchPoint& p, const Efficiency& eff) {
+std::map<std::string, KernelRate> parseProbe(const std::string& text, const std::string& file) {
+  boost::system::error_code ec;
+  boost::json::value doc = boost::json::parse(text, ec);
+  if (ec) throw PlannerError(file + ": not valid JSON: " + ec.message());
+  if (!doc.is_object() || !doc.as_object().contains("types") || !doc.at("types").is_object())
+    throw PlannerError(file + ": types: expected an object of tensor types");
+  std::map<std::string, KernelRate> out;
+  for (const auto& [type, v] : doc.at("types").as_object()) {
+    std::string name(type);
+    auto field = [&](const char* key) {
+      if (!v.is_object() || !v.as_object().contains(key) || !v.at(key).is_number())
+        throw PlannerError(file + ": types." + name + "." + key + ": missing (a number)");
+      double x = v.at(key).to_number<double>();
+      if (!(x > 0) || !std::isfinite(x)) throw PlannerError(file + ": types." + name + "." + key + ": must be > 0");
+      return x;
+    };
+    if (ggmlTypeBytesPerWeight(name) == 0) throw PlannerError(file + ": types." + name + ": unknown tensor type");
+    out[name] = {field("gemv_gbs"), field("gemm_gflops")};
+  }
+  return out;
+}
+
+std::vector<BenchPoint> loadBenchFiles(const std::vector<std::string>& files, const Catalog& catalog) {
+  std::vector<BenchPoint> all;
+  for (const auto& file : files) {
+    auto points = parseBenchPoints(readFile(file), file, catalog);
+    std::filesystem::path path(file);
+    std::string base = path.filename().string();
+    int run = 0;
+    std::map<std::string, KernelRate> probe;
+    if (base.starts_with("run")) {
+      run = std::atoi(base.c_str() + 3);
+      std::filesystem::path probeFile = path.parent_path() / ("probe" + base.substr(3));
+      if (std::filesystem::exists(probeFile)) probe = parseProbe(readFile(probeFile.string()), probeFile.string());
+    }
+    for (auto& p : points) {
+      p.run = run;
+      p.probe = probe;
+      all.push_back(std::move(p));
+    }
+  }
+  return all;
+}
+
+std::map<std::string, KernelRate> medianKernels(const std::vector<BenchPoint>& points) {
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  };
+  std::map<std::string, std::vector<double>> gemv, gemm;
+  std::set<std::string> seen;
+  for (const auto& p : points) {
+    if (p.probe.empty() || !seen.insert(std::to_string(p.run) + "/" + p.model + "/" + p.quant).second) continue;
+    for (const auto& [type, k] : p.probe) {
+      gemv[type].push_back(k.gemvGBs);
+      gemm[type].push_back(k.gemmGflops);
+    }
+  }
+  std::map<std::string, KernelRate> out;
+  for (const auto& [type, v] : gemv) out[type] = {median(v), median(gemm[type])};
+  return out;
+}
+
+double predictBenchPoint(const Catalog& catalog, const Hardware& row, const BenchPoint& p, const Efficiency& eff) {
   const ModelShape* m = catalog.findModel(p.model);
   const Quantization* q = catalog.findQuantization(p.quant);
   if (!m || !q) return 0;
+  Hardware hw = row;
+  for (const auto& [type, rate] : p.probe) hw.kernels[type] = rate;
   auto d = deviceBudget(hw, 1, *q, eff);
   if (!d) return 0;
-  if (p.batch == 0) return p.tokens / prefillSeconds(*d, *m, p.tokens);
+  if (p.batch == 0) return p.tokens / prefillSeconds(*d, *m, *q, p.tokens);
   return decodeTokensPerS(*d, *m, *q, p.batch, p.tokens);
 }
 
@@ -113,10 +192,12 @@ using FitVector = std::array<double, kFitDims>;
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 double logit(double p) { return std::log(p / (1.0 - p)); }
 
-// Unconstrained coordinates -> the row's parameters (bandwidth and overlap in
-// (0, 1), the others positive).
+// Unconstrained coordinates -> the row's parameters (overlap in (0, 1), the
+// others positive; bandwidth in (0, 1) of a peak figure, or positive where
+// the row has kernel rates: of a measured kernel's rate, which a model's
+// smaller tensors may beat).
 void setFitted(const FitVector& x, Hardware& row) {
-  row.bandwidthEfficiency = sigmoid(x[0]);
+  row.bandwidthEfficiency = row.kernels.empty() ? sigmoid(x[0]) : std::exp(x[0]);
   row.decodeComputeEfficiency = std::exp(x[1]);
   row.prefillComputeEfficiency = std::exp(x[2]);
   row.matmulHalfWidth = std::exp(x[3]);
@@ -140,6 +221,10 @@ RowFit fitHardwareRow(const Catalog& catalog, const Hardware& hw, const std::vec
     if (q->fp8Compute || q->bitsPerWeight >= 16) allBlockQuantized = false;
   }
   if (hw.kind == HardwareKind::Cpu && allBlockQuantized) fit.row.blockQuantEfficiency = 1.0;
+  bool kernels = !hw.kernels.empty();
+  for (const auto& p : points) kernels = kernels || !p.probe.empty();
+  // With kernel rates (the row's or each point's probe) the factors are of them.
+  if (kernels && fit.row.kernels.empty()) fit.row.kernels = points.front().probe;
   Hardware trial = fit.row;
   auto cost = [&](const FitVector& x) {
     ++fit.evaluations;
@@ -155,7 +240,8 @@ RowFit fitHardwareRow(const Catalog& catalog, const Hardware& hw, const std::vec
   };
   // Nelder-Mead (standard coefficients), restarted from its best point with a
   // fresh simplex until a restart no longer improves the cost.
-  FitVector best = {logit(0.6), std::log(0.5), std::log(0.8), std::log(500.0), std::log(50.0), logit(0.5)};
+  FitVector best = {kernels ? std::log(0.9) : logit(0.6), std::log(0.5), std::log(0.8), std::log(500.0),
+                    std::log(50.0), logit(0.5)};
   double bestCost = cost(best);
   for (int restart = 0; restart < 20; ++restart) {
     std::array<FitVector, kFitDims + 1> simplex;

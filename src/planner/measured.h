@@ -50,7 +50,17 @@ struct BenchPoint {
   int batch = 1;          // decode streams; 0 for prefill
   double tokens = 0;      // prefill: prompt tokens; decode: KV context per stream (prompt + half the output)
   double tokensPerS = 0;  // measured
+  int run = 0;            // which run of the bench script it came from (runN-*.json); 0: unknown
+  // The machine's kernel rates measured next to this bench run
+  // (arbitra-cpu-probe, probeN-*.json beside runN-*.json); empty: the
+  // hardware row's own `kernels`. Where given, the prediction uses them: a
+  // spec of the machine at that moment, like its bandwidth.
+  std::map<std::string, KernelRate> probe;
 };
+
+// The kernel rates of an `arbitra-cpu-probe` output ({"types": {"Q8_0":
+// {"gemv_gbs": .., "gemm_gflops": ..}, ..}}). Throws PlannerError.
+std::map<std::string, KernelRate> parseProbe(const std::string& text, const std::string& file);
 
 // The prompt of each decode request in `arbitra bench` (engine/bench.cpp:
 // "Stream N: " + 24 words in the Llama-3 chat template): ~40 tokens.
@@ -60,8 +70,19 @@ constexpr double kBenchDecodePromptTokens = 40;
 // its prefill). Throws PlannerError.
 std::vector<BenchPoint> parseBenchPoints(const std::string& text, const std::string& file, const Catalog& catalog);
 
+// The points of bench files runN-<model>-<format>.json (N: BenchPoint::run),
+// each with the probe beside it (probeN-<model>-<format>.json) where there is
+// one. Throws PlannerError.
+std::vector<BenchPoint> loadBenchFiles(const std::vector<std::string>& files, const Catalog& catalog);
+
+// Per tensor type, the median over the distinct probes of `points` (one per
+// run and model/format) of the gemv and gemm rates: a row's `kernels` as the
+// machine's typical state over those runs.
+std::map<std::string, KernelRate> medianKernels(const std::vector<BenchPoint>& points);
+
 // What the model predicts for `p` on `hw` (the row as given: the fit passes
-// trial rows); 0 when the catalog lacks the model or format.
+// trial rows; p.probe's kernel rates replace the row's where given); 0 when
+// the catalog lacks the model or format.
 double predictBenchPoint(const Catalog& catalog, const Hardware& hw, const BenchPoint& p, const Efficiency& eff);
 
 // Fits a hardware row's own parameters (Hardware::bandwidthEfficiency,

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 namespace arbitra::planner {
 
@@ -32,6 +33,15 @@ std::optional<DeviceBudget> deviceBudget(const Hardware& hw, int devices, const 
   d.matmulHalfWidth = hw.matmulHalfWidth.value_or(eff.matmulHalfWidth);
   d.layerOverheadS = hw.layerOverheadUs.value_or(eff.layerOverheadUs) * 1e-6;
   d.overlap = hw.overlap.value_or(eff.overlap);
+  if (cpu && !hw.kernels.empty()) {
+    // Per tensor type: the factors apply to the kernels' rates; KV and F32
+    // tensors stream at the triad bandwidth, with no block-quant discount.
+    d.kernels = hw.kernels;
+    d.kernelBandwidthEff = hw.bandwidthEfficiency.value_or(eff.cpuBandwidth) * scale;
+    d.kernelDecodeEff = decodeEff * scale;
+    d.kernelPrefillEff = prefillEff * scale;
+    d.bandwidthBytesPerS = hw.bandwidthGBs * 1e9 * d.kernelBandwidthEff;
+  }
   return d;
 }
 
@@ -75,11 +85,78 @@ double matmulWidthFactor(const DeviceBudget& d, const ModelShape& m) {
   return m.hidden / (m.hidden + d.matmulHalfWidth);
 }
 
+namespace {
+
+// The ggml tensor type most of a format's weights are stored in, for a model
+// row without `tensor_bytes` on a row with kernels.
+std::string mainGgmlType(const std::string& format) {
+  if (format == "Q4_K_M") return "Q4_K";
+  return format;  // F16, Q8_0, Q4_0
+}
+
+// One tensor type's share of a decode step and of a prompt token.
+struct TypeShare {
+  std::string type;
+  double bytes = 0, params = 0, prefillParams = 0;
+};
+
+// The model's weights by tensor type, where the row has kernels for them:
+// the model row's tensor_bytes for the format, else everything in the
+// format's main type; empty when neither applies (then the one-rate model).
+std::vector<TypeShare> typeShares(const DeviceBudget& d, const ModelShape& m, const Quantization& q) {
+  std::vector<TypeShare> out;
+  if (d.kernels.empty()) return out;
+  auto it = m.tensorBytes.find(q.id);
+  if (it != m.tensorBytes.end() && !it->second.empty()) {
+    auto outType = m.outputType.find(q.id);
+    for (const auto& [type, bytes] : it->second) {
+      if (type == "F32" || bytes <= 0) {
+        out.push_back({"F32", bytes, 0, 0});
+        continue;
+      }
+      if (!d.kernels.count(type)) return {};
+      double params = bytes / ggmlTypeBytesPerWeight(type);
+      double prefill = params;
+      if (outType != m.outputType.end() && outType->second == type)
+        prefill = std::max(0.0, params - static_cast<double>(m.vocab) * m.hidden);
+      out.push_back({type, bytes, params, prefill});
+    }
+    return out;
+  }
+  std::string main = mainGgmlType(q.id);
+  if (!d.kernels.count(main)) return {};
+  out.push_back({main, decodeReadBytes(m, q), decodeParams(m), prefillParams(m)});
+  return out;
+}
+
+}  // namespace
+
+bool perTensorType(const DeviceBudget& d, const ModelShape& m, const Quantization& q) {
+  return !typeShares(d, m, q).empty();
+}
+
 double decodeStepSeconds(const DeviceBudget& d, const ModelShape& m, const Quantization& q, int batch,
                          double contextTokens) {
-  double bytes = decodeReadBytes(m, q) + batch * contextTokens * kvBytesPerToken(m, q);
-  double bandwidthTime = bytes / d.bandwidthBytesPerS;
-  double computeTime = 2.0 * decodeParams(m) * batch / (d.decodeFlops * matmulWidthFactor(d, m));
+  double kvBytes = batch * contextTokens * kvBytesPerToken(m, q);
+  double bandwidthTime, computeTime;
+  auto shares = typeShares(d, m, q);
+  if (!shares.empty()) {
+    double w = matmulWidthFactor(d, m);
+    bandwidthTime = kvBytes / d.bandwidthBytesPerS;
+    computeTime = 0;
+    for (const auto& s : shares) {
+      if (s.type == "F32") {
+        bandwidthTime += s.bytes / d.bandwidthBytesPerS;
+        continue;
+      }
+      const KernelRate& k = d.kernels.at(s.type);
+      bandwidthTime += s.bytes / (k.gemvGBs * 1e9 * d.kernelBandwidthEff);
+      computeTime += 2.0 * s.params * batch / (k.gemmGflops * 1e9 * d.kernelDecodeEff * w);
+    }
+  } else {
+    bandwidthTime = (decodeReadBytes(m, q) + kvBytes) / d.bandwidthBytesPerS;
+    computeTime = 2.0 * decodeParams(m) * batch / (d.decodeFlops * matmulWidthFactor(d, m));
+  }
   return std::max(bandwidthTime, computeTime) + (1.0 - d.overlap) * std::min(bandwidthTime, computeTime) +
          m.layers * d.layerOverheadS;
 }
@@ -91,6 +168,17 @@ double decodeTokensPerS(const DeviceBudget& d, const ModelShape& m, const Quanti
 
 double prefillSeconds(const DeviceBudget& d, const ModelShape& m, double tokens) {
   return 2.0 * prefillParams(m) * tokens / (d.prefillFlops * matmulWidthFactor(d, m)) + m.layers * d.layerOverheadS;
+}
+
+double prefillSeconds(const DeviceBudget& d, const ModelShape& m, const Quantization& q, double tokens) {
+  auto shares = typeShares(d, m, q);
+  if (shares.empty()) return prefillSeconds(d, m, tokens);
+  double w = matmulWidthFactor(d, m), seconds = 0;
+  for (const auto& s : shares) {
+    if (s.type == "F32") continue;
+    seconds += 2.0 * s.prefillParams * tokens / (d.kernels.at(s.type).gemmGflops * 1e9 * d.kernelPrefillEff * w);
+  }
+  return seconds + m.layers * d.layerOverheadS;
 }
 
 int maxBatchByMemory(const DeviceBudget& d, const ModelShape& m, const Quantization& q, double contextTokens,
@@ -127,7 +215,7 @@ double maxLoadOutputTokensPerS(const DeviceBudget& d, const ModelShape& m, const
   int batch = maxBatchByMemory(d, m, q, input + output, eff);
   if (batch < 1) return 0;
   double step = decodeStepSeconds(d, m, q, batch, input + output / 2);
-  return atBatch(step, batch, prefillSeconds(d, m, input), output).requestsPerS * output;
+  return atBatch(step, batch, prefillSeconds(d, m, q, input), output).requestsPerS * output;
 }
 
 namespace {
@@ -157,8 +245,8 @@ ReplicaPerf sizeReplica(const DeviceBudget& d, int devices, const ModelShape& m,
     return r;
   }
   r.fits = true;
-  double prefillPerRequest = prefillSeconds(d, m, s.inputMean);
-  double prefillP95 = prefillSeconds(d, m, s.inputP95);
+  double prefillPerRequest = prefillSeconds(d, m, q, s.inputMean);
+  double prefillP95 = prefillSeconds(d, m, q, s.inputP95);
   if (measured && measured->prefillTokensPerS > 0) {
     prefillPerRequest = s.inputMean / measured->prefillTokensPerS;
     prefillP95 = s.inputP95 / measured->prefillTokensPerS;

@@ -23,6 +23,17 @@
 // is fitted to `arbitra bench` runs, see fitHardwareRow in measured.h);
 // otherwise the defaults below apply (GPU rows: the published-figure fit;
 // overlap 1, no half width, no layer overhead).
+// Per tensor type (a CPU row with measured `kernels` and a model row with
+// `tensor_bytes` for the format; otherwise the two lines above): each ggml
+// tensor type t of the file (input embedding excluded) at its own kernel's
+// measured rate, so a K-quant file's Q5_0/Q8_0/Q6_K fallback tensors and F16
+// weights are priced as what they are:
+//   bandwidth time = Σ_t bytes_t / (gemv_t × eff_bw) + (F32 + KV bytes) / (bandwidth × eff_bw)
+//   compute time   = Σ_t 2 × params_t × B / (gemm_t × eff_decode × w)
+//   prefill        = Σ_t 2 × params_t' × tokens / (gemm_t × eff_prefill × w) + layers × layer overhead
+// params_t = bytes_t / bytes per weight of t; params_t' leaves the output
+// matrix out (model row `output_type`). The efficiency factors are then of
+// the kernel rates, not of the row's triad bandwidth and FMA peak.
 // KV cache per token = 2 (K and V) × layers × kv_heads × head_dim × bytes per element
 // Largest batch = (memory × usable fraction − weight bytes) / (KV per token × context)
 //
@@ -37,6 +48,7 @@
 // factors it used.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -109,7 +121,17 @@ struct DeviceBudget {
   double matmulHalfWidth = 0;     // w = hidden / (hidden + this) scales both FLOP rates
   double layerOverheadS = 0;      // per layer per forward pass
   double overlap = 1.0;           // 1: step = max(bandwidth, compute); 0: their sum
+  // Per tensor type (CPU rows with `kernels`): the measured kernel rates, raw,
+  // and the factors applied to them (bandwidth to gemv, the two compute ones to gemm).
+  std::map<std::string, KernelRate> kernels;
+  double kernelBandwidthEff = 1.0, kernelDecodeEff = 1.0, kernelPrefillEff = 1.0;
 };
+
+// Whether decode and prefill of `m` in `q` on `d` are priced per tensor type:
+// `d` has kernels and either `m` has tensor_bytes for `q` with a kernel rate
+// for every type but F32, or (no tensor_bytes) a kernel for the format's main
+// type (F16, Q8_0, Q4_0; Q4_K for Q4_K_M) prices the whole file.
+bool perTensorType(const DeviceBudget& d, const ModelShape& m, const Quantization& q);
 
 // w above: the share of the asymptotic matmul rate a model of this width reaches.
 double matmulWidthFactor(const DeviceBudget& d, const ModelShape& m);
@@ -144,6 +166,8 @@ double decodeStepSeconds(const DeviceBudget& d, const ModelShape& m, const Quant
 double decodeTokensPerS(const DeviceBudget& d, const ModelShape& m, const Quantization& q, int batch,
                         double contextTokens);
 double prefillSeconds(const DeviceBudget& d, const ModelShape& m, double tokens);
+// The same, per tensor type where perTensorType(d, m, q).
+double prefillSeconds(const DeviceBudget& d, const ModelShape& m, const Quantization& q, double tokens);
 // Largest batch whose KV cache fits beside the weights at `contextTokens` per
 // stream; 0 when even one stream does not fit (not capped by maxBatch).
 int maxBatchByMemory(const DeviceBudget& d, const ModelShape& m, const Quantization& q, double contextTokens,

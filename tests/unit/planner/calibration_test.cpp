@@ -107,6 +107,7 @@ TEST(Calibration, CpuBlockQuantFactorAppliesOnlyToQuantizedWeightsOnCpu) {
   const auto& c = shippedCatalog();
   Efficiency eff;
   Hardware cpu = *c.findHardware("cpu-2vcpu-avx2");
+  cpu.kernels.clear();  // the one-rate model (with kernels each tensor type has its own rate)
   cpu.blockQuantEfficiency = 0.8;
   auto cpuF16 = deviceBudget(cpu, 1, *c.findQuantization("F16"), eff);
   auto cpuQ4 = deviceBudget(cpu, 1, *c.findQuantization("Q4_K_M"), eff);
