@@ -4,6 +4,8 @@
 // embeddings, speculative decoding equal to greedy, corrupt files refused.
 #include <gtest/gtest.h>
 
+#include <malloc.h>
+
 #include <cmath>
 #include <future>
 #include <thread>
@@ -174,6 +176,32 @@ TEST(EngineLimits, RefusesWhenSlotsAndQueueAreFull) {
   engine.reset();  // shutting down finishes both, exactly once
   EXPECT_EQ(a.wait().finish, Finish::Cancelled);
   EXPECT_EQ(b.wait().finish, Finish::Cancelled);
+}
+
+// hugePages (default): the weights are read into memory advised for 2 MiB
+// pages; off: the file is mmapped as llama.cpp does by default. Same tokens.
+TEST(EngineMemory, WeightsGoToHugePagesAndDecodeTheSame) {
+  // glibc serves a block under its mmap threshold (raised up to 32 MiB after
+  // a big block is freed, as the other tests' engines are) from its heap,
+  // mapped before the load; the tiny model's ~16 MB would land there. A real
+  // model's weight buffer (hundreds of MB) always gets its own mapping; make
+  // the tiny one do the same.
+  ASSERT_EQ(mallopt(M_MMAP_THRESHOLD, 1 << 20), 1);
+  auto on = mustLoad(tinyOptions(2));
+  ASSERT_TRUE(on);
+  EXPECT_TRUE(on->options().hugePages);
+  // Every weight byte lies in advised memory (the tiny model: ~17 MB).
+  EXPECT_GE(on->info().hugePageBytes, on->info().sizeBytes - (int64_t{4} << 20));
+  auto o = tinyOptions(2);
+  o.hugePages = false;
+  auto off = mustLoad(o);
+  ASSERT_TRUE(off);
+  EXPECT_EQ(off->info().hugePageBytes, 0);
+  auto a = runOne(*on, greedy("Tell me about the sea", 16));
+  auto b = runOne(*off, greedy("Tell me about the sea", 16));
+  ASSERT_FALSE(a.error);
+  EXPECT_EQ(a.stats.outputTokens, 16);
+  EXPECT_EQ(a.text, b.text);
 }
 
 TEST(EngineLimits, RefusesAPromptLongerThanTheContext) {
