@@ -43,11 +43,11 @@ size_t adviseHugePages(const std::vector<AddressRange>& before) {
   for (const auto& now : anonymousMappings()) {
     // The parts of `now` not covered by any range of `before` (both sorted).
     uintptr_t from = now.begin;
+    // The whole new stretch (page-aligned, as /proc/self/maps is): the kernel
+    // backs the 2 MiB-aligned parts of an advised range with huge pages.
     auto flush = [&](uintptr_t a, uintptr_t b) {
-      uintptr_t lo = (a + kHugePage - 1) & ~(kHugePage - 1);
-      uintptr_t hi = b & ~(kHugePage - 1);
-      if (hi <= lo) return;
-      if (madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE) == 0) advised += hi - lo;
+      if (b - a < kHugePage) return;  // cannot hold one huge page
+      if (madvise(reinterpret_cast<void*>(a), b - a, MADV_HUGEPAGE) == 0) advised += b - a;
     };
     for (const auto& old : before) {
       if (old.end <= from) continue;

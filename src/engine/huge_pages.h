@@ -15,14 +15,15 @@
 // since a snapshot taken just before the load. Pages faulted in afterwards
 // are 2 MiB where the kernel has them.
 //
-// Guarantees: only address ranges mapped after the snapshot, anonymous and
-// 2 MiB-aligned inside, are advised; nothing is remapped or moved; a kernel
+// Guarantees: only address ranges mapped after the snapshot (anonymous,
+// private, at least 2 MiB) are advised; nothing is remapped or moved; a kernel
 // without THP (or /proc unreadable) gives 0 bytes advised, never an error.
 // Another thread mapping memory during the load may get its region advised
 // too: harmless (it may then use huge pages). Not advised: a buffer that
 // glibc serves from memory it mapped before (a block under its mmap
-// threshold, at most 32 MiB); a real model's weight buffers (hundreds of MB)
-// always get a mapping of their own.
+// threshold, at most 32 MiB, or one that fits the free memory at the top of
+// its heap); a real model's weight buffers (hundreds of MB) get a mapping of
+// their own.
 #pragma once
 
 #include <cstddef>
@@ -39,7 +40,7 @@ struct AddressRange {
 // The process's anonymous private mappings now (from /proc/self/maps), sorted.
 std::vector<AddressRange> anonymousMappings();
 
-// MADV_HUGEPAGE on each 2 MiB-aligned stretch of anonymous memory mapped now
+// MADV_HUGEPAGE on each stretch (>= 2 MiB) of anonymous memory mapped now
 // and not covered by `before`; returns the bytes advised.
 size_t adviseHugePages(const std::vector<AddressRange>& before);
 

@@ -69,10 +69,9 @@ TEST(HugePages, AdvisesOnlyMemoryMappedAfterTheSnapshot) {
   void* fresh = mapAnonymous(kRegion);
   ASSERT_NE(fresh, nullptr);
   const size_t advised = adviseHugePages(before);
-  // The fresh 16 MiB region holds at least 14 MiB of whole aligned 2 MiB pages;
-  // the old one, and anything else mapped before, is not advised.
-  EXPECT_GE(advised, kRegion - (size_t{2} << 20));
-  EXPECT_LE(advised, kRegion);
+  // Exactly the fresh 16 MiB region; the old one, and anything else mapped
+  // before, is not advised.
+  EXPECT_EQ(advised, kRegion);
   const char* middle = static_cast<const char*>(fresh) + kRegion / 2;
   EXPECT_TRUE(hasFlag(vmFlags(middle), "hg")) << vmFlags(middle);
   const char* oldMiddle = static_cast<const char*>(old) + kRegion / 2;
