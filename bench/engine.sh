@@ -29,7 +29,12 @@
 # Knobs: BENCH_THREADS [2], BENCH_TOKENS [64] per stream, BENCH_STREAMS
 # ["1 4 8"], BENCH_DRAFT_MAX [8], BENCH_MODELS [build/bench-models],
 # BUILD_DIR [build], BENCH_SPEC=0 skips part 2, BENCH_STREAMS_PART=0 skips
-# part 1, BENCH_SPEC_ROWS ["random confident ngram"] picks part 2's rows.
+# part 1, BENCH_SPEC_ROWS ["random confident ngram"] picks part 2's rows,
+# BENCH_ARBITRA_EXTRA [""] more YAML for Arbitra's provider in part 1 (e.g.
+# ", huge_pages: false": the weights mmapped as llama.cpp does by default),
+# BENCH_LLAMA_HUGEPAGES=1 gives llama-server the same huge pages as Arbitra's
+# default (--no-mmap, and glibc's malloc advising MADV_HUGEPAGE on its
+# mappings: GLIBC_TUNABLES=glibc.malloc.hugetlb=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
@@ -99,8 +104,10 @@ YAML
 # start_llama MODEL PARALLEL [EXTRA ARGS...]
 start_llama() {
   local model="$1" parallel="$2"; shift 2
-  "$server" -m "$model" -t "$threads" -tb "$threads" -c $((1024 * parallel)) -np "$parallel" --no-kv-unified \
-    --no-webui --host 127.0.0.1 --port "$port" "$@" >"$models/llama-server.log" 2>&1 &
+  local env=() mem=()
+  if [ "${BENCH_LLAMA_HUGEPAGES:-0}" = 1 ]; then env=(GLIBC_TUNABLES=glibc.malloc.hugetlb=1); mem=(--no-mmap); fi
+  env "${env[@]}" "$server" -m "$model" -t "$threads" -tb "$threads" -c $((1024 * parallel)) -np "$parallel" --no-kv-unified \
+    "${mem[@]}" --no-webui --host 127.0.0.1 --port "$port" "$@" >"$models/llama-server.log" 2>&1 &
   pid=$!
   mode=completion
   wait_ready
@@ -124,7 +131,7 @@ echo "| streams | Arbitra tok/s | llama-server tok/s | Arbitra / llama-server | 
 echo "|---:|---:|---:|---:|---:|---:|"
 max_streams=$(echo $streams_list | tr ' ' '\n' | sort -n | tail -1)
 declare -A ours theirs ours_first theirs_first
-start_arbitra "$models/1b-q4_k_m.gguf" "$max_streams"
+start_arbitra "$models/1b-q4_k_m.gguf" "$max_streams" "${BENCH_ARBITRA_EXTRA:-}"
 for s in $streams_list; do r="$(load "$s")"; ours[$s]="$(field "$r" aggregate)"; ours_first[$s]="$(firsts "$r")"; done
 stop
 start_llama "$models/1b-q4_k_m.gguf" "$max_streams"

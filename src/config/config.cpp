@@ -579,7 +579,7 @@ class Parser {
                   LocalModelConfig& local) const {
     checkKeys(found, where,
               {"kind", "model", "draft", "context", "parallel", "threads", "speculation", "draft_tokens",
-               "embeddings", "cost_per_hour", "capex", "lifetime_hours", "watts", "price_per_kwh",
+               "embeddings", "huge_pages", "cost_per_hour", "capex", "lifetime_hours", "watts", "price_per_kwh",
                "hosting_per_month"});
     // (<filesystem> is not used here: its std::quoted clashes with ours.)
     auto pathOf = [&](const Entry& entry) {
@@ -616,6 +616,8 @@ class Parser {
         local.draftTokens = static_cast<int>(integer(entry, key, 1, 32, "an integer from 1 to 32"));
       } else if (key == "embeddings") {
         local.embeddings = boolean(entry, key);
+      } else if (key == "huge_pages") {
+        local.hugePages = boolean(entry, key);
       } else if (key == "cost_per_hour") {
         local.costPerHourMicros = machineDollars(entry, key, 1'000);
       } else if (key == "capex") {

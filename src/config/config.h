@@ -82,7 +82,7 @@ struct ServerConfig {
 // kind: local — a GGUF model served in process by the edge engine.
 //   local: { kind: local, model: models/m.gguf, context: 4096, parallel: 4, threads: 0,
 //            draft: models/d.gguf, speculation: none|draft|ngram, draft_tokens: 8,
-//            embeddings: true, cost_per_hour: 0.35,
+//            embeddings: true, huge_pages: true, cost_per_hour: 0.35,
 //            capex: 1500, lifetime_hours: 26280, watts: 200, price_per_kwh: 0.15,
 //            hosting_per_month: 20 }
 // Relative paths are relative to the config file. The machine's cost per
@@ -99,6 +99,7 @@ struct LocalModelConfig {
   std::string speculation = "none";  // none | draft | ngram (draft when `draft` is set)
   int draftTokens = 8;
   bool embeddings = true;
+  bool hugePages = true;              // huge_pages: weights in memory advised for 2 MiB pages (else mmap)
   int64_t costPerHourMicros = 0;
   int64_t capexMicros = 0;            // capex (with lifetime_hours)
   int64_t lifetimeHours = 0;          // lifetime_hours

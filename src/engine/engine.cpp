@@ -25,6 +25,7 @@
 #include <unordered_set>
 
 #include "engine/draft_length.h"
+#include "engine/huge_pages.h"
 #include "engine/llama_handles.h"
 #include "engine/text_stream.h"
 
@@ -688,13 +689,36 @@ struct Engine::Impl {
 
 namespace {
 
-core::Result<ModelPtr> loadModel(const std::string& path, const char* what) {
+// With hugePages, the weights are read into memory (not mmapped: file pages
+// get no huge pages) and, once llama.cpp has allocated its buffers and before
+// it reads the first tensor into them (its progress callback), the memory
+// mapped since the load began is advised MADV_HUGEPAGE; `advised` gets the bytes.
+core::Result<ModelPtr> loadModel(const std::string& path, const char* what, bool hugePages, int64_t& advised) {
   auto checked = checkGgufFile(path);
   if (!checked) return checked.error();
   clearLlamaError();
   auto params = llama_model_default_params();
   params.n_gpu_layers = 0;
+  struct Advice {
+    std::vector<AddressRange> before;
+    bool done = false;
+    size_t bytes = 0;
+  } advice;
+  if (hugePages) {
+    params.load_mode = LLAMA_LOAD_MODE_NONE;
+    advice.before = anonymousMappings();
+    params.progress_callback = [](float, void* user) {
+      auto* a = static_cast<Advice*>(user);
+      if (!a->done) {
+        a->done = true;
+        a->bytes = adviseHugePages(a->before);
+      }
+      return true;
+    };
+    params.progress_callback_user_data = &advice;
+  }
   ModelPtr model(llama_model_load_from_file(path.c_str(), params));
+  advised += static_cast<int64_t>(advice.bytes);
   if (!model) {
     std::string why = lastLlamaError();
     return makeError(ErrorKind::InvalidRequest, std::string(what) + " " + path + ": llama.cpp could not load it" +
@@ -737,13 +761,14 @@ core::Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& given) {
   o.batchSize = std::max(o.batchSize, 32);
 
   auto impl = std::make_unique<Impl>();
-  auto model = loadModel(o.modelPath, "model");
+  int64_t advised = 0;
+  auto model = loadModel(o.modelPath, "model", o.hugePages, advised);
   if (!model) return model.error();
   impl->model = std::move(*model);
   impl->vocab = llama_model_get_vocab(impl->model.get());
   impl->nVocab = llama_vocab_n_tokens(impl->vocab);
   if (o.speculation == Speculation::Draft) {
-    auto draft = loadModel(o.draftPath, "draft model");
+    auto draft = loadModel(o.draftPath, "draft model", o.hugePages, advised);
     if (!draft) return draft.error();
     const auto* dv = llama_model_get_vocab(draft->get());
     if (llama_vocab_n_tokens(dv) != impl->nVocab) {
@@ -775,6 +800,7 @@ core::Result<std::unique_ptr<Engine>> Engine::load(const EngineOptions& given) {
   info.trainedContext = llama_model_n_ctx_train(impl->model.get());
   info.vocabSize = impl->nVocab;
   info.hasChatTemplate = !impl->chatTemplate.empty();
+  info.hugePageBytes = advised;
 
   impl->slots.resize(static_cast<size_t>(o.parallel));
   for (int i = 0; i < o.parallel; ++i) impl->slots[static_cast<size_t>(i)].seq = i;

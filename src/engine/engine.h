@@ -22,6 +22,8 @@
 //  - Speculative decoding (greedy requests): a draft model, or n-gram lookup in
 //    the request's own tokens, proposes tokens the target verifies in the same
 //    decode step; the output is the target's greedy output.
+//  - The weights are read into memory advised for transparent huge pages
+//    (EngineOptions::hugePages, default on; huge_pages.h says why).
 //  - A corrupt or truncated GGUF is refused by load() with a message; llama.cpp
 //    never sees a file whose tensor table points past its end.
 //  - No llama.cpp header leaks out of this file.
@@ -58,6 +60,7 @@ struct EngineOptions {
   Speculation speculation = Speculation::None;  // Draft needs draftPath
   int draftTokens = 8;          // most tokens proposed per step
   bool embeddings = true;       // allow embed() (a second context, made on first use)
+  bool hugePages = true;        // weights read into memory advised for 2 MiB pages (huge_pages.h); false: mmap the file
 };
 
 struct ChatTurn {
@@ -115,6 +118,7 @@ struct ModelInfo {
   int trainedContext = 0;
   int vocabSize = 0;
   bool hasChatTemplate = false;
+  int64_t hugePageBytes = 0;  // weight memory (model + draft) advised for huge pages; 0 with hugePages off
 };
 
 struct EngineCounters {

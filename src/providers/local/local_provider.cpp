@@ -316,6 +316,7 @@ std::unique_ptr<Provider> makeLocalProvider(const config::ProviderConfig& config
   options.threads = local.threads;
   options.draftTokens = local.draftTokens;
   options.embeddings = local.embeddings;
+  options.hugePages = local.hugePages;
   options.speculation = local.speculation == "draft"   ? engine::Speculation::Draft
                         : local.speculation == "ngram" ? engine::Speculation::NGram
                                                        : engine::Speculation::None;

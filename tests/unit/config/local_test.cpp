@@ -27,7 +27,8 @@ class LocalConfig : public ::testing::Test {
 TEST_F(LocalConfig, ParsesEveryKeyAndResolvesPathsAgainstTheFile) {
   auto config = parseConfig(yamlLines({"providers:", "  edge:", "    kind: local", "    model: m.gguf",
                                        "    draft: d.gguf", "    context: 2048", "    parallel: 8", "    threads: 2",
-                                       "    draft_tokens: 4", "    embeddings: false", "    cost_per_hour: 0.35"}),
+                                       "    draft_tokens: 4", "    embeddings: false", "    huge_pages: false",
+                                       "    cost_per_hour: 0.35"}),
                             dir_ + "/c.yaml", fakeEnv({}));
   ASSERT_EQ(config.providers.size(), 1u);
   const auto& local = config.providers[0].local;
@@ -40,6 +41,8 @@ TEST_F(LocalConfig, ParsesEveryKeyAndResolvesPathsAgainstTheFile) {
   EXPECT_EQ(local.speculation, "draft");  // implied by draft:
   EXPECT_EQ(local.draftTokens, 4);
   EXPECT_FALSE(local.embeddings);
+  EXPECT_FALSE(local.hugePages);
+  EXPECT_TRUE(LocalModelConfig{}.hugePages);  // the default: weights in huge pages
   EXPECT_EQ(local.costPerHourMicros, 350000);
 }
 

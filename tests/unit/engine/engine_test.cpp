@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -174,6 +176,42 @@ TEST(EngineLimits, RefusesWhenSlotsAndQueueAreFull) {
   engine.reset();  // shutting down finishes both, exactly once
   EXPECT_EQ(a.wait().finish, Finish::Cancelled);
   EXPECT_EQ(b.wait().finish, Finish::Cancelled);
+}
+
+// Whether the process maps `path` (the model file mmapped) right now.
+bool fileIsMapped(const std::string& path) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  const std::string real = std::filesystem::canonical(path).string();
+  while (std::getline(maps, line)) {
+    if (line.size() >= real.size() && line.compare(line.size() - real.size(), real.size(), real) == 0) return true;
+  }
+  return false;
+}
+
+// hugePages (default): the weights are read into memory (advised for 2 MiB
+// pages: HugePages.* test the advice); off: the file is mmapped as llama.cpp
+// does by default. Same tokens either way.
+TEST(EngineMemory, WeightsAreReadIntoMemoryAndDecodeTheSame) {
+  auto on = mustLoad(tinyOptions(2));
+  ASSERT_TRUE(on);
+  EXPECT_TRUE(on->options().hugePages);
+  EXPECT_FALSE(fileIsMapped(tinyModel()));
+  // The advised bytes cover the weights when llama.cpp's buffers got
+  // mappings of their own; glibc may serve the tiny model's ~16 MB from heap
+  // memory it mapped earlier (a real model's hundreds of MB get their own).
+  if (on->info().hugePageBytes > 0) EXPECT_GE(on->info().hugePageBytes, on->info().sizeBytes);
+  auto o = tinyOptions(2);
+  o.hugePages = false;
+  auto off = mustLoad(o);
+  ASSERT_TRUE(off);
+  EXPECT_TRUE(fileIsMapped(tinyModel()));
+  EXPECT_EQ(off->info().hugePageBytes, 0);
+  auto a = runOne(*on, greedy("Tell me about the sea", 16));
+  auto b = runOne(*off, greedy("Tell me about the sea", 16));
+  ASSERT_FALSE(a.error);
+  EXPECT_EQ(a.stats.outputTokens, 16);
+  EXPECT_EQ(a.text, b.text);
 }
 
 TEST(EngineLimits, RefusesAPromptLongerThanTheContext) {
