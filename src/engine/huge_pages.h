@@ -3,7 +3,7 @@
 // Why: decoding several streams at once on a CPU reads every weight once per
 // step; with 4 KiB pages that is ~230,000 TLB misses per step for a 1B Q4_K_M
 // model, each a page walk (two-dimensional inside a VM). Weights in 2 MiB
-// pages made an 8-stream decode step ~8% faster on the bench machine
+// pages made an 8-stream decode step ~4.5% faster on the bench machine
 // (README, "Engine vs llama-server"). llama.cpp allocates its buffers with
 // posix_memalign and never asks for huge pages, and most distributions set
 // THP to `madvise`, so they get 4 KiB pages.
