@@ -13,6 +13,8 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "cache/dot_i8_avx2.h"
 #endif
 
 #include <algorithm>
@@ -222,24 +224,7 @@ struct DotPortable {
 
 #if defined(__x86_64__)
 struct DotAvx2 {
-  // dotI8's AVX2 kernel (compact.cpp), here so that it inlines.
-  [[gnu::target("avx2")]] static int32_t run(const int8_t* a, const int8_t* b, size_t n) {
-    __m256i acc = _mm256_setzero_si256();
-    const __m256i ones = _mm256_set1_epi16(1);
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-      __m256i va = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
-      __m256i vb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
-      __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(va, va), _mm256_sign_epi8(vb, va));
-      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
-    }
-    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-    int32_t sum = _mm_cvtsi128_si32(h);
-    for (; i < n; ++i) sum += int32_t(a[i]) * int32_t(b[i]);
-    return sum;
-  }
+  [[gnu::target("avx2")]] static int32_t run(const int8_t* a, const int8_t* b, size_t n) { return dotI8Avx2(a, b, n); }
 };
 [[gnu::target("avx2"), gnu::flatten]] void searchAvx2(const Hnsw& h, const uint8_t* query, size_t codeDims, size_t ef, SearchScratch& s) {
   searchGraph<DotAvx2>(h, query, codeDims, ef, s);
