@@ -31,6 +31,13 @@ Vector near(std::mt19937& rng, const Vector& v, float noise) {
   return out;
 }
 
+// `count` random unit vectors: the cluster centres of a clustered test set.
+std::vector<Vector> randomCenters(std::mt19937& rng, int count, size_t dims) {
+  std::vector<Vector> centers;
+  for (int c = 0; c < count; ++c) centers.push_back(randomUnit(rng, dims));
+  return centers;
+}
+
 double exactDot(const Vector& a, const Vector& b) {
   double s = 0;
   for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
@@ -227,8 +234,7 @@ TEST(IndexTest, ScreenedReRankEqualsFullReRank) {
 TEST(IndexTest, OwnGraphSearchAgreesWithHnswlib) {
   std::mt19937 rng(23);
   const size_t dims = 256;
-  std::vector<Vector> centers;
-  for (int c = 0; c < 60; ++c) centers.push_back(randomUnit(rng, dims));
+  std::vector<Vector> centers = randomCenters(rng, 60, dims);
   VectorIndex index(dims);
   std::map<uint64_t, Vector> live;
   for (uint64_t i = 0; i < 5000; ++i) index.add(i, live[i] = near(rng, centers[i % 60], 0.5f));
@@ -331,8 +337,7 @@ TEST(IndexTest, SimilaritiesAreExactAndSorted) {
 TEST(IndexTest, RecallOnClusteredDataAgainstExactSearch) {
   std::mt19937 rng(6);
   const size_t dims = 256;
-  std::vector<Vector> centers, stored;
-  for (int c = 0; c < 50; ++c) centers.push_back(randomUnit(rng, dims));
+  std::vector<Vector> centers = randomCenters(rng, 50, dims), stored;
   VectorIndex index(dims);
   for (uint64_t i = 0; i < 4000; ++i) {
     stored.push_back(near(rng, centers[i % centers.size()], 0.5f));
@@ -356,8 +361,7 @@ TEST(IndexTest, RecallOnClusteredDataAgainstExactSearch) {
 TEST(IndexTest, ChurnReusesSlotsKeepsRecallAndShrinks) {
   std::mt19937 rng(11);
   const size_t dims = 256;
-  std::vector<Vector> centers;
-  for (int c = 0; c < 40; ++c) centers.push_back(randomUnit(rng, dims));
+  std::vector<Vector> centers = randomCenters(rng, 40, dims);
   VectorIndex index(dims);
   std::map<uint64_t, Vector> live;
   uint64_t next = 0;
