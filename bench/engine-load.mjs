@@ -1,19 +1,24 @@
-// bench/engine-load.mjs URL STREAMS TOKENS [ROUNDS] [chat|completion]:
+// bench/engine-load.mjs URL STREAMS TOKENS [ROUNDS] [chat|completion] [FIRST]:
 // STREAMS concurrent streamed requests (greedy, TOKENS each,
 // distinct prompts), ROUNDS times back to back; prints one JSON line:
 // aggregate and per-stream generated tokens/s (the count the stream's last
 // event reports, over wall time), mean latency, and time to the first event
-// carrying generated text (firstTextMs: min, max, mean over the streams). The same client drives Arbitra (kind local,
+// carrying generated text (firstTextMs: min, max, mean over the streams);
+// `decode`: tokens after each stream's first over the time after its first
+// text, summed over the streams (the generation rate without the prompt).
+// FIRST [0] numbers the first round's prompts, so that a caller's later
+// rounds (bench/engine.sh BENCH_ROUNDS) get prompts no server has cached. The same client drives Arbitra (kind local,
 // /v1/chat/completions) and llama-server (its native /completion with the
 // same prompt already in the Llama-3 chat format: its non-streamed answers
 // fail its response parser on a random model's output), so HTTP, SSE and JSON
 // costs are on both sides. llama-server's timings also carry its draft
 // counts (draft_n, draft_n_accepted), summed into `drafted` / `accepted`.
-const [url, streamsArg, tokensArg, roundsArg, modeArg] = process.argv.slice(2);
+const [url, streamsArg, tokensArg, roundsArg, modeArg, firstArg] = process.argv.slice(2);
 const completion = modeArg === 'completion';
 const streams = Number(streamsArg);
 const tokens = Number(tokensArg);
 const rounds = Number(roundsArg || 1);
+const first = Number(firstArg || 0);
 const words = ['river', 'stone', 'market', 'engine', 'cloud', 'paper', 'garden', 'signal'];
 
 async function one(i, round) {
@@ -62,15 +67,18 @@ async function one(i, round) {
 }
 
 let total = 0;
-let latency = 0, drafted = 0, accepted = 0;
+let latency = 0, drafted = 0, accepted = 0, decode = 0;
 const firsts = [];
 const started = performance.now();
 for (let round = 0; round < rounds; round++) {
-  const results = await Promise.all(Array.from({ length: streams }, (_, i) => one(i, round)));
-  for (const r of results) { total += r.tokens; latency += r.ms; drafted += r.drafted; accepted += r.accepted; firsts.push(r.firstTextMs); }
+  const results = await Promise.all(Array.from({ length: streams }, (_, i) => one(i, first + round)));
+  for (const r of results) {
+    total += r.tokens; latency += r.ms; drafted += r.drafted; accepted += r.accepted; firsts.push(r.firstTextMs);
+    if (r.tokens > 1 && r.ms > r.firstTextMs) decode += (r.tokens - 1) / ((r.ms - r.firstTextMs) / 1000) / rounds;
+  }
 }
 const seconds = (performance.now() - started) / 1000;
 console.log(JSON.stringify({ streams, tokens: total, seconds,
   aggregate: total / seconds, perStream: total / seconds / streams, meanLatencyMs: latency / (streams * rounds),
   firstTextMs: { min: Math.min(...firsts), max: Math.max(...firsts), mean: firsts.reduce((a, b) => a + b, 0) / firsts.length },
-  drafted, accepted }));
+  decode, drafted, accepted }));

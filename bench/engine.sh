@@ -6,12 +6,17 @@
 # GGUF's template; llama-server gets it rendered on its native /completion,
 # because its OpenAI endpoints refuse a random model's output in their
 # response parser),
-# one server at a time. A benchmark, not a test: it prints markdown tables and
-# asserts nothing.
+# one measurement at a time. A benchmark, not a test: it prints markdown
+# tables and asserts nothing.
 #
 #   1. streams: a ~1B-shaped model (Llama-3.2-1B's shape, random weights,
 #      Q4_K_M) at 1, 4 and 8 concurrent streams: aggregate generated tokens/s
-#      and time to first text (min-max over the streams)
+#      (and the decode-only rate) and time to first text, in paired rounds:
+#      both servers are loaded once and stay up (idle, one waits in epoll, the
+#      other on a condition variable); each round measures every stream count
+#      on each of them back to back, the order alternating round by round,
+#      with fresh prompts per round; the table gives medians and the
+#      Arbitra / llama-server ratio of each round (bench/engine-report.mjs)
 #   2. speculation at 1 stream, greedy: plain and speculative on
 #      - the random F16 target with its Q4_0 copy as the draft (they agree on
 #        few tokens: quantization noise flips a random model's argmax; shows
@@ -27,7 +32,14 @@
 #      "speculative.types":"none,draft-simple".)
 #
 # Knobs: BENCH_THREADS [2], BENCH_TOKENS [64] per stream, BENCH_STREAMS
-# ["1 4 8"], BENCH_DRAFT_MAX [8], BENCH_MODELS [build/bench-models],
+# ["1 4 8"], BENCH_ROUNDS [1] paired rounds, BENCH_FIRST_ROUND [1] and
+# BENCH_RESULTS [FILE: append to it; default a fresh
+# $BENCH_MODELS/engine-rounds.jsonl] to split rounds over several lock holds
+# (then `node bench/engine-report.mjs FILE` gives the table over all of them),
+# BENCH_ALT_EXTRA / BENCH_ALT_BIN: a second Arbitra ("alt") in the same
+# rounds, with more YAML and/or another arbitra binary (a change measured
+# against the unchanged engine and llama-server alike), BENCH_DRAFT_MAX [8],
+# BENCH_MODELS [build/bench-models],
 # BUILD_DIR [build], BENCH_SPEC=0 skips part 2, BENCH_STREAMS_PART=0 skips
 # part 1, BENCH_SPEC_ROWS ["random confident ngram"] picks part 2's rows,
 # BENCH_ARBITRA_EXTRA [""] more YAML for Arbitra's provider in part 1 (e.g.
@@ -76,7 +88,11 @@ fi
 
 port=18431
 pid=""
-stop() { if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; fi; }
+declare -A port_of pid_of mode_of  # the streams part's servers, all up at once
+stop() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=""; fi
+  for name in "${!pid_of[@]}"; do kill "${pid_of[$name]}" 2>/dev/null || true; wait "${pid_of[$name]}" 2>/dev/null || true; unset "pid_of[$name]"; done
+}
 trap stop EXIT
 wait_ready() {
   for _ in $(seq 1 600); do
@@ -88,7 +104,7 @@ wait_ready() {
 }
 # start_arbitra MODEL PARALLEL [EXTRA-YAML]
 start_arbitra() {
-  local cfg="$models/arbitra-bench.yaml"
+  local cfg="$models/${4:-arbitra}-bench.yaml"
   cat >"$cfg" <<YAML
 server: { host: 127.0.0.1, port: $port, threads: 1 }
 providers:
@@ -96,7 +112,7 @@ providers:
 models:
   bench: { provider: edge, model: bench }
 YAML
-  "$build/arbitra" serve --config "$cfg" --quiet >"$models/arbitra.log" 2>&1 &
+  "${arbitra_bin:-$build/arbitra}" serve --config "$cfg" --quiet >"$models/${4:-arbitra}.log" 2>&1 &
   pid=$!
   mode=chat
   wait_ready
@@ -125,21 +141,43 @@ ratio() { node -e "console.log((Number(process.argv[1])/Number(process.argv[2]))
 echo "## Engine vs llama-server ($(date -u +%Y-%m-%d), $(nproc) cores, $threads threads, $tokens tokens per stream, load $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
 if [ "$streams_part" = 1 ]; then
-echo "Model: $(basename "$models/1b-q4_k_m.gguf") (Llama-3.2-1B shape, random weights, Q4_K_M)"
-echo
-echo "| streams | Arbitra tok/s | llama-server tok/s | Arbitra / llama-server | Arbitra first text ms (min-max) | llama-server first text ms (min-max) |"
-echo "|---:|---:|---:|---:|---:|---:|"
+# Paired rounds: every server is loaded once and stays up; each round runs
+# every stream count on each server back to back, the servers' order rotating
+# round by round (Arbitra first in odd rounds, llama-server first in even
+# ones), so drift in the machine's load touches both sides of a ratio alike.
+# One JSON line per measurement goes to $results; bench/engine-report.mjs
+# turns the file(s) into the table (medians and per-round ratios).
 max_streams=$(echo $streams_list | tr ' ' '\n' | sort -n | tail -1)
-declare -A ours theirs ours_first theirs_first
-start_arbitra "$models/1b-q4_k_m.gguf" "$max_streams" "${BENCH_ARBITRA_EXTRA:-}"
-for s in $streams_list; do r="$(load "$s")"; ours[$s]="$(field "$r" aggregate)"; ours_first[$s]="$(firsts "$r")"; done
-stop
-start_llama "$models/1b-q4_k_m.gguf" "$max_streams"
-for s in $streams_list; do r="$(load "$s")"; theirs[$s]="$(field "$r" aggregate)"; theirs_first[$s]="$(firsts "$r")"; done
-stop
-for s in $streams_list; do
-  echo "| $s | ${ours[$s]} | ${theirs[$s]} | $(ratio "${ours[$s]}" "${theirs[$s]}") | ${ours_first[$s]} | ${theirs_first[$s]} |"
+results="${BENCH_RESULTS:-$models/engine-rounds.jsonl}"
+[ -n "${BENCH_RESULTS:-}" ] || : >"$results"
+servers=(arbitra llama)
+start_arbitra "$models/1b-q4_k_m.gguf" "$max_streams" "${BENCH_ARBITRA_EXTRA:-}"; port_of[arbitra]=$port; pid_of[arbitra]=$pid; mode_of[arbitra]=chat
+port=$((port + 1)); start_llama "$models/1b-q4_k_m.gguf" "$max_streams"; port_of[llama]=$port; pid_of[llama]=$pid; mode_of[llama]=completion
+if [ -n "${BENCH_ALT_EXTRA:-}${BENCH_ALT_BIN:-}" ]; then
+  port=$((port + 1))
+  arbitra_bin="${BENCH_ALT_BIN:-}" start_arbitra "$models/1b-q4_k_m.gguf" "$max_streams" "${BENCH_ALT_EXTRA:-}" alt
+  port_of[alt]=$port; pid_of[alt]=$pid; mode_of[alt]=chat; servers+=(alt)
+fi
+pid=""
+first_round="${BENCH_FIRST_ROUND:-1}"
+for ((round = first_round; round < first_round + ${BENCH_ROUNDS:-1}; round++)); do
+  for s in $streams_list; do
+    n=${#servers[@]}
+    for ((i = 0; i < n; i++)); do
+      name=${servers[$(((i + round - 1) % n))]}
+      url="http://127.0.0.1:${port_of[$name]}"
+      node bench/engine-load.mjs "$url" 1 4 1 "${mode_of[$name]}" $((500 + round)) >/dev/null  # warm-up, its own prompt
+      r="$(node bench/engine-load.mjs "$url" "$s" "$tokens" 1 "${mode_of[$name]}" "$round")"
+      echo "{\"round\":$round,\"server\":\"$name\",\"at\":\"$(date -u +%H:%M:%S)\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"result\":$r}" >>"$results"
+    done
+  done
+  echo "round $round done $(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 done
+stop
+port=18431
+echo "Model: $(basename "$models/1b-q4_k_m.gguf") (Llama-3.2-1B shape, random weights, Q4_K_M); Arbitra extra: \`${BENCH_ARBITRA_EXTRA:-none}\`${BENCH_ALT_EXTRA:+; alt (second Arbitra): \`$BENCH_ALT_EXTRA\`}${BENCH_ALT_BIN:+; alt binary $BENCH_ALT_BIN}"
+echo
+node bench/engine-report.mjs "$results"
 fi
 
 [ "${BENCH_SPEC:-1}" = 1 ] || exit 0
