@@ -44,6 +44,18 @@ fi
 
 log() { echo "llama.sh: $*" >&2; }
 mkdir -p "$cache_root"
+# One build at a time per cache: a second checkout (CI beside a developer's
+# build) waits for the first and then finds its result, instead of building
+# the same library again on the same cores.
+exec 9>"$cache_root/.lock"
+if ! flock -n 9; then
+  log "another build of llama.cpp is running; waiting for it"
+  flock 9
+fi
+if [ -f "$prefix/.complete" ]; then
+  echo "$prefix"
+  exit 0
+fi
 work="$(mktemp -d "$cache_root/work.XXXXXX")"
 [ -n "${ARBITRA_LLAMA_KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
 
