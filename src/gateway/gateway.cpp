@@ -929,9 +929,13 @@ struct Gateway::Impl {
   }
 
   http::Headers responseHeaders(const Exchange& exchange, const Deployment& deployment) const {
-    http::Headers headers{{"x-arbitra-request-id", exchange.id},
-                          {"x-arbitra-deployment", deployment.label},
-                          {"x-arbitra-provider", deployment.provider->config().name}};
+    // Built in place, with room for the content headers the caller adds: an
+    // initializer list would copy every string twice and the vector grow once.
+    http::Headers headers;
+    headers.reserve(9);
+    headers.push_back({"x-arbitra-request-id", exchange.id});
+    headers.push_back({"x-arbitra-deployment", deployment.label});
+    headers.push_back({"x-arbitra-provider", deployment.provider->config().name});
     if (deployment.provider->config().simulated) headers.push_back({"x-arbitra-simulated", "true"});
     if (!exchange.route.reason.empty()) headers.push_back({"x-arbitra-route", exchange.route.reason});
     if (auto cache = cacheHeader(exchange.cache); !cache.empty()) headers.push_back({"x-arbitra-cache", std::move(cache)});

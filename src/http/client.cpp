@@ -24,6 +24,7 @@
 #include <boost/url/parse.hpp>
 
 #include "http/deadline.h"
+#include "http/header_text.h"
 #include "http/write_now.h"
 
 namespace arbitra::http {
@@ -453,9 +454,6 @@ class PooledResponse final : public ClientResponse {
 // (one carrying CR, LF or NUL would split the request: it is dropped), then
 // the framing. The body goes out as a second buffer.
 std::string requestHead(const ClientRequest& request, const Target& target, bool absoluteForm) {
-  auto unsafe = [](std::string_view text) {
-    return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
-  };
   std::string head;
   head.reserve(256 + request.url.size());
   head += request.method;
@@ -470,7 +468,7 @@ std::string requestHead(const ClientRequest& request, const Target& target, bool
   head += "\r\n";
   bool bodyless = request.body.empty() && (request.method == "GET" || request.method == "HEAD" || request.method == "DELETE");
   for (const auto& h : request.headers) {
-    if (h.name.empty() || unsafe(h.name) || unsafe(h.value)) continue;
+    if (h.name.empty() || detail::splitsALine(h.name) || detail::splitsALine(h.value)) continue;
     if (beast::iequals(h.name, "host") || beast::iequals(h.name, "content-length") ||
         beast::iequals(h.name, "transfer-encoding") || beast::iequals(h.name, "connection")) {
       continue;

@@ -18,6 +18,7 @@
 #include <boost/beast/http.hpp>
 
 #include "http/deadline.h"
+#include "http/header_text.h"
 #include "http/write_now.h"
 
 namespace arbitra::http {
@@ -258,7 +259,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     head += options_.serverName;
     head += kCrLf;
     for (const auto& h : headers) {
-      if (h.name.empty() || splitsALine(h.name) || splitsALine(h.value) || isFraming(h.name)) continue;
+      if (h.name.empty() || detail::splitsALine(h.name) || detail::splitsALine(h.value) || isFraming(h.name)) continue;
       head += h.name;
       head += ": ";
       head += h.value;
@@ -267,13 +268,6 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     if (!keepAlive_ && version_ >= 11) head += "Connection: close\r\n";
     if (keepAlive_ && version_ < 11) head += "Connection: keep-alive\r\n";
     return head;
-  }
-
-  static bool splitsALine(std::string_view text) {
-    for (char c : text) {
-      if (c == '\r' || c == '\n' || c == '\0') return true;
-    }
-    return false;
   }
 
   static bool isFraming(std::string_view name) {
