@@ -51,7 +51,7 @@ struct IndexParams {
   // queries (--diagnose), so recall is lost only where the graph does not
   // reach it. A graph built with ef_construction 128 finds it at ef_search
   // 24 for 998 of 1,000 (the 64-built graph: 987 at 24, 995 at 32, 998 at
-  // 48) at ~60% of the old default's p50; 8 re-ranked candidates find the
+  // 48) at 50-60% of the old default's p50; 8 re-ranked candidates find the
   // same answers as 16 (128 dims, measured earlier: lower recall, slower).
   // The price: put() builds the graph ~2x slower.
   size_t m = 16;             // HNSW links per node
