@@ -8,11 +8,11 @@
 //  - memory per entry as the store accounts it, and the process's RSS growth.
 //
 //   build/arbitra-cache-speed [--sizes 10000,100000,1000000] [--queries 20000] [--word-vectors FILE]
-//                             [--m 16] [--ef-construction 64] [--ef-search 48[,32,...]] [--namespaces 1]
-//                             [--index-dims 64] [--int8 1] [--rerank 16[,8,...]] [--exact 200] [--passes 10]
+//                             [--m 16] [--ef-search 24[,32,...]] [--namespaces 1]
+//                             [--index-dims 64] [--int8 1] [--rerank 8[,16,...]] [--exact 200] [--passes 10]
 //                             [--build-threads 1] [--pin CPU] [--lock FILE] [--switches 0]
 //                             [--paths own/fine[,own/full,hnswlib/full,...]] [--fine-code 1]
-//                             [--ef-construction 64[,128,...]] [--diagnose 0]
+//                             [--ef-construction 128[,64,...]] [--diagnose 0]
 //   build/arbitra-cache-speed --bulk 100000   (index build of a snapshot reload, 1 thread vs every core)
 //   build/arbitra-cache-speed --memory 256 [--memory-puts 200000] [--memory-namespaces K]
 //                             (RSS against the bound: one namespace, then puts/1000 namespaces)
