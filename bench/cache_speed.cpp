@@ -8,10 +8,11 @@
 //  - memory per entry as the store accounts it, and the process's RSS growth.
 //
 //   build/arbitra-cache-speed [--sizes 10000,100000,1000000] [--queries 20000] [--word-vectors FILE]
-//                             [--m 16] [--ef-construction 64] [--ef-search 48[,32,...]] [--namespaces 1]
-//                             [--index-dims 64] [--int8 1] [--rerank 16[,8,...]] [--exact 200] [--passes 10]
+//                             [--m 16] [--ef-search 24[,32,...]] [--namespaces 1]
+//                             [--index-dims 64] [--int8 1] [--rerank 8[,16,...]] [--exact 200] [--passes 10]
 //                             [--build-threads 1] [--pin CPU] [--lock FILE] [--switches 0]
 //                             [--paths own/fine[,own/full,hnswlib/full,...]] [--fine-code 1]
+//                             [--ef-construction 128[,64,...]] [--diagnose 0]
 //   build/arbitra-cache-speed --bulk 100000   (index build of a snapshot reload, 1 thread vs every core)
 //   build/arbitra-cache-speed --memory 256 [--memory-puts 200000] [--memory-namespaces K]
 //                             (RSS against the bound: one namespace, then puts/1000 namespaces)
@@ -36,6 +37,10 @@
 //
 // --ef-search, --rerank and --paths take lists: the index is built once per
 // size and searched with each combination (Store::setSearch, setSearchPath).
+// --ef-construction takes a list too: one index per value and size.
+// --diagnose 1 also prints where the exact best of the --exact queries ranks
+// in the graph's code space (brute force over every entry's code): the part
+// of the recall lost to the projection, which no graph search can recover.
 // A path is graph/re-rank: graph `own` (our search over hnswlib's layout) or
 // `hnswlib` (its searchKnn); re-rank `fine` (int8 screen, exact scores only
 // for candidates that can win) or `full` (every candidate's full vector).
@@ -158,10 +163,13 @@ int main(int argc, char** argv) {
   int pin = -1;             // --pin CPU: measure pinned to this CPU (building uses every core)
   std::vector<size_t> efList = {params.efSearch}, rerankList = {params.rerank};
   std::vector<std::string> paths = {"own/fine"};
+  std::vector<size_t> efcList = {params.efConstruction};
+  bool diagnose = false;  // --diagnose 1: where recall is lost (the graph or the projection)
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--m")) params.m = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--namespaces")) namespaces = std::stoul(argv[i + 1]);
-    if (!std::strcmp(argv[i], "--ef-construction")) params.efConstruction = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--ef-construction")) efcList = numbers(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--diagnose")) diagnose = std::stoul(argv[i + 1]) != 0;
     if (!std::strcmp(argv[i], "--ef-search")) efList = numbers(argv[i + 1]);
     if (!std::strcmp(argv[i], "--index-dims")) params.indexDims = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--int8")) params.int8 = std::stoul(argv[i + 1]) != 0;
@@ -299,18 +307,18 @@ int main(int argc, char** argv) {
                          : "projected to " + std::to_string(params.indexDims);
   code += params.int8 ? ", int8" : ", f32";
   std::printf("\n## lookup latency excluding embedding, %zu namespace(s), one thread (ngram vectors, %zu dims; "
-              "HNSW M=%zu, ef_construction=%zu; graph code: %s; re-rank on full vectors; %s kernels; "
+              "HNSW M=%zu, ef_construction in the ef_c column; graph code: %s; re-rank on full vectors; %s kernels; "
               "built with %s; %zu passes of the query set)\n\n"
               "p50/p99: the median over passes of each pass's own percentile (a pass is one run of every query, "
               "so its p99 is the plain p99 of that many lookups); first/worst: that pass's p99; best-of-N: p99 "
               "over each query's fastest pass; fixed work: the same arithmetic timed after every lookup, sized to "
               "the lookup's p50 (what the machine adds to any work that long: the noise floor); faults: minor page "
               "faults per 1,000 lookups while measuring.\n\n"
-              "| entries | ef_search / re-rank | path | build s | exact p50 µs | exact p99 µs | semantic p50 µs | "
+              "| entries | ef_c | ef_search / re-rank | path | build s | exact p50 µs | exact p99 µs | semantic p50 µs | "
               "semantic p99 µs | p99 first pass | p99 worst pass | p99 best-of-N | fixed work p50 / p99 µs | faults | "
               "recall@1 own | recall@1 vs exact | bytes/entry (accounted) | RSS growth/entry |\n"
-              "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-              namespaces, embedder->dimensions(), params.m, params.efConstruction, code.c_str(),
+              "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+              namespaces, embedder->dimensions(), params.m, code.c_str(),
               simdKernels() ? "AVX2" : "scalar",
               threads > 1 ? ("Store::putMany, " + std::to_string(threads) + " threads").c_str() : "Store::put, one thread",
               passes);
@@ -319,7 +327,12 @@ int main(int argc, char** argv) {
   auto lock = [&](int how) {
     if (lockFd >= 0) ::flock(lockFd, how);
   };
-  for (size_t n : sizes) {
+  std::vector<std::pair<size_t, size_t>> builds;  // (ef_construction, entries): one index each
+  for (size_t efc : efcList) {
+    for (size_t n : sizes) builds.emplace_back(efc, n);
+  }
+  for (const auto& [efc, n] : builds) {
+    params.efConstruction = efc;
     lock(LOCK_SH);  // building is ordinary CPU work; only the measurement needs the core to itself
     long rss0 = rssKb();
     auto store = makeMemoryStore(size_t(64) << 30, params);
@@ -372,13 +385,43 @@ int main(int argc, char** argv) {
     // Brute force over the same texts (same seed) for the first exactQueries.
     const size_t checked = std::min(exactQueries, queryVectors.size());
     std::vector<float> best(checked, -2.0f);
+    std::vector<size_t> bestAt(checked, 0);
+    const CompactCodec codec(embedder->dimensions(), params.indexDims, params.int8);
+    std::vector<uint8_t> codes(diagnose ? n * codec.bytes() : 0);
     std::mt19937_64 again(n);
     for (size_t i = 0; i < n && checked; ++i) {
       Vector e = *embedder->embed(text(again));
+      if (diagnose) codec.encode(e.data(), &codes[i * codec.bytes()]);
       for (size_t c = 0; c < checked; ++c) {
         if (querySpace[c] != i % namespaces) continue;
-        best[c] = std::max(best[c], dotF32(e.data(), queryVectors[c].data(), e.size()));
+        const float s = dotF32(e.data(), queryVectors[c].data(), e.size());
+        if (s > best[c]) best[c] = s, bestAt[c] = i;
       }
+    }
+    if (diagnose && checked) {
+      // Where recall is lost: the rank of the exact best entry in the
+      // graph's code space, by brute force over every entry's code (rank 0:
+      // no entry's code is closer to the query's). A search that re-ranks R
+      // candidates can only find it when its rank is below R, however good
+      // the graph; the rest of the misses are the graph's.
+      std::vector<size_t> ranks;
+      std::vector<uint8_t> qc(codec.bytes());
+      for (size_t c = 0; c < checked; ++c) {
+        codec.encode(queryVectors[c].data(), qc.data());
+        const float target = codec.similarity(qc.data(), &codes[bestAt[c] * codec.bytes()]);
+        size_t rank = 0;
+        for (size_t i = 0; i < n; ++i) {
+          if (i % namespaces == querySpace[c]) rank += codec.similarity(qc.data(), &codes[i * codec.bytes()]) > target;
+        }
+        ranks.push_back(rank);
+      }
+      auto under = [&](size_t r) { return double(std::count_if(ranks.begin(), ranks.end(), [r](size_t x) { return x < r; })) / checked; };
+      std::sort(ranks.begin(), ranks.end());
+      std::printf("<!-- %zu entries: the exact best's rank in code space (%zu queries): under 1: %.3f, 4: %.3f, 8: %.3f, "
+                  "16: %.3f, 32: %.3f, 48: %.3f, 64: %.3f; worst %zu -->\n",
+                  n, checked, under(1), under(4), under(8), under(16), under(32), under(48), under(64), ranks.back());
+      std::fflush(stdout);
+      std::vector<uint8_t>().swap(codes);
     }
     lock(LOCK_EX);
     cpu_set_t all;
@@ -456,9 +499,9 @@ int main(int argc, char** argv) {
         const double faults = double(ru1.ru_minflt - ru0.ru_minflt) * 1000.0 / double(passes * nq);
         const double first = passP99.front();
         const double worst = *std::max_element(passP99.begin(), passP99.end());
-        std::printf("| %zu | %zu / %zu | %s | %.1f | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f | %.2f | %.3f "
+        std::printf("| %zu | %zu | %zu / %zu | %s | %.1f | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f / %.1f | %.2f | %.3f "
                     "| %.3f (%zu) | %zu | %ld |\n",
-                    n, ef, rerank, path.c_str(), build, pct(exactP50, 0.5), pct(exactP99, 0.5), pct(passP50, 0.5), pct(passP99, 0.5),
+                    n, efc, ef, rerank, path.c_str(), build, pct(exactP50, 0.5), pct(exactP99, 0.5), pct(passP50, 0.5), pct(passP99, 0.5),
                     first, worst, pct(semantic, 0.99), pct(fixedP50, 0.5) + sink * 0, pct(fixedP99, 0.5), faults,
                     double(found) / nq,
                     checked ? double(same) / checked : 0.0, checked, store->bytes() / n, (rss1 - rss0) * 1024 / long(n));

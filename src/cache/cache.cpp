@@ -71,6 +71,7 @@ CacheOptions optionsFromConfig(const config::CacheConfig& config, double embedde
   o.maxBytes = static_cast<size_t>(config.maxBytes);
   o.snapshotPath = config.snapshotPath;
   o.snapshotIntervalSeconds = config.snapshotIntervalSeconds;
+  if (config.efSearch > 0) o.index.efSearch = static_cast<size_t>(config.efSearch);
   if (config.enabled) o.defaults = policyOf(config.defaults, embedderThreshold);
   for (const auto& [name, group] : config.models) o.groups[name] = policyOf(group, embedderThreshold);
   return o;

@@ -46,16 +46,20 @@ namespace arbitra::cache {
 struct IndexParams {
   size_t flatLimit = 256;    // vectors kept flat before switching to HNSW
   // Defaults measured with bench/cache_speed at 1M entries in one namespace
-  // (README, "Speed"): ef_search 48 finds the brute-force nearest for 199-200
-  // of 200 queries on 512-d n-gram vectors at ~56 µs p50 (our search; 64:
-  // same recall, slower; 32: 0.990 at ~44 µs); 128 dims gave lower recall
-  // (0.957) and was slower.
+  // (README, "Speed", 2026-12-07): on 512-d n-gram vectors the brute-force
+  // nearest is the best of every entry's 64-d code for 1,000 of 1,000
+  // queries (--diagnose), so recall is lost only where the graph does not
+  // reach it. A graph built with ef_construction 128 finds it at ef_search
+  // 24 for 998 of 1,000 (the 64-built graph: 987 at 24, 995 at 32, 998 at
+  // 48) at 50-60% of the old default's p50; 8 re-ranked candidates find the
+  // same answers as 16 (128 dims, measured earlier: lower recall, slower).
+  // The price: put() builds the graph ~2x slower.
   size_t m = 16;             // HNSW links per node
-  size_t efConstruction = 64;
-  size_t efSearch = 48;
+  size_t efConstruction = 128;
+  size_t efSearch = 24;      // cache.ef_search in the config
   size_t indexDims = 64;     // the graph's code: projected dims (0: the full vector)
   bool int8 = true;          // the graph's code quantised to int8
-  size_t rerank = 16;        // graph candidates re-ranked on the full vectors
+  size_t rerank = 8;         // graph candidates re-ranked on the full vectors
   bool fineCode = true;      // keep an int8 copy of each full vector (FineCode) to screen re-ranking
   bool ownSearch = true;     // our graph search (false: hnswlib's searchKnn; same results, slower)
 };

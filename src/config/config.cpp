@@ -1014,7 +1014,7 @@ class Parser {
     cache.enabled = true;
     cache.line = section.keyLine;
     auto found = entries(section.value, section.keyLine, "cache");
-    checkKeys(found, "cache", {"max_bytes", "snapshot", "snapshot_interval_s", "embedder", "default", "models"});
+    checkKeys(found, "cache", {"max_bytes", "snapshot", "snapshot_interval_s", "ef_search", "embedder", "default", "models"});
     for (const auto& entry : found) {  // default first: listed groups start from it
       if (entry.key == "default") cache.defaults = parseCacheGroup(entry, "cache default", cache.defaults);
     }
@@ -1026,6 +1026,8 @@ class Parser {
         cache.snapshotPath = text(entry, key);
       } else if (key == "snapshot_interval_s") {
         cache.snapshotIntervalSeconds = positive(entry, key);
+      } else if (key == "ef_search") {
+        cache.efSearch = static_cast<int>(integer(entry, key, 1, 4096, "an integer from 1 to 4096"));
       } else if (key == "embedder") {
         auto fields = entries(entry.value, entry.keyLine, "cache embedder");
         checkKeys(fields, "cache embedder", {"kind", "model", "word_vectors", "threads", "queue"});

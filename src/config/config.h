@@ -264,6 +264,7 @@ struct CacheConfig {
   std::string wordVectors;         // words: the converted vectors (scripts/fetch_word_vectors.sh)
   int embedThreads = 1;
   int embedQueue = 256;
+  int efSearch = 0;  // ef_search: the semantic index's search effort (0: the index's default)
   CacheGroupConfig defaults;
   std::map<std::string, CacheGroupConfig> models;
   int line = 0;

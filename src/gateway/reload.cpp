@@ -88,6 +88,7 @@ std::vector<std::string> keepRestartOnly(const config::Config& running, config::
     check(c.maxBytes != d.maxBytes, "cache.max_bytes");
     check(c.snapshotPath != d.snapshotPath, "cache.snapshot");
     check(c.snapshotIntervalSeconds != d.snapshotIntervalSeconds, "cache.snapshot_interval_s");
+    check(c.efSearch != d.efSearch, "cache.ef_search");
     check(c.embedder != d.embedder || c.embedderModel != d.embedderModel || c.wordVectors != d.wordVectors ||
               c.embedThreads != d.embedThreads || c.embedQueue != d.embedQueue,
           "cache.embedder");

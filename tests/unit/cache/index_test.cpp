@@ -177,7 +177,9 @@ TEST(FineCodeTest, BoundHoldsForEveryShapeAndIsTight) {
 TEST(IndexTest, ScreenedReRankEqualsFullReRank) {
   std::mt19937 rng(22);
   const size_t dims = 512;
-  VectorIndex index(dims);
+  IndexParams sixteen;  // twice a cluster: the screen has candidates to skip
+  sixteen.rerank = 16;
+  VectorIndex index(dims, sixteen);
   std::vector<Vector> stored;
   uint64_t id = 1;
   for (int c = 0; c < 300; ++c) {
@@ -210,7 +212,7 @@ TEST(IndexTest, ScreenedReRankEqualsFullReRank) {
   // The screen reads fewer full vectors: here at most the query's cluster
   // (8 near-ties, within the bound of each other) of the 16 candidates;
   // with well-separated vectors, about one.
-  EXPECT_EQ(fullReads, 300u * IndexParams{}.rerank);
+  EXPECT_EQ(fullReads, 300u * sixteen.rerank);
   EXPECT_LE(screenedReads, 300u * 8);
   VectorIndex apart(dims);
   std::vector<Vector> spread;

@@ -250,5 +250,15 @@ TEST_F(SnapshotTest, TruncatedAndForeignFilesAreRejected) {
   EXPECT_EQ(a.store().size(), 0u);
 }
 
+
+// cache.ef_search reaches the index parameters; unset, the index's default stays.
+TEST(CacheOptionsTest, EfSearchFromConfig) {
+  config::CacheConfig c;
+  c.enabled = true;
+  EXPECT_EQ(optionsFromConfig(c, 0.9).index.efSearch, IndexParams{}.efSearch);
+  c.efSearch = 7;
+  EXPECT_EQ(optionsFromConfig(c, 0.9).index.efSearch, 7u);
+}
+
 }  // namespace
 }  // namespace arbitra::cache

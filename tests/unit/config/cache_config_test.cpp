@@ -34,6 +34,7 @@ TEST(CacheConfigTest, GroupsStartFromTheDefault) {
   auto config = parseConfig(std::string(kBase) + R"(cache:
   max_bytes: 1048576
   snapshot: /tmp/x.snap
+  ef_search: 24
   embedder: { kind: ngram, threads: 2 }
   default: { mode: exact, ttl_s: 60 }
   models:
@@ -42,6 +43,7 @@ TEST(CacheConfigTest, GroupsStartFromTheDefault) {
   ASSERT_TRUE(config.cache.enabled);
   EXPECT_EQ(config.cache.maxBytes, 1048576);
   EXPECT_EQ(config.cache.embedThreads, 2);
+  EXPECT_EQ(config.cache.efSearch, 24);
   EXPECT_EQ(config.cache.defaults.mode, "exact");
   const auto& fast = config.cache.models.at("fast");
   EXPECT_EQ(fast.mode, "semantic");
@@ -50,6 +52,10 @@ TEST(CacheConfigTest, GroupsStartFromTheDefault) {
   EXPECT_DOUBLE_EQ(fast.delta, 0.02);
   EXPECT_TRUE(fast.shared);
   EXPECT_DOUBLE_EQ(*fast.maxTemperature, 0);
+}
+
+TEST(CacheConfigTest, EfSearchIsTheIndexDefaultUnlessSet) {
+  EXPECT_EQ(parseConfig(std::string(kBase) + "cache:\n  max_bytes: 1048576\n", "c.yaml").cache.efSearch, 0);
 }
 
 TEST(CacheConfigTest, LocalEmbedderModelIsAFileRelativeToTheConfig) {
@@ -74,6 +80,8 @@ TEST(CacheConfigTest, ErrorsNameFileAndLine) {
             "c.yaml:6: embedder kind local needs a model (a .gguf file)");
   EXPECT_EQ(errorOf(std::string(kBase) + "cache:\n  embedder: { kind: local, model: /nonexistent/e.gguf }\n"),
             "c.yaml:6: embedder model file /nonexistent/e.gguf does not exist");
+  EXPECT_EQ(errorOf(std::string(kBase) + "cache:\n  ef_search: 0\n"),
+            "c.yaml:6: ef_search must be an integer from 1 to 4096 (got '0')");
   EXPECT_NE(errorOf(std::string(kBase) + "cache:\n  colour: blue\n").find("c.yaml:6: unknown key 'colour' in cache"),
             std::string::npos);
 }
