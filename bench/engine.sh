@@ -134,8 +134,6 @@ load() {  # load STREAMS -> JSON line (one warm-up request first)
   node bench/engine-load.mjs "http://127.0.0.1:$port" "$1" "$tokens" 1 "$mode"
 }
 field() { node -e "const r=JSON.parse(process.argv[1]); console.log(r[process.argv[2]].toFixed(2))" "$1" "$2"; }
-firsts() {  # time to first text over the streams, ms: "min-max"
-  node -e "const f=JSON.parse(process.argv[1]).firstTextMs; console.log(Math.round(f.min)+'-'+Math.round(f.max))" "$1"; }
 ratio() { node -e "console.log((Number(process.argv[1])/Number(process.argv[2])).toFixed(2))" "$1" "$2"; }
 
 echo "## Engine vs llama-server ($(date -u +%Y-%m-%d), $(nproc) cores, $threads threads, $tokens tokens per stream, load $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -250,7 +250,6 @@ TEST_F(SnapshotTest, TruncatedAndForeignFilesAreRejected) {
   EXPECT_EQ(a.store().size(), 0u);
 }
 
-
 // cache.ef_search reaches the index parameters; unset, the index's default stays.
 TEST(CacheOptionsTest, EfSearchFromConfig) {
   config::CacheConfig c;
