@@ -25,6 +25,7 @@
 #include <unordered_set>
 
 #include "engine/draft_length.h"
+#include "engine/ngram_lookup.h"
 #include "engine/huge_pages.h"
 #include "engine/llama_handles.h"
 #include "engine/text_stream.h"
@@ -406,19 +407,9 @@ struct Engine::Impl {
     return std::max(0, std::min({options.draftTokens, left, room}));
   }
 
-  // Prompt lookup: the longest recent n-gram (4..1 tokens) ending the history
-  // that occurred before; propose what followed it.
-  void ngramDraft(Slot& s, int budget) {
-    const auto& h = s.history;
-    const int size = static_cast<int>(h.size());
-    for (int n = std::min(4, size - 1); n >= 1; --n) {
-      for (int start = size - n - 1; start >= 0; --start) {
-        if (!std::equal(h.begin() + start, h.begin() + start + n, h.end() - n)) continue;
-        for (int i = start + n; i < size && static_cast<int>(s.drafts.size()) < budget; ++i) s.drafts.push_back(h[i]);
-        if (!s.drafts.empty()) return;
-      }
-    }
-  }
+  // Prompt lookup (engine/ngram_lookup.h): what followed the latest earlier
+  // occurrence of the history's last n-gram, continued through a loop.
+  void ngramDraft(Slot& s, int budget) { ngramLookup(s.history, budget, s.drafts); }
 
   // Draft model: catch each slot's draft context up to its history, then run
   // the draft greedily, all slots batched per draft step.
