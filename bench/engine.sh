@@ -17,15 +17,24 @@
 #      on each of them back to back, the order alternating round by round,
 #      with fresh prompts per round; the table gives medians and the
 #      Arbitra / llama-server ratio of each round (bench/engine-report.mjs)
-#   2. speculation at 1 stream, greedy: plain and speculative on
-#      - the random F16 target with its Q4_0 copy as the draft (they agree on
-#        few tokens: quantization noise flips a random model's argmax; shows
-#        what a poor draft costs),
-#      - the synthetic "confident" F16 target (same 1B shape and compute;
-#        TestModelShape::confident) with its Q4_0 copy, which agrees with it
-#        (a draft that agrees with its target),
-#      - n-gram lookup on a model that repeats itself (tied output);
-#      Arbitra vs llama-server's own speculative decoding on the same pair,
+#   2. speculation at 1 stream, greedy, in paired rounds (BENCH_SPEC_ROUNDS
+#      [5]): per row four servers up at once, Arbitra and llama-server each
+#      plain and speculative on the same target, measured back to back in
+#      rotating order with a fresh prompt per round; speedups are ratios
+#      within a round (bench/engine-spec-report.mjs), on the decode rate
+#      (tokens after the first over the time after the first text) and on
+#      the whole request. Rows (BENCH_SPEC_ROWS):
+#      - random: the random F16 target with its Q4_0 copy as the draft (they
+#        agree on few tokens: quantization noise flips a random model's
+#        argmax; shows what a poor draft costs),
+#      - confident: the synthetic "confident" F16 target (same 1B shape and
+#        compute; TestModelShape::confident) with its Q4_0 copy, which agrees
+#        with it (a draft that agrees with its target),
+#      - ngram: n-gram lookup on an F16 model that repeats itself (tied
+#        output), the same kind of target as the draft rows,
+#      - ngram-q4: the same model in Q4_K_M, where a batch of n tokens costs
+#        nearly n single steps on 2 cores (compute-bound), which caps what
+#        any speculation can gain there;
 #      accepted/drafted from Arbitra's request log and llama-server's timings.
 #      (llama-server at this commit loads a draft given with -md but drafts
 #      only with --spec-type draft-simple; its generation_settings then list
@@ -41,7 +50,9 @@
 # against the unchanged engine and llama-server alike), BENCH_DRAFT_MAX [8],
 # BENCH_MODELS [build/bench-models],
 # BUILD_DIR [build], BENCH_SPEC=0 skips part 2, BENCH_STREAMS_PART=0 skips
-# part 1, BENCH_SPEC_ROWS ["random confident ngram"] picks part 2's rows,
+# part 1, BENCH_SPEC_ROWS ["random confident ngram ngram-q4"] picks part 2's
+# rows, BENCH_SPEC_ROUNDS [5] its rounds, BENCH_SPEC_RESULTS [FILE: append;
+# default a fresh $BENCH_MODELS/engine-spec-rounds.jsonl] its results,
 # BENCH_ARBITRA_EXTRA [""] more YAML for Arbitra's provider in part 1 (e.g.
 # ", huge_pages: false": the weights mmapped as llama.cpp does by default),
 # BENCH_LLAMA_HUGEPAGES=1 gives llama-server the same huge pages as Arbitra's
@@ -61,7 +72,7 @@ server="$llama/bin/llama-server"
 vocab="$llama/share/vocab/ggml-vocab-llama-bpe.gguf"
 mkdir -p "$models"
 
-spec_rows="${BENCH_SPEC_ROWS:-random confident ngram}"
+spec_rows="${BENCH_SPEC_ROWS:-random confident ngram ngram-q4}"
 want_row() { [ "${BENCH_SPEC:-1}" = 1 ] && [[ " $spec_rows " == *" $1 "* ]]; }
 
 # Models: generated once (seeded), reused by later runs.
@@ -80,10 +91,11 @@ if want_row confident && [ ! -f "$models/1b-confident-q4_0.gguf" ]; then
     "$build/arbitra-testmodel" --vocab "$vocab" --shape 1b --seed 3 --confident 1 --out "$models/1b-confident-f16.gguf"
   "$build/arbitra" quantize "$models/1b-confident-f16.gguf" "$models/1b-confident-q4_0.gguf" --type q4_0 2>/dev/null
 fi
-if want_row ngram && [ ! -f "$models/1b-tied-q4_k_m.gguf" ]; then
+if { want_row ngram || want_row ngram-q4; } && [ ! -f "$models/1b-tied-f16.gguf" ]; then
   "$build/arbitra-testmodel" --vocab "$vocab" --shape 1b --seed 2 --tied 1 --out "$models/1b-tied-f16.gguf"
+fi
+if want_row ngram-q4 && [ ! -f "$models/1b-tied-q4_k_m.gguf" ]; then
   "$build/arbitra" quantize "$models/1b-tied-f16.gguf" "$models/1b-tied-q4_k_m.gguf" --type q4_k_m 2>/dev/null
-  rm -f "$models/1b-tied-f16.gguf"
 fi
 
 port=18431
@@ -112,7 +124,8 @@ providers:
 models:
   bench: { provider: edge, model: bench }
 YAML
-  "${arbitra_bin:-$build/arbitra}" serve --config "$cfg" --quiet >"$models/${4:-arbitra}.log" 2>&1 &
+  # log_requests=1: keep the request log lines (speculation's accepted/drafted)
+  "${arbitra_bin:-$build/arbitra}" serve --config "$cfg" $([ -n "${log_requests:-}" ] || echo --quiet) >"$models/${4:-arbitra}.log" 2>&1 &
   pid=$!
   mode=chat
   wait_ready
@@ -123,7 +136,7 @@ start_llama() {
   local env=() mem=()
   if [ "${BENCH_LLAMA_HUGEPAGES:-0}" = 1 ]; then env=(GLIBC_TUNABLES=glibc.malloc.hugetlb=1); mem=(--no-mmap); fi
   env "${env[@]}" "$server" -m "$model" -t "$threads" -tb "$threads" -c $((1024 * parallel)) -np "$parallel" --no-kv-unified \
-    "${mem[@]}" --no-webui --host 127.0.0.1 --port "$port" "$@" >"$models/llama-server.log" 2>&1 &
+    "${mem[@]}" --no-webui --host 127.0.0.1 --port "$port" "$@" >"$models/llama-server-$port.log" 2>&1 &
   pid=$!
   mode=completion
   wait_ready
@@ -182,40 +195,48 @@ fi
 echo
 echo "## Speculative decoding, 1 stream, greedy"
 echo
-echo "| target | method | Arbitra tok/s | speedup vs plain | accepted/drafted | llama-server tok/s | speedup vs plain | accepted/drafted | Arbitra / llama-server |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-accept() {  # accepted/drafted from the gateway's request log lines
-  awk '{for(i=1;i<=NF;i++){if($i~/^drafted=/){split($i,a,"=");d+=a[2]} if($i~/^accepted=/){split($i,b,"=");c+=b[2]}}} END{if(d>0) printf "%d/%d (%.0f%%)", c, d, 100*c/d; else print "-"}' "$models/arbitra.log"
+# Paired rounds per row: four servers up at once (Arbitra plain and
+# speculative, llama-server plain and speculative, same target), each round
+# measuring all four back to back in rotating order with a fresh prompt, so
+# a speedup is a ratio within one round, not across runs minutes apart.
+spec_results="${BENCH_SPEC_RESULTS:-$models/engine-spec-rounds.jsonl}"
+[ -n "${BENCH_SPEC_RESULTS:-}" ] || : >"$spec_results"
+spec_row() {  # spec_row ROW TARGET LABEL ARBITRA-YAML LLAMA-ARGS...
+  local row="$1" target="$2" label="$3" yaml="$4"; shift 4
+  local base=18441
+  port=$base; start_arbitra "$target" 1 "" spec-plain; pid_of[aplain]=$pid; port_of[aplain]=$port
+  port=$((base + 1)); log_requests=1 start_arbitra "$target" 1 ", $yaml" spec-arbitra; pid_of[aspec]=$pid; port_of[aspec]=$port
+  port=$((base + 2)); start_llama "$target" 1; pid_of[lplain]=$pid; port_of[lplain]=$port
+  port=$((base + 3)); start_llama "$target" 1 "$@"; pid_of[lspec]=$pid; port_of[lspec]=$port
+  pid=""
+  local names=(aplain aspec lplain lspec) round i name mode_here r
+  for ((round = 1; round <= ${BENCH_SPEC_ROUNDS:-5}; round++)); do
+    for ((i = 0; i < 4; i++)); do
+      name=${names[$(((i + round - 1) % 4))]}
+      mode_here=chat; [[ $name == l* ]] && mode_here=completion
+      node bench/engine-load.mjs "http://127.0.0.1:${port_of[$name]}" 1 4 1 "$mode_here" $((700 + round)) >/dev/null
+      r="$(node bench/engine-load.mjs "http://127.0.0.1:${port_of[$name]}" 1 "$tokens" 1 "$mode_here" $((600 + round)))"
+      echo "{\"row\":\"$row\",\"target\":\"$(basename "$target")\",\"label\":\"$label\",\"round\":$round,\"server\":\"$name\",\"at\":\"$(date -u +%H:%M:%S)\",\"load\":\"$(cut -d' ' -f1-3 /proc/loadavg)\",\"result\":$r}" >>"$spec_results"
+    done
+    echo "$row: round $round done $(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  done
+  # Arbitra's accepted/drafted: its request log, measured requests only (out=$tokens, not the warm-ups).
+  awk -v row="$row" -v t="$tokens" '$0 ~ (" out=" t " ") {for(i=1;i<=NF;i++){if($i~/^drafted=/){split($i,a,"=");d+=a[2]} if($i~/^accepted=/){split($i,b,"=");c+=b[2]}}}
+    END{printf "{\"row\":\"%s\",\"server\":\"aspec\",\"drafted\":%d,\"accepted\":%d}\n", row, d, c}' "$models/spec-arbitra.log" >>"$spec_results"
+  stop
+  port=18431
 }
-spec_row() {  # spec_row TARGET LABEL ARBITRA-YAML LLAMA-ARGS...
-  local target="$1" label="$2" yaml="$3"; shift 3
-  # plain first (both), then speculative (both)
-  start_arbitra "$target" 1; local plain; plain="$(field "$(load 1)" aggregate)"; stop
-  start_arbitra_logged "$target" "$yaml"; local spec; spec="$(field "$(load 1)" aggregate)"; local acc; acc="$(accept)"; stop
-  start_llama "$target" 1; local lplain; lplain="$(field "$(load 1)" aggregate)"; stop
-  start_llama "$target" 1 "$@"; local lrun; lrun="$(load 1)"; local lspec; lspec="$(field "$lrun" aggregate)"; stop
-  local lacc; lacc="$(node -e "const r=JSON.parse(process.argv[1]); console.log(r.drafted>0 ? r.accepted+'/'+r.drafted+' ('+Math.round(100*r.accepted/r.drafted)+'%)' : '-')" "$lrun")"
-  echo "| $(basename "$target") | none | $plain | 1.00 | - | $lplain | 1.00 | - | $(ratio "$plain" "$lplain") |"
-  echo "| $(basename "$target") | $label | $spec | $(ratio "$spec" "$plain") | $acc | $lspec | $(ratio "$lspec" "$lplain") | $lacc | $(ratio "$spec" "$lspec") |"
-}
-start_arbitra_logged() {  # like start_arbitra with parallel 1, logging requests (for acceptance)
-  local cfg="$models/arbitra-bench.yaml"
-  cat >"$cfg" <<YAML
-server: { host: 127.0.0.1, port: $port, threads: 1 }
-providers:
-  edge: { kind: local, model: $(realpath "$1"), context: 1024, parallel: 1, threads: $threads, $2 }
-models:
-  bench: { provider: edge, model: bench }
-YAML
-  "$build/arbitra" serve --config "$cfg" >"$models/arbitra.log" 2>&1 &
-  pid=$!
-  mode=chat
-  wait_ready
-}
-! want_row random || spec_row "$models/1b-f16.gguf" "draft: its Q4_0 copy" "draft: $(realpath "$models/1b-q4_0.gguf"), draft_tokens: $draft_max" \
+! want_row random || spec_row random "$models/1b-f16.gguf" "draft: its Q4_0 copy" "draft: $(realpath "$models/1b-q4_0.gguf"), draft_tokens: $draft_max" \
   -md "$models/1b-q4_0.gguf" --spec-type draft-simple --spec-draft-n-max "$draft_max" -td "$threads"
-! want_row confident || spec_row "$models/1b-confident-f16.gguf" "draft: its Q4_0 copy" \
+! want_row confident || spec_row confident "$models/1b-confident-f16.gguf" "draft: its Q4_0 copy" \
   "draft: $(realpath "$models/1b-confident-q4_0.gguf"), draft_tokens: $draft_max" \
   -md "$models/1b-confident-q4_0.gguf" --spec-type draft-simple --spec-draft-n-max "$draft_max" -td "$threads"
-! want_row ngram || spec_row "$models/1b-tied-q4_k_m.gguf" "n-gram lookup" "speculation: ngram, draft_tokens: $draft_max" \
-  --spec-type ngram-simple --spec-draft-n-max "$draft_max"
+# llama-server's ngram-simple with a 1-token lookup n-gram: at its default
+# (12, drafts of 48) and at 4 or 2 it drafted nothing in these 64-token
+# answers (2026-12-07), so no comparison at all.
+ngram_llama=(--spec-type ngram-simple --spec-ngram-simple-size-n 1 --spec-ngram-simple-size-m "$draft_max")
+! want_row ngram || spec_row ngram "$models/1b-tied-f16.gguf" "n-gram lookup" "speculation: ngram, draft_tokens: $draft_max" \
+  "${ngram_llama[@]}"
+! want_row ngram-q4 || spec_row ngram-q4 "$models/1b-tied-q4_k_m.gguf" "n-gram lookup" "speculation: ngram, draft_tokens: $draft_max" \
+  "${ngram_llama[@]}"
+node bench/engine-spec-report.mjs "$spec_results"
