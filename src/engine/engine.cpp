@@ -533,6 +533,7 @@ struct Engine::Impl {
     for (int j = 0; j < s.batchCount; ++j) s.cache.push_back(s.history[s.cache.size()]);
     if (s.cache.size() < s.history.size()) return;  // more prompt next step
     s.prefill = false;
+    s.stats.decodeSteps++;
     llama_token t = llama_sampler_sample(s.sampler.get(), ctx.get(), s.batchFirst + s.batchCount - 1);
     accept(s, t);
   }
@@ -540,6 +541,7 @@ struct Engine::Impl {
   void afterGenerate(Slot& s) {
     s.cache.push_back(s.pending);
     s.pending = -1;
+    s.stats.decodeSteps++;
     const size_t nDrafts = s.drafts.size();
     s.stats.draftedTokens += static_cast<int>(nDrafts);
     drafted += static_cast<int64_t>(nDrafts);

@@ -88,6 +88,8 @@ struct GenerateStats {
   int outputTokens = 0;
   int draftedTokens = 0;  // proposed by speculation
   int acceptedTokens = 0; // of those, confirmed by the target
+  int decodeSteps = 0;    // target steps that produced output: the prompt's last, then one per
+                          // generating step (outputTokens / decodeSteps: tokens per step)
   double queueMs = 0;     // submit -> slot
   double firstTokenMs = 0;  // submit -> first token
   double totalMs = 0;

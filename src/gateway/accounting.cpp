@@ -252,6 +252,11 @@ void Accounting::record(Exchange& exchange, const Deployment* served, const Depl
     r.ttftUs = std::chrono::duration_cast<std::chrono::microseconds>(*exchange.firstToken - exchange.start).count();
   }
   r.attempts = exchange.attempts;
+  if (exchange.engine.used) {
+    r.draftedTokens = exchange.engine.draftedTokens;
+    r.acceptedTokens = exchange.engine.acceptedTokens;
+    r.decodeSteps = exchange.engine.decodeSteps;
+  }
   r.routeFacts.policy = exchange.route.policy;
   r.routeFacts.reason = exchange.route.reason;
   r.routeFacts.candidates.reserve(exchange.route.candidates.size());

@@ -49,6 +49,7 @@ struct EngineOutcome {
   int cachedTokens = 0;    // prompt tokens served from the slot's KV cache
   int draftedTokens = 0;   // speculative decoding: proposed
   int acceptedTokens = 0;  //                       accepted (rate = accepted / drafted)
+  int decodeSteps = 0;     // target steps that produced the output (tokens per step = output / steps)
   int64_t costPico = 0;    // cost_per_hour over measured throughput, for this request
 };
 

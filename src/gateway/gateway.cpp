@@ -995,6 +995,7 @@ struct Gateway::Impl {
       line += " local_cached=" + std::to_string(exchange.engine.cachedTokens) +
               " drafted=" + std::to_string(exchange.engine.draftedTokens) +
               " accepted=" + std::to_string(exchange.engine.acceptedTokens) +
+              " steps=" + std::to_string(exchange.engine.decodeSteps) +
               " cost_pico=" + std::to_string(exchange.engine.costPico);
     }
     if (!exchange.note.empty()) line += " error=\"" + exchange.note + "\"";

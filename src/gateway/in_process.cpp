@@ -28,6 +28,7 @@ void record(Exchange& exchange, const providers::ChatEvents& events) {
   exchange.engine.cachedTokens = stats.cachedTokens;
   exchange.engine.draftedTokens = stats.draftedTokens;
   exchange.engine.acceptedTokens = stats.acceptedTokens;
+  exchange.engine.decodeSteps = stats.decodeSteps;
   exchange.engine.costPico = stats.costPico;
 }
 

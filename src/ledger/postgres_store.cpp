@@ -68,6 +68,9 @@ class PostgresStore final : public Store {
     described_ = std::string("postgres://") + PQhost(conn_) + ":" + PQport(conn_) + "/" + PQdb(conn_);
     exec("SET client_min_messages = warning");
     for (const auto& statement : sql::schema()) exec(statement);
+    for (const auto& c : sql::addedColumns()) {
+      exec(std::string("ALTER TABLE ") + c.table + " ADD COLUMN IF NOT EXISTS " + c.column + " " + c.type);
+    }
     exec(sql::kSeedMeta);
   }
   ~PostgresStore() override { PQfinish(conn_); }
@@ -89,7 +92,8 @@ class PostgresStore final : public Store {
         number(r.reasoningTokens); number(r.costPico); number(r.cacheSavedPico); number(r.routeSavedPico);
         number(r.estimated); number(r.priceMissing); number(r.latencyUs); number(r.ttftUs);
         number(latencyBucket(r.latencyUs)); number(r.attempts); text(r.cache); text(r.route);
-        appendField(data, r.error);
+        text(r.error); number(r.draftedTokens); number(r.acceptedTokens);
+        data += std::to_string(r.decodeSteps);
         data += '\n';
       }
       if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1 || PQputCopyEnd(conn_, nullptr) != 1) {

@@ -53,6 +53,13 @@ struct Record {
   int64_t latencyUs = 0;       // total, request start to last byte
   int64_t ttftUs = 0;          // to the first token (0: none)
   int attempts = 0;
+  // The edge engine's speculative decoding (kind `local`; 0 elsewhere):
+  // tokens proposed, tokens the target confirmed (acceptance rate =
+  // accepted / drafted), and target steps that produced the output (output
+  // tokens / decode steps = tokens per step, 1.0 without speculation).
+  int64_t draftedTokens = 0;
+  int64_t acceptedTokens = 0;
+  int64_t decodeSteps = 0;
   std::string cache;  // "" (not consulted), "miss", "hit-exact", "hit-semantic"
   std::string route;  // the routing decision, JSON (policy, reason, candidates)
   RouteFacts routeFacts;  // set on the request path; the writer fills `route` from it

@@ -34,7 +34,9 @@ const std::vector<std::string>& schema() {
       " cost_pico BIGINT NOT NULL, cache_saved_pico BIGINT NOT NULL, route_saved_pico BIGINT NOT NULL,"
       " estimated BIGINT NOT NULL, price_missing BIGINT NOT NULL,"
       " latency_us BIGINT NOT NULL, ttft_us BIGINT NOT NULL, latency_bucket BIGINT NOT NULL,"
-      " attempts BIGINT NOT NULL, cache TEXT NOT NULL, route TEXT NOT NULL, error TEXT NOT NULL)",
+      " attempts BIGINT NOT NULL, cache TEXT NOT NULL, route TEXT NOT NULL, error TEXT NOT NULL,"
+      " drafted_tokens BIGINT NOT NULL DEFAULT 0, accepted_tokens BIGINT NOT NULL DEFAULT 0,"
+      " decode_steps BIGINT NOT NULL DEFAULT 0)",
       "CREATE INDEX IF NOT EXISTS records_time ON records(time_ms)",
       "CREATE INDEX IF NOT EXISTS records_key_time ON records(key_id, time_ms)",
       "CREATE TABLE IF NOT EXISTS rollups ("
@@ -60,7 +62,16 @@ const char* const kRecordColumns =
     "seq, time_ms, request_id, key_id, tags, model, deployment, provider, format, status, stream,"
     " input_tokens, output_tokens, cached_read_tokens, cache_write_tokens, reasoning_tokens,"
     " cost_pico, cache_saved_pico, route_saved_pico, estimated, price_missing, latency_us, ttft_us,"
-    " latency_bucket, attempts, cache, route, error";
+    " latency_bucket, attempts, cache, route, error, drafted_tokens, accepted_tokens, decode_steps";
+
+const std::vector<AddedColumn>& addedColumns() {
+  static const std::vector<AddedColumn> columns = {
+      {"records", "drafted_tokens", "BIGINT NOT NULL DEFAULT 0"},
+      {"records", "accepted_tokens", "BIGINT NOT NULL DEFAULT 0"},
+      {"records", "decode_steps", "BIGINT NOT NULL DEFAULT 0"},
+  };
+  return columns;
+}
 
 const char* const kSelectKeys =
     "SELECT id, hash, name, models, budget_day_pico, budget_month_pico, rpm, tpm, tags, created_ms, revoked_ms"
@@ -89,7 +100,8 @@ std::string report(const ReportQuery& query) {
 
 std::string scan(int64_t fromMs, int64_t toMs) {
   return "SELECT time_ms, key_id, model, deployment, provider, status, input_tokens, output_tokens,"
-         " cached_read_tokens, cache_write_tokens, reasoning_tokens, cost_pico, latency_us, ttft_us FROM records"
+         " cached_read_tokens, cache_write_tokens, reasoning_tokens, cost_pico, latency_us, ttft_us,"
+         " drafted_tokens, accepted_tokens, decode_steps FROM records"
          " WHERE time_ms >= " + std::to_string(fromMs) + " AND time_ms < " + std::to_string(toMs) + " ORDER BY time_ms, seq";
 }
 

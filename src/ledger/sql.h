@@ -13,7 +13,17 @@ namespace arbitra::ledger::sql {
 // Schema statements, one per string, idempotent (IF NOT EXISTS).
 const std::vector<std::string>& schema();
 
-extern const char* const kRecordColumns;  // the 28 columns of `records`, in Record field order
+extern const char* const kRecordColumns;  // the 31 columns of `records`, in Record field order
+
+// Columns added to a table after its first release: a ledger file or
+// database made by an older Arbitra gets them (with their defaults) when a
+// store opens it; schema() already has them for a new one.
+struct AddedColumn {
+  const char* table;
+  const char* column;
+  const char* type;  // with its DEFAULT
+};
+const std::vector<AddedColumn>& addedColumns();
 
 extern const char* const kSeedMeta;  // committed_seq and keys_version rows, if missing
 
@@ -86,6 +96,9 @@ void readScanned(Record& rec, const Row& r) {
   rec.costPico = r.integer(11);
   rec.latencyUs = r.integer(12);
   rec.ttftUs = r.integer(13);
+  rec.draftedTokens = r.integer(14);
+  rec.acceptedTokens = r.integer(15);
+  rec.decodeSteps = r.integer(16);
 }
 
 // The columns of kSelectKeys, in order.

@@ -78,6 +78,7 @@ class SqliteStore final : public Store {
       exec("PRAGMA journal_mode=WAL");
       exec("PRAGMA synchronous=NORMAL");
       for (const auto& statement : sql::schema()) exec(statement);
+      addMissingColumns();
       exec(sql::kSeedMeta);
     } catch (const StoreError& e) {
       sqlite3_close(db_);
@@ -94,7 +95,7 @@ class SqliteStore final : public Store {
     if (!insert_) {
       insert_ = std::make_unique<Statement>(
           db_, std::string("INSERT INTO records (") + sql::kRecordColumns +
-                   ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                   ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
     }
     exec("BEGIN IMMEDIATE");
     try {
@@ -129,6 +130,9 @@ class SqliteStore final : public Store {
         s.bind(i++, r.cache);
         s.bind(i++, r.route);
         s.bind(i++, r.error);
+        s.bind(i++, r.draftedTokens);
+        s.bind(i++, r.acceptedTokens);
+        s.bind(i++, r.decodeSteps);
         s.step();
         s.reset();
       }
@@ -235,6 +239,16 @@ class SqliteStore final : public Store {
   int64_t scalar(const std::string& query) {
     Statement s(db_, query);
     return s.step() ? s.integer(0) : 0;
+  }
+  // A file from an older Arbitra: its tables get the columns added since
+  // (SQLite has no ADD COLUMN IF NOT EXISTS; the table's own list says).
+  void addMissingColumns() {
+    for (const auto& c : sql::addedColumns()) {
+      Statement s(db_, std::string("SELECT COUNT(*) FROM pragma_table_info('") + c.table + "') WHERE name = '" +
+                           c.column + "'");
+      if (s.step() && s.integer(0) > 0) continue;
+      exec(std::string("ALTER TABLE ") + c.table + " ADD COLUMN " + c.column + " " + c.type);
+    }
   }
 
   std::string path_;

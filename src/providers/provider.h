@@ -33,6 +33,7 @@ struct InProcessStats {
   int cachedTokens = 0;      // prompt tokens whose KV cache was reused
   int draftedTokens = 0;     // speculative decoding: proposed
   int acceptedTokens = 0;    //                       confirmed by the target
+  int decodeSteps = 0;       // target steps that produced the output
   int64_t costPico = 0;      // machine cost attributed to this request (pico-dollars)
 };
 

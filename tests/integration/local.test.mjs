@@ -3,12 +3,13 @@
 // on the generated tiny model (random weights, Llama-3 tokenizer) next to the
 // binary under test (<build>/models/tiny.gguf).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 
-import { ARBITRA_BIN, httpRequest, httpStream, ms, parseSSE, startGateway, stopAll } from './harness.mjs';
+import { ARBITRA_BIN, httpRequest, httpStream, ms, parseSSE, startGateway, stopAll, tempFile } from './harness.mjs';
 
 const T = { timeout: ms(60_000) };
 const MODEL = path.join(path.dirname(ARBITRA_BIN), 'models', 'tiny.gguf');
@@ -176,6 +177,42 @@ cache:
     assert.equal(near.json.choices[0].message.content, first.json.choices[0].message.content);
     const other = await ask('Quarterly revenue of the steel mill');
     assert.equal(other.headers.get('x-arbitra-cache'), 'miss');
+  });
+});
+
+describe('local deployment with speculative decoding, into the ledger', () => {
+  test('each request\'s drafted, accepted and decode steps reach its ledger row', T, async () => {
+    const ledgerFile = tempFile('local-spec.db', null);
+    const g = await startGateway({
+      config: `server: { host: 127.0.0.1, port: 0, threads: 2 }
+providers:
+  edge: { kind: local, model: ${MODEL}, context: 512, parallel: 1, threads: 1, draft: ${MODEL} }
+models:
+  tiny: [{ provider: edge, model: tiny-f16 }]
+ledger: { path: "${ledgerFile}", commit_interval_ms: 100 }
+`,
+    });
+    const ask = (content, temperature) => httpRequest(g.url, '/v1/chat/completions', {
+      body: { model: 'tiny', messages: [{ role: 'user', content }], temperature, max_tokens: 32 } });
+    // The model drafts for itself: a draft that always agrees.
+    const greedy = await ask('one two three four one two three four one two three four', 0);
+    assert.equal(greedy.status, 200, greedy.text);
+    const sampled = await ask('one two three four one two three four', 0.8);  // sampled: never speculative
+    assert.equal(sampled.status, 200, sampled.text);
+    await g.stop();
+    const rows = JSON.parse(execFileSync('sqlite3', ['-json', ledgerFile,
+      'SELECT output_tokens, drafted_tokens, accepted_tokens, decode_steps FROM records ORDER BY seq'],
+    { encoding: 'utf8' }));
+    assert.equal(rows.length, 2);
+    const [spec, plain] = rows;
+    assert.ok(spec.accepted_tokens > 0 && spec.accepted_tokens <= spec.drafted_tokens, JSON.stringify(spec));
+    // Every output token came from a target step or was an accepted draft:
+    // fewer steps than tokens.
+    assert.ok(spec.decode_steps < spec.output_tokens, JSON.stringify(spec));
+    assert.ok(spec.decode_steps + spec.accepted_tokens >= spec.output_tokens, JSON.stringify(spec));
+    assert.equal(plain.drafted_tokens, 0);
+    assert.equal(plain.accepted_tokens, 0);
+    assert.ok(plain.decode_steps >= plain.output_tokens, JSON.stringify(plain));
   });
 });
 

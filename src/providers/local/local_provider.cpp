@@ -124,6 +124,7 @@ class LocalEvents final : public ChatEvents {
     stats_.cachedTokens = out.stats.cachedTokens;
     stats_.draftedTokens = out.stats.draftedTokens;
     stats_.acceptedTokens = out.stats.acceptedTokens;
+    stats_.decodeSteps = out.stats.decodeSteps;
     auto c = engine_.counters();
     int64_t work = out.stats.promptTokens - out.stats.cachedTokens + out.stats.outputTokens;
     stats_.costPico = engine::requestCostPico(cost_, work, c.decodedTokens, c.busyMicros);

@@ -315,6 +315,10 @@ TEST(EngineSpeculation, NGramLookupGivesTheGreedyTokens) {
   EXPECT_EQ(spec.stats.outputTokens, plain.stats.outputTokens);
   EXPECT_GT(spec.stats.draftedTokens, 0);
   EXPECT_GT(spec.stats.acceptedTokens, 0);
+  // Plain decoding takes a target step per token; each accepted draft saves
+  // one (the ledger's tokens per step), give or take the step that ends it.
+  EXPECT_GE(plain.stats.decodeSteps, plain.stats.outputTokens);
+  EXPECT_NEAR(spec.stats.decodeSteps, plain.stats.decodeSteps - spec.stats.acceptedTokens, 1);
   // Concurrent speculative requests stay exact too.
   Collector a, b;
   ASSERT_TRUE(specEngine->submit(greedy(prompt, 48), a.sink()));
