@@ -30,6 +30,11 @@
 #      - confident: the synthetic "confident" F16 target (same 1B shape and
 #        compute; TestModelShape::confident) with its Q4_0 copy, which agrees
 #        with it (a draft that agrees with its target),
+#      - confident-small: the same target with a 2-layer Q4_0 copy as the
+#        draft (same seed: the same embeddings and output rows, which decide
+#        a confident model's next token; arbitra-testmodel --layers 2): a
+#        small draft that agrees with its deep target, as a small model of
+#        the same family drafts for a large one,
 #      - ngram: n-gram lookup on an F16 model that repeats itself (tied
 #        output), the same kind of target as the draft rows,
 #      - ngram-q4: the same model in Q4_K_M, where a batch of n tokens costs
@@ -50,7 +55,7 @@
 # against the unchanged engine and llama-server alike), BENCH_DRAFT_MAX [8],
 # BENCH_MODELS [build/bench-models],
 # BUILD_DIR [build], BENCH_SPEC=0 skips part 2, BENCH_STREAMS_PART=0 skips
-# part 1, BENCH_SPEC_ROWS ["random confident ngram ngram-q4"] picks part 2's
+# part 1, BENCH_SPEC_ROWS ["random confident confident-small ngram ngram-q4"] picks part 2's
 # rows, BENCH_SPEC_ROUNDS [5] its rounds, BENCH_SPEC_RESULTS [FILE: append;
 # default a fresh $BENCH_MODELS/engine-spec-rounds.jsonl] its results,
 # BENCH_ARBITRA_EXTRA [""] more YAML for Arbitra's provider in part 1 (e.g.
@@ -72,7 +77,7 @@ server="$llama/bin/llama-server"
 vocab="$llama/share/vocab/ggml-vocab-llama-bpe.gguf"
 mkdir -p "$models"
 
-spec_rows="${BENCH_SPEC_ROWS:-random confident ngram ngram-q4}"
+spec_rows="${BENCH_SPEC_ROWS:-random confident confident-small ngram ngram-q4}"
 want_row() { [ "${BENCH_SPEC:-1}" = 1 ] && [[ " $spec_rows " == *" $1 "* ]]; }
 
 # Models: generated once (seeded), reused by later runs.
@@ -90,6 +95,13 @@ if want_row confident && [ ! -f "$models/1b-confident-q4_0.gguf" ]; then
   [ -f "$models/1b-confident-f16.gguf" ] ||
     "$build/arbitra-testmodel" --vocab "$vocab" --shape 1b --seed 3 --confident 1 --out "$models/1b-confident-f16.gguf"
   "$build/arbitra" quantize "$models/1b-confident-f16.gguf" "$models/1b-confident-q4_0.gguf" --type q4_0 2>/dev/null
+fi
+if want_row confident-small && [ ! -f "$models/1b-confident-2l-q4_0.gguf" ]; then
+  [ -f "$models/1b-confident-f16.gguf" ] ||
+    "$build/arbitra-testmodel" --vocab "$vocab" --shape 1b --seed 3 --confident 1 --out "$models/1b-confident-f16.gguf"
+  "$build/arbitra-testmodel" --vocab "$vocab" --shape 1b --seed 3 --confident 1 --layers 2 --out "$models/1b-confident-2l-f16.gguf"
+  "$build/arbitra" quantize "$models/1b-confident-2l-f16.gguf" "$models/1b-confident-2l-q4_0.gguf" --type q4_0 2>/dev/null
+  rm -f "$models/1b-confident-2l-f16.gguf"
 fi
 if { want_row ngram || want_row ngram-q4; } && [ ! -f "$models/1b-tied-f16.gguf" ]; then
   "$build/arbitra-testmodel" --vocab "$vocab" --shape 1b --seed 2 --tied 1 --out "$models/1b-tied-f16.gguf"
@@ -231,6 +243,9 @@ spec_row() {  # spec_row ROW TARGET LABEL ARBITRA-YAML LLAMA-ARGS...
 ! want_row confident || spec_row confident "$models/1b-confident-f16.gguf" "draft: its Q4_0 copy" \
   "draft: $(realpath "$models/1b-confident-q4_0.gguf"), draft_tokens: $draft_max" \
   -md "$models/1b-confident-q4_0.gguf" --spec-type draft-simple --spec-draft-n-max "$draft_max" -td "$threads"
+! want_row confident-small || spec_row confident-small "$models/1b-confident-f16.gguf" "draft: a 2-layer Q4_0 copy" \
+  "draft: $(realpath "$models/1b-confident-2l-q4_0.gguf"), draft_tokens: $draft_max" \
+  -md "$models/1b-confident-2l-q4_0.gguf" --spec-type draft-simple --spec-draft-n-max "$draft_max" -td "$threads"
 # llama-server's ngram-simple with a 1-token lookup n-gram: at its default
 # (12, drafts of 48) and at 4 or 2 it drafted nothing in these 64-token
 # answers (2026-12-07), so no comparison at all.

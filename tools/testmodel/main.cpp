@@ -1,9 +1,13 @@
 // arbitra-testmodel: writes a random-weight GGUF test model with a real
 // tokenizer (see src/engine/test_model.h). Deterministic under --seed.
 //
-//   arbitra-testmodel --vocab ggml-vocab-llama-bpe.gguf --shape tiny|135m|500m|1b --seed 42 --out tiny.gguf [--tied 1] [--confident 1]
+//   arbitra-testmodel --vocab ggml-vocab-llama-bpe.gguf --shape tiny|135m|500m|1b --seed 42 --out tiny.gguf [--tied 1] [--confident 1] [--layers N]
 //   (--confident 1: a synthetic model whose Q4 copy agrees with it, for
-//   speculative-decoding benchmarks; see TestModelShape::confident)
+//   speculative-decoding benchmarks; see TestModelShape::confident.
+//   --layers N: the shape with N layers; a confident model's embeddings and
+//   output depend on the seed alone, so a shallow copy with the same seed is
+//   a small draft that agrees with its deep target, as a small model of the
+//   same family drafts for a large one)
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -15,6 +19,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 42;
   bool tied = false;
   bool confident = false;
+  int layers = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     std::string value = argv[i + 1];
@@ -23,6 +28,7 @@ int main(int argc, char** argv) {
     else if (flag == "--shape") shapeName = value;
     else if (flag == "--tied") tied = value == "1";
     else if (flag == "--confident") confident = value == "1";
+    else if (flag == "--layers") layers = std::atoi(value.c_str());
     else if (flag == "--seed") seed = std::strtoull(value.c_str(), nullptr, 10);
     else {
       std::fprintf(stderr, "arbitra-testmodel: unknown option %s\n", flag.c_str());
@@ -30,9 +36,9 @@ int main(int argc, char** argv) {
     }
   }
   auto named = arbitra::engine::TestModelShape::named(shapeName);
-  if (vocab.empty() || out.empty() || !named) {
+  if (vocab.empty() || out.empty() || !named || layers < 0) {
     std::fprintf(stderr,
-                 "usage: arbitra-testmodel --vocab VOCAB.gguf --out OUT.gguf [--shape tiny|135m|500m|1b] [--seed N] [--tied 1] [--confident 1]\n"
+                 "usage: arbitra-testmodel --vocab VOCAB.gguf --out OUT.gguf [--shape tiny|135m|500m|1b] [--seed N] [--tied 1] [--confident 1] [--layers N]\n"
                  "shapes (Llama architecture, Llama-3 tokenizer, random weights, F16):\n"
                  "  tiny  32 wide, 2 layers (tests)                                         ~25 MB\n"
                  "  135m  SmolLM2-135M's layers (576 wide, 30 layers, 9/3 heads), untied   254M params, ~0.5 GB\n"
@@ -45,6 +51,10 @@ int main(int argc, char** argv) {
   if (tied) shape.name += "-tied";
   shape.confident = confident;
   if (confident) shape.name += "-confident";
+  if (layers > 0) {
+    shape.layers = layers;
+    shape.name += "-" + std::to_string(layers) + "l";
+  }
   auto written = arbitra::engine::writeTestModel(vocab, out, shape, seed);
   if (!written) {
     std::fprintf(stderr, "arbitra-testmodel: %s\n", written.error().message.c_str());

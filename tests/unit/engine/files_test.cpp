@@ -168,6 +168,37 @@ TEST_F(ModelFiles, ConfidentModelsQ4CopyAgreesWithIt) {
   }(), 1));
 }
 
+// A shallow copy of a confident model (same seed, fewer layers: the same
+// embeddings and output rows, which decide the next token) agrees with it
+// too: a small draft for a deep target, bench/engine.sh's small-draft row.
+TEST_F(ModelFiles, ConfidentModelsShallowCopyAgreesWithIt) {
+  auto shape = TestModelShape::tiny();
+  shape.embedding = 128;
+  shape.heads = 4;
+  shape.kvHeads = 2;
+  shape.feedForward = 512;
+  shape.confident = true;
+  shape.layers = 6;
+  ASSERT_TRUE(writeTestModel(ARBITRA_VOCAB, path("deep.gguf"), shape, 11));
+  shape.layers = 1;
+  ASSERT_TRUE(writeTestModel(ARBITRA_VOCAB, path("shallow.gguf"), shape, 11));
+  EXPECT_LT(fs::file_size(path("shallow.gguf")), fs::file_size(path("deep.gguf")));
+  auto o = tinyOptions(1);
+  o.modelPath = path("deep.gguf");
+  auto target = mustLoad(o);
+  o.draftPath = path("shallow.gguf");
+  o.draftTokens = 8;
+  auto spec = mustLoad(o);
+  ASSERT_TRUE(target && spec);
+  for (const char* prompt : {"confident one", "and a second prompt"}) {
+    auto plain = runOne(*target, greedy(prompt, 48));
+    auto fast = runOne(*spec, greedy(prompt, 48));
+    EXPECT_EQ(fast.text, plain.text) << prompt;
+    EXPECT_GT(fast.stats.draftedTokens, 0);
+    EXPECT_GE(fast.stats.acceptedTokens * 10, fast.stats.draftedTokens * 9) << prompt;  // >= 90%
+  }
+}
+
 TEST_F(ModelFiles, QuantizeRefusesBadInput) {
   std::ofstream(path("garbage.gguf")) << "GGUF but not really";
   auto bad = quantize({path("garbage.gguf"), path("out.gguf"), "q4_0", 2});
