@@ -2,7 +2,7 @@
 // own tokens (prompt and output so far), so the target can verify several
 // tokens in one batched step.
 //
-// Design: find the longest n-gram (up to kMaxN tokens) that ends the history
+// Design: find the longest n-gram (up to kNGramMaxN tokens) that ends the history
 // and occurred before, the most recent occurrence first; propose what followed
 // it. A match `p` tokens back also says the text may be repeating with period
 // `p`, so when the continuation reaches the end of the history it goes on

@@ -68,7 +68,14 @@ class PostgresStore final : public Store {
     described_ = std::string("postgres://") + PQhost(conn_) + ":" + PQport(conn_) + "/" + PQdb(conn_);
     exec("SET client_min_messages = warning");
     for (const auto& statement : sql::schema()) exec(statement);
+    // Columns added since a database's first use: looked up first, so an
+    // up-to-date table (every later start, every other gateway) is not
+    // locked for an ALTER.
     for (const auto& c : sql::addedColumns()) {
+      if (scalar(std::string("SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema()"
+                             " AND table_name = '") + c.table + "' AND column_name = '" + c.column + "'") > 0) {
+        continue;
+      }
       exec(std::string("ALTER TABLE ") + c.table + " ADD COLUMN IF NOT EXISTS " + c.column + " " + c.type);
     }
     exec(sql::kSeedMeta);

@@ -145,6 +145,50 @@ TEST_P(StoreTest, KeepsTheEnginesSpeculationCountsAcrossReopening) {
   EXPECT_EQ(seen[1].decodeSteps, 0);
 }
 
+// `records` as Arbitra created it before drafted_tokens, accepted_tokens and
+// decode_steps, with one row.
+std::string olderRecordsTable() {
+  return "CREATE TABLE records (seq BIGINT PRIMARY KEY, time_ms BIGINT NOT NULL, request_id TEXT NOT NULL,"
+         " key_id TEXT NOT NULL, tags TEXT NOT NULL, model TEXT NOT NULL, deployment TEXT NOT NULL,"
+         " provider TEXT NOT NULL, format TEXT NOT NULL, status BIGINT NOT NULL, stream BIGINT NOT NULL,"
+         " input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL, cached_read_tokens BIGINT NOT NULL,"
+         " cache_write_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, cost_pico BIGINT NOT NULL,"
+         " cache_saved_pico BIGINT NOT NULL, route_saved_pico BIGINT NOT NULL, estimated BIGINT NOT NULL,"
+         " price_missing BIGINT NOT NULL, latency_us BIGINT NOT NULL, ttft_us BIGINT NOT NULL,"
+         " latency_bucket BIGINT NOT NULL, attempts BIGINT NOT NULL, cache TEXT NOT NULL, route TEXT NOT NULL,"
+         " error TEXT NOT NULL);"
+         " INSERT INTO records VALUES (1, " + std::to_string(kT0 + 1) + ", 'old', '', '', 'm', 'p/m', 'p', 'openai',"
+         " 200, 0, 10, 5, 0, 0, 0, 123, 0, 0, 0, 0, 1000, 0, 10, 1, '', '{}', '');";
+}
+
+TEST_P(StoreTest, AnOlderLedgerGetsTheSpeculationColumnsAndKeepsItsRows) {
+  if (GetParam() == "sqlite") {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, olderRecordsTable().c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+  } else {
+    std::string psql = "psql \"" + postgres_ + "\" -q -v ON_ERROR_STOP=1 -c \"" + olderRecordsTable() + "\" >/dev/null";
+    ASSERT_EQ(std::system(psql.c_str()), 0) << psql;
+  }
+  auto store = open();
+  auto r = record(kT0 + 2, "local", 0);
+  r.seq = 2;
+  r.draftedTokens = 8;
+  r.acceptedTokens = 7;
+  r.decodeSteps = 3;
+  store->append({r});
+  std::vector<Record> seen;
+  store->scan(kT0, kT0 + kDay, [&](const Record& x) { seen.push_back(x); });
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].costPico, 123);  // the older row, untouched, with the defaults
+  EXPECT_EQ(seen[0].draftedTokens, 0);
+  EXPECT_EQ(seen[0].decodeSteps, 0);
+  EXPECT_EQ(seen[1].draftedTokens, 8);
+  EXPECT_EQ(seen[1].acceptedTokens, 7);
+  EXPECT_EQ(seen[1].decodeSteps, 3);
+}
+
 TEST_P(StoreTest, CompactionKeepsReportsIdentical) {
   auto store = open();
   std::vector<Record> batch;
@@ -245,45 +289,6 @@ TEST(Sqlite, RejectsAFileThatIsNotALedger) {
   } catch (const StoreError& e) {
     EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
   }
-}
-
-TEST(Sqlite, AFileFromBeforeTheSpeculationColumnsGetsThemAndKeepsItsRows) {
-  auto path = tempPath("old-schema.db");
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    // `records` as Arbitra created it before drafted_tokens, accepted_tokens, decode_steps.
-    std::string statements =
-        "CREATE TABLE records (seq BIGINT PRIMARY KEY, time_ms BIGINT NOT NULL, request_id TEXT NOT NULL,"
-        " key_id TEXT NOT NULL, tags TEXT NOT NULL, model TEXT NOT NULL, deployment TEXT NOT NULL,"
-        " provider TEXT NOT NULL, format TEXT NOT NULL, status BIGINT NOT NULL, stream BIGINT NOT NULL,"
-        " input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL, cached_read_tokens BIGINT NOT NULL,"
-        " cache_write_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL, cost_pico BIGINT NOT NULL,"
-        " cache_saved_pico BIGINT NOT NULL, route_saved_pico BIGINT NOT NULL, estimated BIGINT NOT NULL,"
-        " price_missing BIGINT NOT NULL, latency_us BIGINT NOT NULL, ttft_us BIGINT NOT NULL,"
-        " latency_bucket BIGINT NOT NULL, attempts BIGINT NOT NULL, cache TEXT NOT NULL, route TEXT NOT NULL,"
-        " error TEXT NOT NULL);"
-        "INSERT INTO records VALUES (1, " + std::to_string(kT0 + 1) + ", 'old', '', '', 'm', 'p/m', 'p', 'openai',"
-        " 200, 0, 10, 5, 0, 0, 0, 123, 0, 0, 0, 0, 1000, 0, 10, 1, '', '{}', '');";
-    ASSERT_EQ(sqlite3_exec(db, statements.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-    sqlite3_close(db);
-  }
-  auto store = openSqliteStore(path);
-  auto r = record(kT0 + 2, "local", 0);
-  r.seq = 2;
-  r.draftedTokens = 8;
-  r.acceptedTokens = 7;
-  r.decodeSteps = 3;
-  store->append({r});
-  std::vector<Record> seen;
-  store->scan(kT0, kT0 + kDay, [&](const Record& x) { seen.push_back(x); });
-  ASSERT_EQ(seen.size(), 2u);
-  EXPECT_EQ(seen[0].costPico, 123);  // the old row, untouched, with the defaults
-  EXPECT_EQ(seen[0].draftedTokens, 0);
-  EXPECT_EQ(seen[0].decodeSteps, 0);
-  EXPECT_EQ(seen[1].draftedTokens, 8);
-  EXPECT_EQ(seen[1].acceptedTokens, 7);
-  EXPECT_EQ(seen[1].decodeSteps, 3);
 }
 
 config::LedgerConfig ledgerConfig(const std::string& path, int64_t intervalMs) {
