@@ -8,17 +8,9 @@
 // different load. `decode` is the rate without the prompt (tokens after each
 // stream's first, over the time after its first text). A second Arbitra
 // ("alt", BENCH_ALT_EXTRA / BENCH_ALT_BIN) gets its own ratios.
-import { readFileSync } from 'node:fs';
+import { f2, median, readJsonLines } from './report-util.mjs';
 
-const rows = process.argv.slice(2).flatMap((f) =>
-  readFileSync(f, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)));
-const median = (values) => {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return NaN;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-};
-const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
+const rows = readJsonLines(process.argv.slice(2));
 const streamsList = [...new Set(rows.map((r) => r.result.streams))].sort((a, b) => a - b);
 const rounds = [...new Set(rows.map((r) => r.round))].sort((a, b) => a - b);
 const hasAlt = rows.some((r) => r.server === 'alt');

@@ -10,18 +10,10 @@
 // whole time (the prompt included, which speculation does not touch), and
 // `decode`, tokens after the first over the time after the first text (the
 // decoding speed the issue's target is about).
-import { readFileSync } from 'node:fs';
+import { f2, median, readJsonLines } from './report-util.mjs';
 
-const lines = process.argv.slice(2).flatMap((f) =>
-  readFileSync(f, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)));
+const lines = readJsonLines(process.argv.slice(2));
 const measured = lines.filter((l) => l.result);
-const median = (values) => {
-  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (!v.length) return NaN;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-};
-const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 const pct = (a, d) => (d > 0 ? `${a}/${d} (${Math.round((100 * a) / d)}%)` : '-');
 
 const head = ['target', 'method', 'rounds', 'Arbitra speedup, decode (per round)', 'Arbitra speedup, whole request',

@@ -127,18 +127,25 @@ TEST_F(ModelFiles, QuantizeRoundTrip) {
   EXPECT_FALSE(fs::exists(path("q8_0.gguf.partial")));
 }
 
-// The synthetic confident model (TestModelShape::confident): its Q4_0 copy
-// makes the same greedy choices, so as a draft it is accepted almost always
-// and speculation needs far fewer target steps; the output stays the
-// target's greedy output. The plain random model's Q4_0 copy, by contrast,
-// diverges (what made it useless as a draft in the bench).
-TEST_F(ModelFiles, ConfidentModelsQ4CopyAgreesWithIt) {
+// A confident model (TestModelShape::confident) wide enough for its margins
+// to survive Q4_0, still small.
+TestModelShape confidentShape() {
   auto shape = TestModelShape::tiny();
   shape.embedding = 128;
   shape.heads = 4;
   shape.kvHeads = 2;
   shape.feedForward = 512;
   shape.confident = true;
+  return shape;
+}
+
+// The synthetic confident model (TestModelShape::confident): its Q4_0 copy
+// makes the same greedy choices, so as a draft it is accepted almost always
+// and speculation needs far fewer target steps; the output stays the
+// target's greedy output. The plain random model's Q4_0 copy, by contrast,
+// diverges (what made it useless as a draft in the bench).
+TEST_F(ModelFiles, ConfidentModelsQ4CopyAgreesWithIt) {
+  auto shape = confidentShape();
   ASSERT_TRUE(writeTestModel(ARBITRA_VOCAB, path("target.gguf"), shape, 11));
   ASSERT_TRUE(quantize({path("target.gguf"), path("draft.gguf"), "q4_0", 2}));
   auto o = tinyOptions(1);
@@ -172,12 +179,7 @@ TEST_F(ModelFiles, ConfidentModelsQ4CopyAgreesWithIt) {
 // embeddings and output rows, which decide the next token) agrees with it
 // too: a small draft for a deep target, bench/engine.sh's small-draft row.
 TEST_F(ModelFiles, ConfidentModelsShallowCopyAgreesWithIt) {
-  auto shape = TestModelShape::tiny();
-  shape.embedding = 128;
-  shape.heads = 4;
-  shape.kvHeads = 2;
-  shape.feedForward = 512;
-  shape.confident = true;
+  auto shape = confidentShape();
   shape.layers = 6;
   ASSERT_TRUE(writeTestModel(ARBITRA_VOCAB, path("deep.gguf"), shape, 11));
   shape.layers = 1;
