@@ -304,41 +304,6 @@ std::string serializeWith(const json::object& object, std::initializer_list<Over
 
 namespace {
 
-bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-size_t skipSpace(std::string_view text, size_t at) {
-  while (at < text.size() && isSpace(text[at])) ++at;
-  return at;
-}
-
-// One past the end of the (valid) JSON value that starts at `at`, or npos.
-size_t valueEnd(std::string_view text, size_t at) {
-  constexpr size_t npos = std::string_view::npos;
-  char first = text[at];
-  if (first == '"') {
-    size_t close = json_scan::stringEnd(text, at);
-    return close == npos ? npos : close + 1;
-  }
-  if (first == '{' || first == '[') {
-    size_t depth = 0;
-    for (size_t i = at; i < text.size(); ++i) {
-      char c = text[i];
-      if (c == '"') {
-        i = json_scan::stringEnd(text, i);
-        if (i == npos) return npos;
-      } else if (c == '{' || c == '[') {
-        ++depth;
-      } else if ((c == '}' || c == ']') && --depth == 0) {
-        return i + 1;
-      }
-    }
-    return npos;
-  }
-  size_t i = at;
-  while (i < text.size() && text[i] != ',' && text[i] != '}' && text[i] != ']' && !isSpace(text[i])) ++i;
-  return i;
-}
-
 // A value as JSON text: a plain string is quoted by hand (the model name, on
 // every request), anything else through Boost.JSON.
 void appendValue(std::string& out, const json::value& value) {
@@ -371,44 +336,20 @@ std::optional<std::string> spliceWith(const json::object& object, std::string_vi
   };
   std::array<Span, 4> spans;
   if (overrides.size() > spans.size()) return std::nullopt;
-  size_t at = skipSpace(text, 0);
-  if (at >= text.size() || text[at] != '{') return std::nullopt;
-  at = skipSpace(text, at + 1);
-  if (at >= text.size()) return std::nullopt;
-  size_t close = npos;
-  if (text[at] == '}') close = at;
-  while (close == npos) {
-    if (text[at] != '"') return std::nullopt;
-    size_t keyEnd = json_scan::stringEnd(text, at);
-    if (keyEnd == npos) return std::nullopt;
-    std::string_view key = text.substr(at + 1, keyEnd - at - 1);
-    if (key.find('\\') != npos || keyCount == kMaxKeys) return std::nullopt;
+  size_t close = json_scan::forEachMember(text, [&](std::string_view key, size_t begin, size_t end) {
+    if (key.find('\\') != npos || keyCount == kMaxKeys) return false;
     for (size_t k = 0; k < keyCount; ++k) {
-      if (keys[k] == key) return std::nullopt;  // repeated: let the parsed object decide which one counts
+      if (keys[k] == key) return false;  // repeated: let the parsed object decide which one counts
     }
     keys[keyCount++] = key;
-    at = skipSpace(text, keyEnd + 1);
-    if (at >= text.size() || text[at] != ':') return std::nullopt;
-    at = skipSpace(text, at + 1);
-    if (at >= text.size()) return std::nullopt;
-    size_t end = valueEnd(text, at);
-    if (end == npos || end == at) return std::nullopt;
     size_t i = 0;
     for (const Override& override : overrides) {
-      if (override.key == key) spans[i] = {at, end, &override};
+      if (override.key == key) spans[i] = {begin, end, &override};
       ++i;
     }
-    at = skipSpace(text, end);
-    if (at >= text.size()) return std::nullopt;
-    if (text[at] == '}') {
-      close = at;
-    } else if (text[at] == ',') {
-      at = skipSpace(text, at + 1);
-      if (at >= text.size()) return std::nullopt;
-    } else {
-      return std::nullopt;
-    }
-  }
+    return true;
+  });
+  if (close == npos) return std::nullopt;
   if (keyCount != object.size()) return std::nullopt;  // `raw` was edited since
   std::sort(spans.begin(), spans.begin() + overrides.size(),
             [](const Span& a, const Span& b) { return a.begin < b.begin; });  // the absent (npos) last
