@@ -494,6 +494,20 @@ class PooledResponse final : public ClientResponse {
   int64_t totalMs_;
 };
 
+void appendHeaderLines(std::string& out, const Headers& headers) {
+  for (const auto& h : headers) {
+    if (h.name.empty() || detail::splitsALine(h.name) || detail::splitsALine(h.value)) continue;
+    if (beast::iequals(h.name, "host") || beast::iequals(h.name, "content-length") ||
+        beast::iequals(h.name, "transfer-encoding") || beast::iequals(h.name, "connection")) {
+      continue;
+    }
+    out += h.name;
+    out += ": ";
+    out += h.value;
+    out += "\r\n";
+  }
+}
+
 // The request line and headers, by hand: Host, then the caller's headers
 // (one carrying CR, LF or NUL would split the request: it is dropped), then
 // the framing. The body goes out as a second buffer.
@@ -511,17 +525,8 @@ std::string requestHead(const ClientRequest& request, const Target& target, bool
   }
   head += "\r\n";
   bool bodyless = request.body.empty() && (request.method == "GET" || request.method == "HEAD" || request.method == "DELETE");
-  for (const auto& h : request.headers) {
-    if (h.name.empty() || detail::splitsALine(h.name) || detail::splitsALine(h.value)) continue;
-    if (beast::iequals(h.name, "host") || beast::iequals(h.name, "content-length") ||
-        beast::iequals(h.name, "transfer-encoding") || beast::iequals(h.name, "connection")) {
-      continue;
-    }
-    head += h.name;
-    head += ": ";
-    head += h.value;
-    head += "\r\n";
-  }
+  if (request.fixedHeaders) head += *request.fixedHeaders;
+  appendHeaderLines(head, request.headers);
   if (!bodyless) {
     head += "Content-Length: ";
     head += std::to_string(request.body.size());
@@ -556,6 +561,12 @@ Task<core::Result<std::string>> ClientResponse::readAll(size_t maxBytes) {
     }
     body += *piece;
   }
+}
+
+std::string headerLines(const Headers& headers) {
+  std::string out;
+  appendHeaderLines(out, headers);
+  return out;
 }
 
 HttpClient::HttpClient(size_t maxIdlePerOrigin) : impl_(std::make_shared<Impl>(maxIdlePerOrigin)) {}
