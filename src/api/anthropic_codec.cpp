@@ -510,7 +510,9 @@ class AnthropicCodec final : public Codec {
       return json_util::serialize(translateRequest(request, upstreamModel));
     }
     json::value model(upstreamModel);
-    if (auto spliced = json_util::spliceWith(request.raw, request.rawText, {{"model", &model}})) return std::move(*spliced);
+    if (auto spliced = json_util::spliceWith(request.raw, request.rawText, {{"model", &model}})) {
+      return std::move(*spliced);
+    }
     return json_util::serializeWith(request.raw, {{"model", &model}});
   }
 

@@ -77,7 +77,9 @@ bool forEachKey(std::string_view object, OnKey&& onKey) {
   return true;
 }
 
-inline bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+inline bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 inline size_t skipSpace(std::string_view text, size_t at) {
   while (at < text.size() && isSpace(text[at])) ++at;

@@ -309,9 +309,8 @@ namespace {
 void appendValue(std::string& out, const json::value& value) {
   if (value.is_string()) {
     const auto& s = value.get_string();
-    bool plain = std::all_of(s.begin(), s.end(), [](char c) {
-      return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20;
-    });
+    bool plain = std::all_of(s.begin(), s.end(),
+                             [](char c) { return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20; });
     if (plain) {
       out += '"';
       out.append(s.data(), s.size());
@@ -364,7 +363,8 @@ std::optional<std::string> spliceWith(const json::object& object, std::string_vi
   out.append(text.substr(copied, close - copied));
   bool members = keyCount > 0;
   for (const Override& override : overrides) {
-    bool present = std::any_of(keys.begin(), keys.begin() + keyCount, [&](std::string_view k) { return k == override.key; });
+    bool present =
+        std::any_of(keys.begin(), keys.begin() + keyCount, [&](std::string_view k) { return k == override.key; });
     if (present) continue;
     if (members) out += ',';
     members = true;

@@ -523,14 +523,17 @@ class OpenAICodec final : public Codec {
     }
     json::value model(upstreamModel);
     if (!request.stream) {
-      if (auto spliced = json_util::spliceWith(request.raw, request.rawText, {{"model", &model}})) return std::move(*spliced);
+      if (auto spliced = json_util::spliceWith(request.raw, request.rawText, {{"model", &model}})) {
+        return std::move(*spliced);
+      }
       return json_util::serializeWith(request.raw, {{"model", &model}});
     }
     // The gateway always needs usage; the caller's own wish stays in request.includeUsage.
     const json::object* given = json_util::objectAt(request.raw, "stream_options");
     json::value options(given != nullptr ? *given : json::object{});
     options.get_object()["include_usage"] = true;
-    if (auto spliced = json_util::spliceWith(request.raw, request.rawText, {{"model", &model}, {"stream_options", &options}})) {
+    if (auto spliced =
+            json_util::spliceWith(request.raw, request.rawText, {{"model", &model}, {"stream_options", &options}})) {
       return std::move(*spliced);
     }
     return json_util::serializeWith(request.raw, {{"model", &model}, {"stream_options", &options}});

@@ -7,11 +7,11 @@
 // the pool is closed when its io_context shuts down, never after it is gone.
 #include "http/client.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <deque>
 #include <limits>
-#include <atomic>
 #include <sstream>
 #include <thread>
 #include <unordered_map>

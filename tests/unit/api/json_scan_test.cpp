@@ -17,8 +17,10 @@ size_t slowContainerEnd(std::string_view text, size_t at) {
   for (size_t i = at; i < text.size(); ++i) {
     char c = text[i];
     if (inString) {
-      if (c == '\\') ++i;
-      else if (c == '"') inString = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        inString = false;
     } else if (c == '"') {
       inString = true;
     } else if (c == '{' || c == '[') {
@@ -31,10 +33,23 @@ size_t slowContainerEnd(std::string_view text, size_t at) {
 }
 
 TEST(JsonScan, ContainerEndsAgreeWithAByteAtATimeWalk) {
-  const std::vector<std::string> pieces = {
-      R"("plain text that is longer than sixteen bytes")", R"("a \"quoted\" ] } word")", R"("\\")",
-      R"("ends in \\\\")", R"("|pipes| and \u001b")", "{", "}", "[", "]", ",", ":", "1.5e3", "true", " ",
-      R"("{[")", R"("]}")", R"("\\\"")"};
+  const std::vector<std::string> pieces = {R"("plain text that is longer than sixteen bytes")",
+                                           R"("a \"quoted\" ] } word")",
+                                           R"("\\")",
+                                           R"("ends in \\\\")",
+                                           R"("|pipes| and \u001b")",
+                                           "{",
+                                           "}",
+                                           "[",
+                                           "]",
+                                           ",",
+                                           ":",
+                                           "1.5e3",
+                                           "true",
+                                           " ",
+                                           R"("{[")",
+                                           R"("]}")",
+                                           R"("\\\"")"};
   std::mt19937 rng(7);
   for (int round = 0; round < 2000; ++round) {
     std::string body = "[";

@@ -68,7 +68,8 @@ TEST(EncodeRequest, SpliceAgreesWithSerializeAndKeepsTheCallersBytes) {
   // re-serialized body does, whitespace, escapes and nesting included.
   const std::vector<std::string> bodies = {
       R"({"model":"public","messages":[{"role":"user","content":"hi"}]})",
-      "  {\n \"messages\" : [ {\"role\":\"user\",\"content\":\"a \\\" } ] \\\\\"} ] ,\n \"model\"\t: \"p\" , \"temperature\" : 1.5e-1 }\n",
+      "  {\n \"messages\" : [ {\"role\":\"user\",\"content\":\"a \\\" } ] \\\\\"} ] ,\n \"model\"\t: \"p\" , "
+      "\"temperature\" : 1.5e-1 }\n",
       R"({"model":"p","stream":true,"stream_options":{"include_usage":false,"x":[{"}":"]"}]},"messages":[{"role":"user","content":"hi"}]})",
       R"({"model":"p","messages":[{"role":"user","content":"{\"model\":\"inner\"}"}],"stream":true,"tools":[],"top_p":null})",
   };
@@ -98,7 +99,8 @@ TEST(EncodeRequest, SpliceRefusesWhatItCannotTellAndEditsFallBack) {
   EXPECT_FALSE(json_util::spliceWith(one, "", {{"model", &model}}));
   EXPECT_FALSE(json_util::spliceWith(one, R"({"model":"a")", {{"model", &model}}));
   EXPECT_FALSE(json_util::spliceWith(one, R"({"model":"a","x":1})", {{"model", &model}})) << "not the object's text";
-  EXPECT_EQ(json_util::spliceWith(json::object{}, "{ }", {{"model", &model}}), std::optional<std::string>(R"({ "model":"u"})"));
+  EXPECT_EQ(json_util::spliceWith(json::object{}, "{ }", {{"model", &model}}),
+            std::optional<std::string>(R"({ "model":"u"})"));
   // Such bodies still encode, through serializeWith: the last model counts.
   auto twice = parseOk(openAI(), R"({"model":"a","model":"b","messages":[{"role":"user","content":"hi"}]})");
   auto body = obj(openAI().encodeRequest(twice, "u"));
@@ -106,7 +108,8 @@ TEST(EncodeRequest, SpliceRefusesWhatItCannotTellAndEditsFallBack) {
   EXPECT_EQ(body.size(), 2u);
   // A member erased from `raw` (the route override is) is not spliced back
   // in, even where rawText was left as it was: the counts differ.
-  auto edited = parseOk(openAI(), R"({"model":"a","arbitra":{"route":"x"},"messages":[{"role":"user","content":"hi"}]})");
+  auto edited =
+      parseOk(openAI(), R"({"model":"a","arbitra":{"route":"x"},"messages":[{"role":"user","content":"hi"}]})");
   edited.raw.erase("arbitra");
   EXPECT_FALSE(obj(openAI().encodeRequest(edited, "u")).contains("arbitra"));
 }

@@ -337,7 +337,8 @@ struct ScriptedUpstream {
       std::string head;
       char buf[1024];
       boost::system::error_code ec;
-      while (head.find("\r\n\r\n") == std::string::npos && !ec) head.append(buf, socket.read_some(asio::buffer(buf), ec));
+      while (head.find("\r\n\r\n") == std::string::npos && !ec)
+        head.append(buf, socket.read_some(asio::buffer(buf), ec));
       for (const auto& piece : pieces) {
         asio::write(socket, asio::buffer(piece), ec);
         std::this_thread::sleep_for(5ms);
@@ -370,15 +371,18 @@ Received fetch(const std::string& url) {
     out.status = (*response)->status;
     out.headers = (*response)->headers;
     auto body = co_await (*response)->readAll(1 << 20);
-    if (body) out.body = *body;
-    else out.error = body.error().message;
+    if (body)
+      out.body = *body;
+    else
+      out.error = body.error().message;
     co_return out;
   });
 }
 
 TEST(HttpClientResponse, HeadAndChunkedBodySplitAcrossReadsKeepEveryHeaderInOrder) {
   ScriptedUpstream upstream({"HTTP/1.1 201 Created\r\nX-Dup: a\r\nContent-", "Type: text/plain\r\nx-dup:   b c  \r\n",
-                             "Retry-After: 7\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", "lo\r\n", "6\r\n world\r\n0\r\n\r\n"});
+                             "Retry-After: 7\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", "lo\r\n",
+                             "6\r\n world\r\n0\r\n\r\n"});
   auto got = fetch(upstream.url());
   ASSERT_TRUE(got.error.empty()) << got.error;
   EXPECT_EQ(got.status, 201);
@@ -414,8 +418,9 @@ TEST(HttpClientResponse, MalformedHeadsAreUpstreamErrors) {
 }
 
 TEST(HttpClientRequest, FixedHeaderLinesGoOutWithTheOthersAndHeaderLinesDropsWhatWouldSplitARequest) {
-  EXPECT_EQ(headerLines({{"x-ok", "1"}, {"bad\r\nname", "v"}, {"Host", "evil"}, {"x", "a\nb"}, {"content-length", "9"}}),
-            "x-ok: 1\r\n");
+  EXPECT_EQ(
+      headerLines({{"x-ok", "1"}, {"bad\r\nname", "v"}, {"Host", "evil"}, {"x", "a\nb"}, {"content-length", "9"}}),
+      "x-ok: 1\r\n");
   TestServer server;
   HttpClient client;
   auto echoed = runClient<std::string>([&]() -> Task<std::string> {
