@@ -501,6 +501,7 @@ class AnthropicCodec final : public Codec {
     request.format = core::WireFormat::Anthropic;
     if (auto e = parseBody(*parsed, request)) return *e;
     request.raw = std::move(*parsed);
+    request.rawText.assign(body);
     return request;
   }
 
@@ -509,6 +510,9 @@ class AnthropicCodec final : public Codec {
       return json_util::serialize(translateRequest(request, upstreamModel));
     }
     json::value model(upstreamModel);
+    if (auto spliced = json_util::spliceWith(request.raw, request.rawText, {{"model", &model}})) {
+      return std::move(*spliced);
+    }
     return json_util::serializeWith(request.raw, {{"model", &model}});
   }
 

@@ -1,6 +1,8 @@
 // A forward scan over one JSON object's keys, without building anything:
 // for the streamed passthrough's skim() (codec.h), which only needs to know
-// whether a chunk is a plain text delta and how long its text is.
+// whether a chunk is a plain text delta and how long its text is, and for
+// the same-format upstream body's splice (json_util::spliceWith), which
+// walks the top-level members (forEachMember).
 //
 // It relies on one property of JSON: inside a string value a quote is always
 // escaped, so a string followed by a colon is a key, wherever it sits. It
@@ -73,6 +75,85 @@ bool forEachKey(std::string_view object, OnKey&& onKey) {
     }
   }
   return true;
+}
+
+inline bool isSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+inline size_t skipSpace(std::string_view text, size_t at) {
+  while (at < text.size() && isSpace(text[at])) ++at;
+  return at;
+}
+
+// One past the end of the JSON value that starts at `at` (a string, an
+// object or array by its brackets, a scalar up to the next delimiter), or
+// npos when a string or bracket never closes. Scalars are not checked.
+inline size_t valueEnd(std::string_view text, size_t at) {
+  constexpr size_t npos = std::string_view::npos;
+  char first = text[at];
+  if (first == '"') {
+    size_t close = stringEnd(text, at);
+    return close == npos ? npos : close + 1;
+  }
+  if (first == '{' || first == '[') {
+    size_t depth = 0;
+    for (size_t i = at; i < text.size(); ++i) {
+      char c = text[i];
+      if (c == '"') {  // a string is skipped whole (memchr): its brackets do not count
+        i = stringEnd(text, i);
+        if (i == npos) return npos;
+      } else if (c == '{' || c == '[') {
+        ++depth;
+      } else if ((c == '}' || c == ']') && --depth == 0) {
+        return i + 1;
+      }
+    }
+    return npos;
+  }
+  size_t i = at;
+  while (i < text.size() && text[i] != ',' && text[i] != '}' && text[i] != ']' && !isSpace(text[i])) ++i;
+  return i;
+}
+
+// The top-level members of the object `text`, in order: onMember(key,
+// valueBegin, valueEnd) with the raw (escaped) key and the value's byte
+// range. Returns the offset of the object's closing brace, or npos when the
+// text is not one object (anything but whitespace after it), a string or
+// bracket never closes, or onMember returns false. Only the members' layout
+// is checked, not what is inside their values.
+template <class OnMember>
+size_t forEachMember(std::string_view text, OnMember&& onMember) {
+  constexpr size_t npos = std::string_view::npos;
+  size_t at = skipSpace(text, 0);
+  if (at >= text.size() || text[at] != '{') return npos;
+  at = skipSpace(text, at + 1);
+  if (at >= text.size()) return npos;
+  size_t close = text[at] == '}' ? at : npos;
+  while (close == npos) {
+    if (text[at] != '"') return npos;
+    size_t keyEnd = stringEnd(text, at);
+    if (keyEnd == npos) return npos;
+    std::string_view key = text.substr(at + 1, keyEnd - at - 1);
+    at = skipSpace(text, keyEnd + 1);
+    if (at >= text.size() || text[at] != ':') return npos;
+    at = skipSpace(text, at + 1);
+    if (at >= text.size()) return npos;
+    size_t end = valueEnd(text, at);
+    if (end == npos || end == at) return npos;
+    if (!onMember(key, at, end)) return npos;
+    at = skipSpace(text, end);
+    if (at >= text.size()) return npos;
+    if (text[at] == '}') {
+      close = at;
+    } else if (text[at] == ',') {
+      at = skipSpace(text, at + 1);
+      if (at >= text.size()) return npos;
+    } else {
+      return npos;
+    }
+  }
+  return skipSpace(text, close + 1) == text.size() ? close : npos;
 }
 
 // The bytes around one string value of an event that a full scan accepted:

@@ -1,7 +1,10 @@
 // Shared codec helpers; see json_util.h for the contracts.
 #include "api/json_util.h"
 
+#include "api/json_scan.h"
+
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -296,6 +299,81 @@ std::string serializeWith(const json::object& object, std::initializer_list<Over
   }
   if (first) out.push_back('{');
   out.push_back('}');
+  return out;
+}
+
+namespace {
+
+// A value as JSON text: a plain string is quoted by hand (the model name, on
+// every request), anything else through Boost.JSON.
+void appendValue(std::string& out, const json::value& value) {
+  if (value.is_string()) {
+    const auto& s = value.get_string();
+    bool plain = std::all_of(s.begin(), s.end(),
+                             [](char c) { return c != '"' && c != '\\' && static_cast<unsigned char>(c) >= 0x20; });
+    if (plain) {
+      out += '"';
+      out.append(s.data(), s.size());
+      out += '"';
+      return;
+    }
+  }
+  out += json::serialize(value);
+}
+
+}  // namespace
+
+std::optional<std::string> spliceWith(const json::object& object, std::string_view text,
+                                      std::initializer_list<Override> overrides) {
+  constexpr size_t npos = std::string_view::npos;
+  constexpr size_t kMaxKeys = 64;
+  std::array<std::string_view, kMaxKeys> keys;
+  size_t keyCount = 0;
+  struct Span {
+    size_t begin = npos, end = npos;
+    const Override* override = nullptr;
+  };
+  std::array<Span, 4> spans;
+  if (overrides.size() > spans.size()) return std::nullopt;
+  size_t close = json_scan::forEachMember(text, [&](std::string_view key, size_t begin, size_t end) {
+    if (key.find('\\') != npos || keyCount == kMaxKeys) return false;
+    for (size_t k = 0; k < keyCount; ++k) {
+      if (keys[k] == key) return false;  // repeated: let the parsed object decide which one counts
+    }
+    keys[keyCount++] = key;
+    size_t i = 0;
+    for (const Override& override : overrides) {
+      if (override.key == key) spans[i] = {begin, end, &override};
+      ++i;
+    }
+    return true;
+  });
+  if (close == npos) return std::nullopt;
+  if (keyCount != object.size()) return std::nullopt;  // `raw` was edited since
+  std::sort(spans.begin(), spans.begin() + overrides.size(),
+            [](const Span& a, const Span& b) { return a.begin < b.begin; });  // the absent (npos) last
+  std::string out;
+  out.reserve(text.size() + 64);
+  size_t copied = 0;
+  for (size_t i = 0; i < overrides.size() && spans[i].begin != npos; ++i) {
+    out.append(text.substr(copied, spans[i].begin - copied));
+    appendValue(out, *spans[i].override->value);
+    copied = spans[i].end;
+  }
+  out.append(text.substr(copied, close - copied));
+  bool members = keyCount > 0;
+  for (const Override& override : overrides) {
+    bool present =
+        std::any_of(keys.begin(), keys.begin() + keyCount, [&](std::string_view k) { return k == override.key; });
+    if (present) continue;
+    if (members) out += ',';
+    members = true;
+    out += '"';
+    out += override.key;  // our own constant keys: nothing to escape
+    out += "\":";
+    appendValue(out, *override.value);
+  }
+  out.append(text.substr(close));
   return out;
 }
 

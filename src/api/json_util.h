@@ -121,6 +121,16 @@ struct Override {
 // deep copy of that body was most of the cost of encoding it.
 std::string serializeWith(const json::object& object, std::initializer_list<Override> overrides);
 
+// serializeWith's answer, spliced into the caller's text instead of
+// re-serialized: `text` must be the JSON that `object` was parsed from, so
+// only its top-level members are walked and each override's value is
+// replaced (or added before the closing brace); the rest goes out byte for
+// byte. nullopt when the text is not a shape the splice handles safely (a
+// top-level key that is escaped or repeated, more than 64 of them, a member
+// count other than `object`'s, as after an erase): use serializeWith then.
+std::optional<std::string> spliceWith(const json::object& object, std::string_view text,
+                                      std::initializer_list<Override> overrides);
+
 // ---- ids, time and SSE -----------------------------------------------------
 
 // `prefix` + 24 random alphanumerics ("chatcmpl-", "msg_", "call_", "toolu_").

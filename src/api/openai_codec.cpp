@@ -513,6 +513,7 @@ class OpenAICodec final : public Codec {
     request.format = core::WireFormat::OpenAI;
     if (auto e = parseBody(*parsed, request)) return *e;
     request.raw = std::move(*parsed);
+    request.rawText.assign(body);
     return request;
   }
 
@@ -521,11 +522,20 @@ class OpenAICodec final : public Codec {
       return json_util::serialize(translateRequest(request, upstreamModel));
     }
     json::value model(upstreamModel);
-    if (!request.stream) return json_util::serializeWith(request.raw, {{"model", &model}});
+    if (!request.stream) {
+      if (auto spliced = json_util::spliceWith(request.raw, request.rawText, {{"model", &model}})) {
+        return std::move(*spliced);
+      }
+      return json_util::serializeWith(request.raw, {{"model", &model}});
+    }
     // The gateway always needs usage; the caller's own wish stays in request.includeUsage.
     const json::object* given = json_util::objectAt(request.raw, "stream_options");
     json::value options(given != nullptr ? *given : json::object{});
     options.get_object()["include_usage"] = true;
+    if (auto spliced =
+            json_util::spliceWith(request.raw, request.rawText, {{"model", &model}, {"stream_options", &options}})) {
+      return std::move(*spliced);
+    }
     return json_util::serializeWith(request.raw, {{"model", &model}, {"stream_options", &options}});
   }
 

@@ -82,6 +82,10 @@ struct ChatRequest {
   boost::json::value responseFormat;  // OpenAI response_format, null if absent
   std::string user;                   // end-user id (OpenAI user / Anthropic metadata.user_id)
   boost::json::object raw;            // the caller's body, untouched
+  // The caller's body as sent, while `raw` is unedited: a same-format
+  // upstream body is spliced from it (json_util::spliceWith). Whatever edits
+  // `raw` clears it.
+  std::string rawText;
 };
 
 enum class FinishReason { Stop, Length, ToolCalls, ContentFilter, Unknown };

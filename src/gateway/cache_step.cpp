@@ -173,6 +173,7 @@ Task<core::Result<cache::Lookup>> CacheStep::lookup(core::ChatRequest& request, 
     if (!control.empty()) control += ",";
     control += std::string(field->as_string());
     request.raw.erase("arbitra_cache");
+    request.rawText.clear();  // edited: the upstream body is serialized from `raw`
   }
   if (!cache_) co_return lookup;
   auto parsed = cache::parseControl(control);

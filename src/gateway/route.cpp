@@ -66,6 +66,7 @@ std::optional<core::Error> readOverrides(core::ChatRequest& request, const http:
       }
     }
     request.raw.erase("arbitra");
+    request.rawText.clear();  // edited: the upstream body is serialized from `raw`
   }
   if (auto route = http::findHeader(headers, "x-arbitra-route"); !route.empty())
     out.policyOverride = std::string(route);

@@ -7,10 +7,11 @@
 // the pool is closed when its io_context shuts down, never after it is gone.
 #include "http/client.h"
 
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <limits>
-#include <atomic>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
@@ -38,7 +39,49 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using core::ErrorKind;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-using Parser = bhttp::response_parser<bhttp::buffer_body>;
+
+// Beast's HTTP/1 response parser (status line, Content-Length, chunked,
+// keep-alive, limits) without its field container: each header goes straight
+// into `headers` (Beast's basic_fields cost ~2k instructions a response, and
+// copying out of it as much again), the body into the buffer the reader sets
+// (`into`, `room`), as buffer_body did: what does not fit waits, with
+// need_buffer, for the next read.
+class ResponseParser final : public bhttp::basic_parser<false> {
+ public:
+  int status = 0;
+  Headers headers;
+  char* into = nullptr;
+  size_t room = 0;
+
+ private:
+  void on_request_impl(bhttp::verb, beast::string_view, beast::string_view, int, beast::error_code&) override {}
+  void on_response_impl(int code, beast::string_view, int, beast::error_code&) override { status = code; }
+  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    headers.push_back(Header{std::string(name), std::string(value)});
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, beast::error_code&) override {}
+  size_t on_body_impl(beast::string_view body, beast::error_code& ec) override { return take(body, ec); }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code& ec) override {
+    return take(body, ec);
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  size_t take(beast::string_view body, beast::error_code& ec) {
+    if (into == nullptr) {
+      ec = bhttp::error::need_buffer;
+      return 0;
+    }
+    size_t n = std::min(room, body.size());
+    if (n > 0) std::memcpy(into, body.data(), n);
+    into += n;
+    room -= n;
+    if (n < body.size()) ec = bhttp::error::need_buffer;
+    return n;
+  }
+};
+using Parser = ResponseParser;
 
 struct Target {
   bool tls = false;
@@ -286,6 +329,7 @@ class PooledResponse final : public ClientResponse {
         deadline_(deadline), idleMs_(options.idleMs), totalMs_(options.totalMs) {
     parser_.header_limit(64 * 1024);
     parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
+    parser_.headers.reserve(12);
   }
 
   ~PooledResponse() override {
@@ -403,11 +447,11 @@ class PooledResponse final : public ClientResponse {
         // One put() parses one step (a chunk header, a run of body bytes):
         // loop while the buffer holds more, read only when it asks for more.
         size_t room = size - filled;
-        parser_.get().body().data = into + filled;
-        parser_.get().body().size = room;
+        parser_.into = into + filled;
+        parser_.room = room;
         size_t used = parser_.put(buffer.data(), ec);
         buffer.consume(used);
-        filled += room - parser_.get().body().size;
+        filled += room - parser_.room;
         if (ec == bhttp::error::need_more) needMore = true;
         if (ec == bhttp::error::need_buffer || ec == bhttp::error::need_more) ec = {};
       }
@@ -450,6 +494,20 @@ class PooledResponse final : public ClientResponse {
   int64_t totalMs_;
 };
 
+void appendHeaderLines(std::string& out, const Headers& headers) {
+  for (const auto& h : headers) {
+    if (h.name.empty() || detail::splitsALine(h.name) || detail::splitsALine(h.value)) continue;
+    if (beast::iequals(h.name, "host") || beast::iequals(h.name, "content-length") ||
+        beast::iequals(h.name, "transfer-encoding") || beast::iequals(h.name, "connection")) {
+      continue;
+    }
+    out += h.name;
+    out += ": ";
+    out += h.value;
+    out += "\r\n";
+  }
+}
+
 // The request line and headers, by hand: Host, then the caller's headers
 // (one carrying CR, LF or NUL would split the request: it is dropped), then
 // the framing. The body goes out as a second buffer.
@@ -467,17 +525,8 @@ std::string requestHead(const ClientRequest& request, const Target& target, bool
   }
   head += "\r\n";
   bool bodyless = request.body.empty() && (request.method == "GET" || request.method == "HEAD" || request.method == "DELETE");
-  for (const auto& h : request.headers) {
-    if (h.name.empty() || detail::splitsALine(h.name) || detail::splitsALine(h.value)) continue;
-    if (beast::iequals(h.name, "host") || beast::iequals(h.name, "content-length") ||
-        beast::iequals(h.name, "transfer-encoding") || beast::iequals(h.name, "connection")) {
-      continue;
-    }
-    head += h.name;
-    head += ": ";
-    head += h.value;
-    head += "\r\n";
-  }
+  if (request.fixedHeaders) head += *request.fixedHeaders;
+  appendHeaderLines(head, request.headers);
   if (!bodyless) {
     head += "Content-Length: ";
     head += std::to_string(request.body.size());
@@ -512,6 +561,12 @@ Task<core::Result<std::string>> ClientResponse::readAll(size_t maxBytes) {
     }
     body += *piece;
   }
+}
+
+std::string headerLines(const Headers& headers) {
+  std::string out;
+  appendHeaderLines(out, headers);
+  return out;
 }
 
 HttpClient::HttpClient(size_t maxIdlePerOrigin) : impl_(std::make_shared<Impl>(maxIdlePerOrigin)) {}
@@ -561,12 +616,8 @@ Task<core::Result<std::unique_ptr<ClientResponse>>> HttpClient::send(ClientReque
       if (reused && stale && response->connection().buffer.size() == 0) continue;
       co_return ioError("response", hec);
     }
-    auto& header = response->parser().get();
-    response->status = static_cast<int>(header.result_int());
-    response->headers.reserve(12);
-    for (const auto& field : header) {
-      response->headers.push_back(Header{std::string(field.name_string()), std::string(field.value())});
-    }
+    response->status = response->parser().status;
+    response->headers = std::move(response->parser().headers);
     co_return std::unique_ptr<ClientResponse>(std::move(response));
   }
   co_return core::makeError(ErrorKind::UpstreamError, "upstream closed the connection before answering");

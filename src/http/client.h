@@ -29,7 +29,16 @@ struct ClientRequest {
   std::string url;  // absolute http:// or https:// URL
   Headers headers;
   std::string body;
+  // More headers, already rendered by headerLines(): a provider's fixed ones
+  // (authorization, content-type...), rendered once instead of per request.
+  std::shared_ptr<const std::string> fixedHeaders;
 };
+
+// `headers` as request header lines ("name: value\r\n" each), without what
+// the client never sends from a caller: a header whose name or value would
+// split a line (CR, LF, NUL), and the ones it writes itself (Host,
+// Content-Length, Transfer-Encoding, Connection).
+std::string headerLines(const Headers& headers);
 
 struct ClientOptions {
   int64_t connectMs = 5'000;

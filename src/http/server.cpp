@@ -33,6 +33,46 @@ constexpr auto kWriteTimeout = std::chrono::seconds(60);
 
 class Connection;
 
+// Beast's HTTP/1 request parser (request line, framing, limits, keep-alive)
+// without its field container and string body: the request line, each
+// header and the body go straight into a Request (Beast's basic_fields and
+// the copy out of it were ~2.5k instructions a request).
+class RequestParser final : public bhttp::basic_parser<true> {
+ public:
+  RequestParser() { request.headers.reserve(16); }
+  Request request;
+  int version = 11;
+  bool expectsContinue = false;  // an "Expect: 100-continue" header was seen
+
+ private:
+  void on_request_impl(bhttp::verb, beast::string_view method, beast::string_view target, int httpVersion,
+                       beast::error_code&) override {
+    request.method.assign(method.data(), method.size());
+    request.target.assign(target.data(), target.size());
+    version = httpVersion;
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(bhttp::field name, beast::string_view nameString, beast::string_view value,
+                     beast::error_code&) override {
+    if (name == bhttp::field::expect && beast::iequals(value, "100-continue")) expectsContinue = true;
+    request.headers.push_back(Header{std::string(nameString), std::string(value)});
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
+    if (length) request.body.reserve(static_cast<size_t>(*length));  // within body_limit(), checked before
+  }
+  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    request.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    request.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+};
+
 // What a graceful shutdown needs to see across connections: whether we are
 // draining, how many exchanges are in flight, and the live connections (so
 // idle keep-alive ones can be closed at once). Guarded by `mutex` where noted.
@@ -105,28 +145,20 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
       // errors raised before it is done (413, 431), so they come in the right format.
       std::string peekedTarget = bufferedTarget();
       started_ = ended_ = false;  // a new exchange, whatever the last one did
-      bhttp::request_parser<bhttp::string_body> parser;
+      RequestParser parser;
       parser.header_limit(static_cast<uint32_t>(options_.maxHeaderBytes));
       parser.body_limit(static_cast<uint64_t>(options_.maxBodyBytes));
       parser.eager(true);
       auto ec = co_await readRequest(parser);
       if (ec) {
-        std::string target = parser.is_header_done() ? std::string(parser.get().target()) : peekedTarget;
+        std::string target = parser.is_header_done() ? parser.request.target : peekedTarget;
         co_await answerReadError(ec, target);
         break;
       }
-      auto& message = parser.get();
-      Request request;
-      request.method = std::string(message.method_string());
-      request.target = std::string(message.target());
-      request.headers.reserve(16);
-      for (const auto& field : message) {
-        request.headers.push_back(Header{std::string(field.name_string()), std::string(field.value())});
-      }
-      request.body = std::move(message.body());
+      Request request = std::move(parser.request);
       request.remoteAddress = remote_;
-      version_ = message.version();
-      keepAlive_ = message.keep_alive();
+      version_ = parser.version;
+      keepAlive_ = parser.keep_alive();
 
       if (drain_.draining) keepAlive_ = false;
       handlerRunning_ = true;
@@ -341,7 +373,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
   // the header and body limits and the read timeout. Answers an
   // "Expect: 100-continue" once the header is in (RFC 9110 10.1.1: curl
   // waits for it before sending a large body).
-  Task<beast::error_code> readRequest(bhttp::request_parser<bhttp::string_body>& parser) {
+  Task<beast::error_code> readRequest(RequestParser& parser) {
     beast::error_code ec;
     bool headerSeen = false;
     auto readEnd = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.readTimeoutMs);
@@ -356,8 +388,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
       }
       if (parser.is_header_done() && !headerSeen) {
         headerSeen = true;
-        auto expect = parser.get()[bhttp::field::expect];
-        if (parser.get().version() >= 11 && beast::iequals(expect, "100-continue")) {
+        if (parser.version >= 11 && parser.expectsContinue) {
           std::array<asio::const_buffer, 1> pieces{asio::buffer(kContinue)};
           co_await writeAll(pieces);
           if (gone_) {

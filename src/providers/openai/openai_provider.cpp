@@ -17,7 +17,10 @@ std::string joinUrl(const std::string& base, const char* path) {
 
 class OpenAIProvider final : public Provider {
  public:
-  explicit OpenAIProvider(config::ProviderConfig config) : Provider(std::move(config)) {
+  explicit OpenAIProvider(config::ProviderConfig config)
+      : Provider(std::move(config)),
+        chatUrl_(joinUrl(config_.baseUrl, "/chat/completions")),
+        chatHeaders_(std::make_shared<const std::string>(http::headerLines(baseHeaders()))) {
     if (config_.batch) batch_ = makeOpenAIBatch(config_);
   }
   core::WireFormat format() const override { return core::WireFormat::OpenAI; }
@@ -25,8 +28,8 @@ class OpenAIProvider final : public Provider {
 
   http::ClientRequest chatRequest(const core::ChatRequest& request, const std::string& upstreamModel) const override {
     http::ClientRequest out;
-    out.url = joinUrl(config_.baseUrl, "/chat/completions");
-    out.headers = baseHeaders();
+    out.url = chatUrl_;
+    out.fixedHeaders = chatHeaders_;
     if (request.stream) out.headers.push_back({"accept", "text/event-stream"});
     out.body = codec().encodeRequest(request, upstreamModel);
     return out;
@@ -49,6 +52,8 @@ class OpenAIProvider final : public Provider {
   http::Headers baseHeaders() const { return openAIHeaders(config_, "application/json"); }
 
   std::unique_ptr<BatchApi> batch_;
+  std::string chatUrl_;
+  std::shared_ptr<const std::string> chatHeaders_;  // baseHeaders(), rendered once
 };
 
 }  // namespace

@@ -62,6 +62,58 @@ TEST(EncodeRequest, PassthroughKeepsTheCallersOrderAndValues) {
   EXPECT_EQ(empty, "{}");
 }
 
+TEST(EncodeRequest, SpliceAgreesWithSerializeAndKeepsTheCallersBytes) {
+  // A parsed body is spliced (only the model's value and stream_options are
+  // rewritten; every other byte is the caller's); the result must read as the
+  // re-serialized body does, whitespace, escapes and nesting included.
+  const std::vector<std::string> bodies = {
+      R"({"model":"public","messages":[{"role":"user","content":"hi"}]})",
+      "  {\n \"messages\" : [ {\"role\":\"user\",\"content\":\"a \\\" } ] \\\\\"} ] ,\n \"model\"\t: \"p\" , "
+      "\"temperature\" : 1.5e-1 }\n",
+      R"({"model":"p","stream":true,"stream_options":{"include_usage":false,"x":[{"}":"]"}]},"messages":[{"role":"user","content":"hi"}]})",
+      R"({"model":"p","messages":[{"role":"user","content":"{\"model\":\"inner\"}"}],"stream":true,"tools":[],"top_p":null})",
+  };
+  for (const auto& text : bodies) {
+    auto r = parseOk(openAI(), text);
+    json::value model("up\"stream");
+    json::value options(json::object{{"include_usage", true}});
+    auto spliced = json_util::spliceWith(r.raw, r.rawText, {{"model", &model}, {"stream_options", &options}});
+    ASSERT_TRUE(spliced.has_value()) << text;
+    auto expected = json_util::serializeWith(r.raw, {{"model", &model}, {"stream_options", &options}});
+    EXPECT_EQ(obj(*spliced), obj(expected)) << *spliced;
+    EXPECT_EQ(obj(openAI().encodeRequest(r, "u")).at("model").as_string(), "u");
+    EXPECT_NE(spliced->find(R"("up\"stream")"), std::string::npos) << "a model that needs escaping is escaped";
+  }
+  // The messages go out as the caller wrote them, not re-serialized.
+  auto r = parseOk(openAI(), R"({"model":"p","messages":[{"role":"user","content":"caf\u00e9"}]})");
+  EXPECT_NE(openAI().encodeRequest(r, "u").find(R"("caf\u00e9")"), std::string::npos);
+}
+
+TEST(EncodeRequest, SpliceRefusesWhatItCannotTellAndEditsFallBack) {
+  json::value model("u");
+  // A repeated or escaped top-level key, or text that is not an object: nullopt.
+  json::object one{{"model", "a"}};
+  EXPECT_FALSE(json_util::spliceWith(one, R"({"model":"a","model":"b"})", {{"model", &model}}));
+  EXPECT_FALSE(json_util::spliceWith(one, R"({"mod\u0065l":"a"})", {{"model", &model}}));
+  EXPECT_FALSE(json_util::spliceWith(one, R"([1])", {{"model", &model}}));
+  EXPECT_FALSE(json_util::spliceWith(one, "", {{"model", &model}}));
+  EXPECT_FALSE(json_util::spliceWith(one, R"({"model":"a")", {{"model", &model}}));
+  EXPECT_FALSE(json_util::spliceWith(one, R"({"model":"a","x":1})", {{"model", &model}})) << "not the object's text";
+  EXPECT_EQ(json_util::spliceWith(json::object{}, "{ }", {{"model", &model}}),
+            std::optional<std::string>(R"({ "model":"u"})"));
+  // Such bodies still encode, through serializeWith: the last model counts.
+  auto twice = parseOk(openAI(), R"({"model":"a","model":"b","messages":[{"role":"user","content":"hi"}]})");
+  auto body = obj(openAI().encodeRequest(twice, "u"));
+  EXPECT_EQ(body.at("model").as_string(), "u");
+  EXPECT_EQ(body.size(), 2u);
+  // A member erased from `raw` (the route override is) is not spliced back
+  // in, even where rawText was left as it was: the counts differ.
+  auto edited =
+      parseOk(openAI(), R"({"model":"a","arbitra":{"route":"x"},"messages":[{"role":"user","content":"hi"}]})");
+  edited.raw.erase("arbitra");
+  EXPECT_FALSE(obj(openAI().encodeRequest(edited, "u")).contains("arbitra"));
+}
+
 TEST(EncodeRequest, AnthropicPassthroughSwapsModelKeepsUnknownFields) {
   auto r = parseOk(anthropic(), R"({"model":"public","max_tokens":9,"messages":[{"role":"user","content":"hi"}],
                                    "thinking":{"type":"enabled","budget_tokens":1024},"stream":true})");

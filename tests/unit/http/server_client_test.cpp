@@ -323,6 +323,116 @@ TEST(HttpServer, FirstAndLastChunksAreFramedLikeTheOthers) {
   EXPECT_EQ(exchange("GET /framed HTTP/1.0\r\nHost: x\r\n\r\n"), "data: a\n\ndata: b\n\ndata: c\n\n");
 }
 
+// A one-shot upstream on port 0: reads one bodyless request's head, then
+// writes `pieces` one at a time with a pause between them (so the client's
+// parser sees the response split across reads), then closes.
+struct ScriptedUpstream {
+  asio::io_context ioc;
+  asio::ip::tcp::acceptor acceptor{ioc, {asio::ip::make_address("127.0.0.1"), 0}};
+  std::thread thread;
+  explicit ScriptedUpstream(std::vector<std::string> pieces) {
+    thread = std::thread([this, pieces] {
+      asio::ip::tcp::socket socket(ioc);
+      acceptor.accept(socket);
+      std::string head;
+      char buf[1024];
+      boost::system::error_code ec;
+      while (head.find("\r\n\r\n") == std::string::npos && !ec)
+        head.append(buf, socket.read_some(asio::buffer(buf), ec));
+      for (const auto& piece : pieces) {
+        asio::write(socket, asio::buffer(piece), ec);
+        std::this_thread::sleep_for(5ms);
+      }
+      socket.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+      while (!ec) socket.read_some(asio::buffer(buf), ec);  // until the client closes
+    });
+  }
+  ~ScriptedUpstream() { thread.join(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor.local_endpoint().port()) + "/x"; }
+};
+
+struct Received {
+  int status = 0;
+  Headers headers;
+  std::string body;
+  std::string error;
+};
+
+Received fetch(const std::string& url) {
+  HttpClient client;
+  return runClient<Received>([&]() -> Task<Received> {
+    Received out;
+    ClientRequest request{"GET", url, {}, ""};  // GCC 12: no braced temporaries inside co_await
+    auto response = co_await client.send(std::move(request), kDefaults);
+    if (!response) {
+      out.error = response.error().message;
+      co_return out;
+    }
+    out.status = (*response)->status;
+    out.headers = (*response)->headers;
+    auto body = co_await (*response)->readAll(1 << 20);
+    if (body)
+      out.body = *body;
+    else
+      out.error = body.error().message;
+    co_return out;
+  });
+}
+
+TEST(HttpClientResponse, HeadAndChunkedBodySplitAcrossReadsKeepEveryHeaderInOrder) {
+  ScriptedUpstream upstream({"HTTP/1.1 201 Created\r\nX-Dup: a\r\nContent-", "Type: text/plain\r\nx-dup:   b c  \r\n",
+                             "Retry-After: 7\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", "lo\r\n",
+                             "6\r\n world\r\n0\r\n\r\n"});
+  auto got = fetch(upstream.url());
+  ASSERT_TRUE(got.error.empty()) << got.error;
+  EXPECT_EQ(got.status, 201);
+  EXPECT_EQ(got.body, "hello world");
+  ASSERT_EQ(got.headers.size(), 5u);
+  EXPECT_EQ(got.headers[0].name, "X-Dup");
+  EXPECT_EQ(got.headers[0].value, "a");
+  EXPECT_EQ(got.headers[1].name, "Content-Type");
+  EXPECT_EQ(got.headers[2].name, "x-dup");
+  EXPECT_EQ(got.headers[2].value, "b c") << "surrounding whitespace is not part of the value";
+  EXPECT_EQ(findHeader(got.headers, "retry-after"), "7");
+  EXPECT_EQ(findHeader(got.headers, "content-type"), "text/plain");
+}
+
+TEST(HttpClientResponse, ContentLengthBodyEndsAtItsLengthAndABodyEndsAtClose) {
+  ScriptedUpstream sized({"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello", " world"});
+  auto got = fetch(sized.url());
+  EXPECT_EQ(got.body, "hello world") << got.error;
+  ScriptedUpstream untilClose({"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall ", "of it"});
+  auto closed = fetch(untilClose.url());
+  EXPECT_EQ(closed.body, "all of it") << closed.error;
+}
+
+TEST(HttpClientResponse, MalformedHeadsAreUpstreamErrors) {
+  for (std::string head : {"garbage\r\n\r\n", "HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n",
+                           "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+                           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
+    ScriptedUpstream upstream({head});
+    auto got = fetch(upstream.url());
+    EXPECT_NE(got.error.find("upstream"), std::string::npos) << head << " -> " << got.error;
+    EXPECT_TRUE(got.body.empty()) << head;
+  }
+}
+
+TEST(HttpClientRequest, FixedHeaderLinesGoOutWithTheOthersAndHeaderLinesDropsWhatWouldSplitARequest) {
+  EXPECT_EQ(
+      headerLines({{"x-ok", "1"}, {"bad\r\nname", "v"}, {"Host", "evil"}, {"x", "a\nb"}, {"content-length", "9"}}),
+      "x-ok: 1\r\n");
+  TestServer server;
+  HttpClient client;
+  auto echoed = runClient<std::string>([&]() -> Task<std::string> {
+    ClientRequest request{"POST", server.url("/echo"), {{"x-other", "2"}}, "body"};
+    request.fixedHeaders = std::make_shared<const std::string>(headerLines({{"X-Test", "fixed"}}));
+    auto response = co_await client.send(std::move(request), kDefaults);
+    if (!response) co_return response.error().message;
+    co_return std::string((*response)->header("x-test"));
+  });
+  EXPECT_EQ(echoed, "fixed");
+}
+
 TEST(HttpServer, MalformedRequestGets400) {
   TestServer server;
   std::string all = rawExchange(server.server->port(), "BLAH / HTTP/9.9 nonsense\r\n\r\n");

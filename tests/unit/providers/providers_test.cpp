@@ -40,8 +40,13 @@ TEST(Providers, OpenAIBuildsBearerRequestAndPassesUnknownFields) {
   auto provider = registry.create(providerConfig("openai", "https://api.example.com/v1/"));
   auto out = provider->chatRequest(openAIRequest(false), "upstream-model");
   EXPECT_EQ(out.url, "https://api.example.com/v1/chat/completions");
-  EXPECT_EQ(http::findHeader(out.headers, "authorization"), "Bearer sk-secret");
-  EXPECT_EQ(http::findHeader(out.headers, "x-extra"), "1");
+  // The provider's fixed headers come rendered once, as header lines.
+  ASSERT_TRUE(out.fixedHeaders);
+  EXPECT_NE(out.fixedHeaders->find("authorization: Bearer sk-secret\r\n"), std::string::npos) << *out.fixedHeaders;
+  EXPECT_NE(out.fixedHeaders->find("x-extra: 1\r\n"), std::string::npos);
+  EXPECT_NE(out.fixedHeaders->find("content-type: application/json\r\n"), std::string::npos);
+  EXPECT_TRUE(http::findHeader(out.headers, "accept").empty());
+  EXPECT_EQ(http::findHeader(provider->chatRequest(openAIRequest(true), "m").headers, "accept"), "text/event-stream");
   auto body = boost::json::parse(out.body).as_object();
   EXPECT_EQ(body.at("model").as_string(), "upstream-model");
   EXPECT_EQ(body.at("custom_field").as_int64(), 7);  // unknown fields pass through
