@@ -25,9 +25,9 @@
 #include <unordered_set>
 
 #include "engine/draft_length.h"
-#include "engine/ngram_lookup.h"
 #include "engine/huge_pages.h"
 #include "engine/llama_handles.h"
+#include "engine/ngram_lookup.h"
 #include "engine/text_stream.h"
 
 namespace arbitra::engine {
@@ -407,10 +407,6 @@ struct Engine::Impl {
     return std::max(0, std::min({options.draftTokens, left, room}));
   }
 
-  // Prompt lookup (engine/ngram_lookup.h): what followed the latest earlier
-  // occurrence of the history's last n-gram, continued through a loop.
-  void ngramDraft(Slot& s, int budget) { ngramLookup(s.history, budget, s.drafts); }
-
   // Draft model: catch each slot's draft context up to its history, then run
   // the draft greedily, all slots batched per draft step.
   void modelDraft(std::vector<Slot*>& drafting) {
@@ -471,7 +467,7 @@ struct Engine::Impl {
       budget = std::min(budget, want);
       s.draftWant = budget;
       if (options.speculation == Speculation::NGram) {
-        ngramDraft(s, budget);
+        ngramLookup(s.history, budget, s.drafts);  // prompt lookup: engine/ngram_lookup.h
       } else {
         drafting.push_back(&s);
       }
