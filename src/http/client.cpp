@@ -353,7 +353,12 @@ class PooledResponse final : public ClientResponse {
         buffer.consume(used);
         if (ec != bhttp::error::need_more) {
           if (ec) co_return ec;
-          if (parser_.is_header_done()) co_return ec;
+          if (parser_.is_header_done()) {
+            // From here on one put() parses every chunk the buffer holds,
+            // not one element per call (the head had to stop the parser).
+            parser_.eager(true);
+            co_return ec;
+          }
           if (used > 0 && buffer.size() > 0) continue;
         }
       }
@@ -444,8 +449,8 @@ class PooledResponse final : public ClientResponse {
       beast::error_code ec;
       bool needMore = buffer.size() == 0;
       if (!needMore) {
-        // One put() parses one step (a chunk header, a run of body bytes):
-        // loop while the buffer holds more, read only when it asks for more.
+        // put() parses as far as the buffer and `into` allow (the parser is
+        // eager after the head); read only when it asks for more.
         size_t room = size - filled;
         parser_.into = into + filled;
         parser_.room = room;
