@@ -96,7 +96,7 @@ class AnthropicStreamDecoder final : public StreamDecoder {
   // {"type":"text_delta","text":"..."}}, or a ping: nothing else. Keys are
   // whitelisted (json_scan.h), so thinking, tool input, usage and events
   // this code does not know all go to decode().
-  std::optional<Skim> skim(std::string_view event, std::string_view data) const override {
+  std::optional<Skim> skim(std::string_view event, std::string_view data) override {
     if (finished_) return std::nullopt;
     if (event == "ping") return Skim{};
     if (event != "content_block_delta" && !event.empty()) return std::nullopt;
@@ -249,7 +249,7 @@ class AnthropicStreamDecoder final : public StreamDecoder {
   bool finished_ = false;
   int nextTool_ = 0;
   std::map<int64_t, Block> blocks_;  // wire block index -> what it holds
-  mutable json_scan::Shape shape_;    // the last skimmed text delta's bytes around its text (skim's cache)
+  json_scan::Shape shape_;    // the last skimmed text delta's bytes around its text (skim's cache)
   WireUsage usage_;
 };
 

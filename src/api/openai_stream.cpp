@@ -83,14 +83,16 @@ class OpenAIStreamDecoder final : public StreamDecoder {
 
   bool finished() const override { return finished_; }
 
-  // A plain text delta: {"id":..,"choices":[{"index":0,"delta":{"content":"..."},
-  // "finish_reason":null}],...}. One pass over the chunk's keys (json_scan.h):
-  // any key that needs decode() (usage or finish_reason that is not null,
+  // A text delta: {"id":..,"choices":[{"index":0,"delta":{"content":"..."},
+  // "finish_reason":null}],...}; also the first chunk (the role, empty
+  // content) and a finish (finish_reason a string, empty delta), which a
+  // passthrough does not record. One pass over the chunk's keys
+  // (json_scan.h): any key that needs decode() (usage that is not null,
   // tool calls, refusal, error) or a content that is neither a string nor
   // null ends the skim.
-  std::optional<Skim> skim(std::string_view event, std::string_view data) const override {
+  std::optional<Skim> skim(std::string_view event, std::string_view data) override {
     (void)event;
-    if (!started_ || finished_) return std::nullopt;
+    if (finished_) return std::nullopt;
     Skim skim;
     if (auto textBytes = shape_.match(data)) {
       skim.textBytes = *textBytes;
@@ -99,6 +101,7 @@ class OpenAIStreamDecoder final : public StreamDecoder {
     }
     int texts = 0;
     size_t open = 0;
+    bool finish = false;
     bool plain = json_scan::forEachKey(data, [&](std::string_view key, std::string_view value) {
       bool isNull = value.starts_with("null");
       if (key == "content") {
@@ -110,10 +113,16 @@ class OpenAIStreamDecoder final : public StreamDecoder {
         open = static_cast<size_t>(value.data() - data.data());
         return true;
       }
-      if (key == "usage" || key == "finish_reason") return isNull;
+      if (key == "usage") return isNull;
+      if (key == "finish_reason") {
+        finish = finish || value.starts_with('"');
+        return isNull || value.starts_with('"');
+      }
       return key != "tool_calls" && key != "function_call" && key != "refusal" && key != "error";
     });
     if (!plain) return std::nullopt;
+    started_ = true;
+    finishSeen_ = finishSeen_ || finish;
     if (texts == 1) shape_.learn(data, open);
     skim.token = skim.textBytes > 0;
     return skim;
@@ -209,7 +218,7 @@ class OpenAIStreamDecoder final : public StreamDecoder {
   bool finished_ = false;
   bool finishSeen_ = false;
   std::map<int64_t, ToolSlot> slots_;  // wire index -> neutral slot
-  mutable json_scan::Shape shape_;     // the last skimmed text delta's bytes around its text (skim's cache)
+  json_scan::Shape shape_;     // the last skimmed text delta's bytes around its text (skim's cache)
 };
 
 class OpenAIStreamEncoder final : public StreamEncoder {

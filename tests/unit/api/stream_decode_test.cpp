@@ -20,15 +20,19 @@ std::vector<StreamEvent> decodeOk(StreamDecoder& decoder, std::string_view event
 
 // ---- OpenAI ------------------------------------------------------------------
 
-// skim(), the passthrough fast path: it answers only for plain text deltas,
-// and then agrees with decode() on whether the event carries output text.
-TEST(OpenAIStreamDecoder, SkimAnswersOnlyForPlainTextDeltasAndAgreesWithDecode) {
+// skim(), the passthrough fast path: it answers for text deltas, the first
+// chunk and a finish (nothing a passthrough records but text), never for
+// usage, tools, refusals or errors, and then agrees with decode() on whether
+// the event carries output text.
+TEST(OpenAIStreamDecoder, SkimAnswersForEventsWithoutUsageOrToolsAndAgreesWithDecode) {
   auto decoder = openAI().makeStreamDecoder();
   const std::string head =
       R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[)";
   const std::string first = head + R"({"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]})";
-  EXPECT_FALSE(decoder->skim("", first)) << "the first chunk starts the stream: decode() it";
-  decodeOk(*decoder, "", first);
+  auto opened = decoder->skim("", first);
+  ASSERT_TRUE(opened) << "the first chunk carries only the role";
+  EXPECT_FALSE(opened->token);
+  EXPECT_EQ(opened->textBytes, 0u);
 
   struct Case {
     std::string data;
@@ -44,8 +48,10 @@ TEST(OpenAIStreamDecoder, SkimAnswersOnlyForPlainTextDeltasAndAgreesWithDecode) 
       {head + R"({"index":0,"delta":{},"finish_reason":null}]})", true, false, 0},
       {head + R"({"index":0,"delta":{"content":null,"reasoning_content":"hmm"},"finish_reason":null}]})", true, false, 0},
       {head + R"({"index":0,"delta":{"content":"says \"usage\": 3"},"finish_reason":null}]})", true, true, 17},
+      {head + R"({"index":0,"delta":{},"finish_reason":"stop"}]})", true, false, 0},
       // Everything below needs decode().
-      {head + R"({"index":0,"delta":{},"finish_reason":"stop"}]})", false, false, 0},
+      {head + R"({"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2}})",
+       false, false, 0},
       {head + R"(],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}})", false, false, 0},
       {head + R"({"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":""}}]}}]})",
        false, false, 0},
@@ -63,12 +69,13 @@ TEST(OpenAIStreamDecoder, SkimAnswersOnlyForPlainTextDeltasAndAgreesWithDecode) 
     if (!skim) continue;
     EXPECT_EQ(skim->token, c.token) << c.data;
     EXPECT_EQ(skim->textBytes, c.bytes) << c.data;
-    // decode() of the same chunk: text or nothing, never usage, finish or tools.
+    // decode() of the same chunk: text, a finish or nothing; never a start
+    // (the skimmed first chunk started the stream), usage or tools.
     auto events = decodeOk(*decoder, "", c.data);
     bool text = false;
     for (const auto& e : events) {
-      EXPECT_EQ(e.kind, Kind::TextDelta) << c.data;
-      text = text || !e.text.empty();
+      EXPECT_TRUE(e.kind == Kind::TextDelta || e.kind == Kind::Finish) << c.data;
+      text = text || (e.kind == Kind::TextDelta && !e.text.empty());
     }
     EXPECT_EQ(text, c.token) << c.data;
   }
@@ -111,7 +118,7 @@ TEST(OpenAIStreamDecoder, SkimOfARepeatedShapeAgreesWithAFullScan) {
   EXPECT_EQ(decoder->skim("", events[2])->textBytes, 20u);
   EXPECT_FALSE(decoder->skim("", events[6])) << "the text never closes";
   EXPECT_FALSE(decoder->skim("", events[4])) << "a tool call hidden behind the shape's prefix";
-  EXPECT_FALSE(decoder->skim("", events[5])) << "a finish hidden behind the shape's prefix";
+  EXPECT_EQ(decoder->skim("", events[5])->textBytes, 2u) << "a finish and a second choice behind the shape's prefix";
 }
 
 TEST(OpenAIStreamDecoder, ChunkByChunk) {
