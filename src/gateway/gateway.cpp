@@ -91,8 +91,7 @@ class StreamRelay {
       : request_(request),
         exchange_(&exchange),
         passthrough_(deployment.provider->format() == request.format),
-        decoder_(deployment.provider->codec().makeStreamDecoder()),
-        encoder_(api::codecFor(request.format).makeStreamEncoder(request)) {}
+        decoder_(deployment.provider->codec().makeStreamDecoder()) {}
 
   // Appends the caller's bytes for `chunk` to `out`; an error for garbage.
   std::optional<core::Error> process(std::string_view chunk, std::string& out) {
@@ -125,17 +124,17 @@ class StreamRelay {
         bool forcedUsage = request_.format == WireFormat::OpenAI && !request_.includeUsage && onlyUsage(*decoded);
         if (!forcedUsage) http::appendSseEvent(out, event.event, event.data);
       } else {
-        for (const auto& e : *decoded) encoder_->encode(e, out);
+        for (const auto& e : *decoded) encoder().encode(e, out);
       }
     }
     if (decoder_->finished() && !passthrough_ && !closed_) {
-      encoder_->finish(out);
+      encoder().finish(out);
       closed_ = true;
     }
     return std::nullopt;
   }
 
-  void error(const core::Error& error, std::string& out) { encoder_->error(error, out); }
+  void error(const core::Error& error, std::string& out) { encoder().error(error, out); }
   bool sawEvent() const { return sawEvent_; }
   bool sawToken() const { return exchange_->firstToken.has_value(); }
   // A hedged stream was read up to its first token into a scratch record;
@@ -158,6 +157,12 @@ class StreamRelay {
   Exchange* exchange_;
   bool passthrough_;
   std::unique_ptr<api::StreamDecoder> decoder_;
+  // The caller's format's encoder: every event when the formats differ; in
+  // a passthrough only an error mid-stream, so it is made when first needed.
+  api::StreamEncoder& encoder() {
+    if (!encoder_) encoder_ = api::codecFor(request_.format).makeStreamEncoder(request_);
+    return *encoder_;
+  }
   std::unique_ptr<api::StreamEncoder> encoder_;
   http::SseParser parser_;
   bool sawEvent_ = false;
