@@ -18,7 +18,42 @@ size_t lineEnd(std::string_view bytes, size_t from) {
   return from + length;
 }
 
+// The value of the field line `name:value` that opens `bytes` at `at`, up
+// to its \n (one leading space dropped, as the rules say); false when the
+// line is not that field, is not whole, or holds a \r.
+bool wholeField(std::string_view bytes, size_t at, std::string_view name, std::string_view& value, size_t& next) {
+  if (bytes.size() - at <= name.size() || bytes.compare(at, name.size(), name) != 0 || bytes[at + name.size()] != ':') {
+    return false;
+  }
+  size_t from = at + name.size() + 1;
+  const void* lf = std::memchr(bytes.data() + from, '\n', bytes.size() - from);
+  if (!lf) return false;
+  size_t end = static_cast<size_t>(static_cast<const char*>(lf) - bytes.data());
+  if (std::memchr(bytes.data() + from, '\r', end - from)) return false;
+  if (from < end && bytes[from] == ' ') ++from;
+  value = bytes.substr(from, end - from);
+  next = end + 1;
+  return true;
+}
+
 }  // namespace
+
+// The usual event, whole in `bytes` with plain \n line ends: an optional
+// "event:" line, one "data:" line, a blank line. Read where it lies, no
+// copy; anything else (more lines, comments, \r, a split) is left to the
+// general loop, which reads it the same way.
+bool SseParser::wholeEvent(std::string_view& bytes, View& out) {
+  if (!started_ || bomLeft_ > 0 || sawCR_ || !line_.empty() || hasData_ || !event_.empty()) return false;
+  std::string_view name;
+  std::string_view data;
+  size_t at = 0;
+  if (bytes.starts_with('e') && !wholeField(bytes, 0, "event", name, at)) return false;
+  if (!wholeField(bytes, at, "data", data, at)) return false;
+  if (at >= bytes.size() || bytes[at] != '\n' || data.size() > maxEventBytes_) return false;
+  out = View{name, data};
+  bytes.remove_prefix(at + 1);
+  return true;
+}
 
 SseParser::Step SseParser::next(std::string_view& bytes, View& out) {
   if (dispatched_) {  // the last event's buffers keep their capacity
@@ -27,6 +62,7 @@ SseParser::Step SseParser::next(std::string_view& bytes, View& out) {
     hasData_ = false;
     dispatched_ = false;
   }
+  if (wholeEvent(bytes, out)) return Step::Event;
   size_t i = 0;
   while (i < bytes.size()) {
     char c = bytes[i];

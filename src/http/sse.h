@@ -24,7 +24,8 @@ class SseParser {
   // Bounds one event's size; past it the parser reports an error (garbage upstream).
   explicit SseParser(size_t maxEventBytes = 8 * 1024 * 1024) : maxEventBytes_(maxEventBytes) {}
 
-  // One event, viewed in the parser's own buffers: valid until the next call.
+  // One event, viewed in the parser's own buffers or in the bytes passed to
+  // next(): valid until the next call, while those bytes live.
   struct View {
     std::string_view event;
     std::string_view data;
@@ -49,6 +50,8 @@ class SseParser {
  private:
   // Applies one line; true when it is the blank line that dispatches an event.
   bool processLine(std::string_view line);
+  // The common case at once: a whole event at the front of `bytes`.
+  bool wholeEvent(std::string_view& bytes, View& out);
 
   size_t maxEventBytes_;
   std::string line_;  // a line split across reads, until its end arrives

@@ -98,6 +98,57 @@ TEST(SseParser, NextHandsOutOneEventAtATimeAndKeepsTheRest) {
   EXPECT_EQ(event.data, "x\ny");
 }
 
+// A whole event with plain \n line ends is read where it lies (no copy);
+// every other form goes through the general loop. Both read the same events.
+TEST(SseParser, WholeEventsAreReadInPlaceAndAgreeWithTheGeneralLoop) {
+  const std::string text =
+      "data: first\n\n"  // the stream's first event always takes the general loop
+      "data: {\"a\":1}\n\n"
+      "event: message_delta\ndata: {\"b\":2}\n\n"
+      "data:no-space\n\n"
+      "data:  two spaces\n\n"
+      "data: \n\n"
+      "event: ping\n\n"
+      "data: one\ndata: two\n\n"
+      ": comment\n\n"
+      "eventual: unknown field\ndata: z\n\n"
+      "data: with\rcr\n\n"
+      "event: named\r\ndata: crlf\r\n\r\n"
+      "data: last\n\n";
+  std::vector<SseEvent> whole;
+  SseParser parser;
+  std::string_view bytes = text;
+  SseParser::View event;
+  std::vector<bool> inPlace;
+  while (parser.next(bytes, event) == SseParser::Step::Event) {
+    inPlace.push_back(event.data.data() >= text.data() && event.data.data() < text.data() + text.size());
+    whole.push_back(SseEvent{std::string(event.event), std::string(event.data)});
+  }
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"", "first"}, {"", "{\"a\":1}"}, {"message_delta", "{\"b\":2}"}, {"", "no-space"}, {"", " two spaces"},
+      {"", ""},      {"", "one\ntwo"},  {"", "z"},          {"", "with"}, {"named", "crlf"}, {"", "last"}};
+  ASSERT_EQ(whole.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(whole[i].event, expected[i].first) << i;
+    EXPECT_EQ(whole[i].data, expected[i].second) << i;
+  }
+  // The first event, and each one that follows a form the general loop
+  // read in the same call (or after a \r\n), is a copy; the rest are views.
+  const std::vector<bool> expectedInPlace = {false, true, true, true, true, true, false, false, false, false, false};
+  EXPECT_EQ(inPlace, expectedInPlace);
+  for (size_t cut = 1; cut < text.size(); ++cut) {
+    SseParser split;
+    std::vector<SseEvent> events;
+    ASSERT_TRUE(split.feed(std::string_view(text).substr(0, cut), events));
+    ASSERT_TRUE(split.feed(std::string_view(text).substr(cut), events));
+    ASSERT_EQ(events.size(), whole.size()) << "split at " << cut;
+    for (size_t i = 0; i < events.size(); ++i) {
+      EXPECT_EQ(events[i].event, whole[i].event) << "split at " << cut;
+      EXPECT_EQ(events[i].data, whole[i].data) << "split at " << cut;
+    }
+  }
+}
+
 TEST(SseParser, RefusesOversizedEvent) {
   SseParser parser(64);
   std::vector<SseEvent> events;
