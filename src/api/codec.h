@@ -39,15 +39,17 @@ class StreamDecoder {
   // The passthrough fast path: an event that goes to a same-format caller
   // untouched needs no neutral copy, only what the gateway records (the
   // first token's time, an output-size estimate, usage). skim() reads that
-  // from the raw bytes of an event that carries nothing else the gateway
-  // records (which events those are is the codec's to say); anything else
-  // (usage, tool calls, errors, the end, shapes it does not know) returns
-  // nullopt and must go through decode(). A skimmed event counts as
-  // decoded for the decoder's own state. Never wrong, only sometimes
-  // unable: the default is always unable.
+  // from the raw bytes of an event whose shape the codec knows to carry
+  // nothing else the gateway records; anything else (tool calls, errors,
+  // the end, shapes it does not know) returns nullopt and must go through
+  // decode(). A skimmed event counts as decoded for the decoder's own
+  // state. Never wrong, only sometimes unable: the default is always unable.
   struct Skim {
     bool token = false;     // the event carries output text
     size_t textBytes = 0;   // its size as sent (escaped): for the estimate only
+    // Set when the event is nothing but usage (decode() would give one
+    // Usage event, with these counts).
+    std::optional<core::Usage> usageOnly;
   };
   virtual std::optional<Skim> skim(std::string_view event, std::string_view data) {
     (void)event;

@@ -108,6 +108,10 @@ class StreamRelay {
           if (skim->token && !exchange_->firstToken) exchange_->firstToken = Clock::now();
           exchange_->outputBytes += skim->textBytes;
           sawEvent_ = true;
+          if (skim->usageOnly) {
+            exchange_->usage = *skim->usageOnly;
+            if (forcedUsage()) continue;
+          }
           http::appendSseEvent(out, event.event, event.data);
           continue;
         }
@@ -120,9 +124,7 @@ class StreamRelay {
         if (answer) answer->add(e);
       }
       if (passthrough_) {
-        // We always ask OpenAI upstreams for usage; drop that chunk when the caller did not.
-        bool forcedUsage = request_.format == WireFormat::OpenAI && !request_.includeUsage && onlyUsage(*decoded);
-        if (!forcedUsage) http::appendSseEvent(out, event.event, event.data);
+        if (!(onlyUsage(*decoded) && forcedUsage())) http::appendSseEvent(out, event.event, event.data);
       } else {
         for (const auto& e : *decoded) encoder().encode(e, out);
       }
@@ -157,6 +159,10 @@ class StreamRelay {
   Exchange* exchange_;
   bool passthrough_;
   std::unique_ptr<api::StreamDecoder> decoder_;
+  // We always ask OpenAI upstreams for usage: a usage-only chunk is dropped
+  // when the caller did not ask for it.
+  bool forcedUsage() const { return request_.format == WireFormat::OpenAI && !request_.includeUsage; }
+
   // The caller's format's encoder: every event when the formats differ; in
   // a passthrough only an error mid-stream, so it is made when first needed.
   api::StreamEncoder& encoder() {

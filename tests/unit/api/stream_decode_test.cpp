@@ -22,8 +22,9 @@ std::vector<StreamEvent> decodeOk(StreamDecoder& decoder, std::string_view event
 
 // skim(), the passthrough fast path: it answers for text deltas, the first
 // chunk and a finish (nothing a passthrough records but text), never for
-// usage, tools, refusals or errors, and then agrees with decode() on whether
-// the event carries output text.
+// tools, refusals, errors or usage that comes with anything more (a chunk
+// that is only usage: the next test), and then agrees with decode() on
+// whether the event carries output text.
 TEST(OpenAIStreamDecoder, SkimAnswersForEventsWithoutUsageOrToolsAndAgreesWithDecode) {
   auto decoder = openAI().makeStreamDecoder();
   const std::string head =
@@ -52,7 +53,6 @@ TEST(OpenAIStreamDecoder, SkimAnswersForEventsWithoutUsageOrToolsAndAgreesWithDe
       // Everything below needs decode().
       {head + R"({"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":2}})",
        false, false, 0},
-      {head + R"(],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}})", false, false, 0},
       {head + R"({"index":0,"delta":{"tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":""}}]}}]})",
        false, false, 0},
       {head + R"({"index":0,"delta":{"refusal":"no"},"finish_reason":null}]})", false, false, 0},
@@ -81,6 +81,72 @@ TEST(OpenAIStreamDecoder, SkimAnswersForEventsWithoutUsageOrToolsAndAgreesWithDe
   }
   decodeOk(*decoder, "", "[DONE]");
   EXPECT_FALSE(decoder->skim("", head + R"({"index":0,"delta":{"content":"late"}}]})")) << "after [DONE]";
+}
+
+// The include_usage chunk is skimmed too, when every count is a plain
+// integer: its usage must be exactly what decode() reads from it. Any other
+// shape is left to decode().
+TEST(OpenAIStreamDecoder, SkimReadsAUsageOnlyChunkExactlyAsDecodeDoes) {
+  const std::string head = R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o",)";
+  const std::string first = head + R"("choices":[{"index":0,"delta":{"role":"assistant","content":""}}]})";
+  struct Case {
+    std::string data;
+    bool skimmed;
+  };
+  const std::vector<Case> cases = {
+      {head + R"("choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}})", true},
+      {head + R"("system_fingerprint":null,"choices":[ ],"usage":{"prompt_tokens":1200,"completion_tokens":300,)"
+              R"("total_tokens":1500,"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0,"cache_write_tokens":64},)"
+              R"("completion_tokens_details":{"reasoning_tokens":128,"audio_tokens":0}}})",
+       true},
+      {head + R"("choices":[],"usage":{"prompt_tokens":9,"completion_tokens":4,"prompt_tokens_details":null,)"
+              R"("completion_tokens_details":null}})",
+       true},
+      {R"({"usage":{"prompt_tokens":3,"completion_tokens":0}})", true},
+      // Left to decode(): counts that are not plain integers, more than usage, repeats, escapes.
+      {head + R"("choices":[],"usage":{"prompt_tokens":5.0,"completion_tokens":2}})", false},
+      {head + R"("choices":[],"usage":{"prompt_tokens":-5,"completion_tokens":2}})", false},
+      {head + R"("choices":[],"usage":{"prompt_tokens":"5","completion_tokens":2}})", false},
+      {head + R"("choices":[],"usage":{"prompt_tokens":1e3,"completion_tokens":2}})", false},
+      {head + R"("choices":[],"usage":{"prompt_tokens":12345678901234567,"completion_tokens":2}})", false},
+      {head + R"("choices":[],"usage":{"prompt_tokens":5,"prompt_tokens":6}})", false},
+      {head + R"("choices":[],"usage":{"prompt_tokens":5},"usage":{"prompt_tokens":6}})", false},
+      {head + R"("choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"prompt_tokens_details":[]}})", false},
+      {head + R"("choices":[],"usage":{"pr\u006fmpt_tokens":5}})", false},
+      {head + R"("choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}],)"
+              R"("usage":{"prompt_tokens":5,"completion_tokens":2}})",
+       false},
+      {head + R"("choices":[],"usage":{"prompt_tokens":5},"error":{"message":"late"}})", false},
+  };
+  for (const auto& c : cases) {
+    auto skimmer = openAI().makeStreamDecoder();
+    auto decoder = openAI().makeStreamDecoder();
+    ASSERT_TRUE(skimmer->skim("", first));
+    decodeOk(*decoder, "", first);
+    auto skim = skimmer->skim("", c.data);
+    ASSERT_EQ(skim.has_value(), c.skimmed) << c.data;
+    auto decoded = decoder->decode("", c.data);
+    if (!skim) continue;
+    ASSERT_TRUE(skim->usageOnly) << c.data;
+    EXPECT_FALSE(skim->token);
+    ASSERT_TRUE(decoded.ok()) << c.data;
+    ASSERT_EQ(decoded->size(), 1u) << c.data;
+    EXPECT_EQ((*decoded)[0].kind, Kind::Usage);
+    EXPECT_EQ((*decoded)[0].usage, *skim->usageOnly) << c.data;
+  }
+  // The counts themselves, for the chunk with every detail.
+  auto skimmer = openAI().makeStreamDecoder();
+  ASSERT_TRUE(skimmer->skim("", first));
+  auto usage = skimmer->skim("", cases[1].data)->usageOnly;
+  ASSERT_TRUE(usage);
+  EXPECT_EQ(usage->inputTokens, 1200);
+  EXPECT_EQ(usage->outputTokens, 300);
+  EXPECT_EQ(usage->cachedReadTokens, 1024);
+  EXPECT_EQ(usage->cacheWriteTokens, 64);
+  EXPECT_EQ(usage->reasoningTokens, 128);
+  // Before the first chunk, usage goes through decode() (it would also start the stream).
+  auto fresh = openAI().makeStreamDecoder();
+  EXPECT_FALSE(fresh->skim("", cases[0].data));
 }
 
 TEST(OpenAIStreamDecoder, SkimOfARepeatedShapeAgreesWithAFullScan) {
