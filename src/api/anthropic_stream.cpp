@@ -249,7 +249,7 @@ class AnthropicStreamDecoder final : public StreamDecoder {
   bool finished_ = false;
   int nextTool_ = 0;
   std::map<int64_t, Block> blocks_;  // wire block index -> what it holds
-  json_scan::Shape shape_;    // the last skimmed text delta's bytes around its text (skim's cache)
+  json_scan::Shape shape_;  // the last skimmed text delta's bytes around its text (skim's cache)
   WireUsage usage_;
 };
 

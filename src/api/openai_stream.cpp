@@ -303,7 +303,7 @@ class OpenAIStreamDecoder final : public StreamDecoder {
   bool finished_ = false;
   bool finishSeen_ = false;
   std::map<int64_t, ToolSlot> slots_;  // wire index -> neutral slot
-  json_scan::Shape shape_;     // the last skimmed text delta's bytes around its text (skim's cache)
+  json_scan::Shape shape_;             // the last skimmed text delta's bytes around its text (skim's cache)
 };
 
 class OpenAIStreamEncoder final : public StreamEncoder {

@@ -155,10 +155,6 @@ class StreamRelay {
   bool finished() const { return decoder_->finished(); }
 
  private:
-  const core::ChatRequest& request_;
-  Exchange* exchange_;
-  bool passthrough_;
-  std::unique_ptr<api::StreamDecoder> decoder_;
   // We always ask OpenAI upstreams for usage: a usage-only chunk is dropped
   // when the caller did not ask for it.
   bool forcedUsage() const { return request_.format == WireFormat::OpenAI && !request_.includeUsage; }
@@ -169,6 +165,11 @@ class StreamRelay {
     if (!encoder_) encoder_ = api::codecFor(request_.format).makeStreamEncoder(request_);
     return *encoder_;
   }
+
+  const core::ChatRequest& request_;
+  Exchange* exchange_;
+  bool passthrough_;
+  std::unique_ptr<api::StreamDecoder> decoder_;
   std::unique_ptr<api::StreamEncoder> encoder_;
   http::SseParser parser_;
   bool sawEvent_ = false;

@@ -14,6 +14,21 @@ std::vector<SseEvent> parseAll(std::string_view text) {
   return events;
 }
 
+// `text` cut in two at every byte gives the events `whole` (read in one piece).
+void expectSameEventsWhateverTheSplit(std::string_view text, const std::vector<SseEvent>& whole) {
+  for (size_t cut = 1; cut < text.size(); ++cut) {
+    SseParser parser;
+    std::vector<SseEvent> events;
+    ASSERT_TRUE(parser.feed(text.substr(0, cut), events));
+    ASSERT_TRUE(parser.feed(text.substr(cut), events));
+    ASSERT_EQ(events.size(), whole.size()) << "split at " << cut;
+    for (size_t i = 0; i < events.size(); ++i) {
+      EXPECT_EQ(events[i].event, whole[i].event) << "split at " << cut;
+      EXPECT_EQ(events[i].data, whole[i].data) << "split at " << cut;
+    }
+  }
+}
+
 TEST(SseParser, ParsesNamedAndUnnamedEvents) {
   auto events = parseAll("event: message_start\ndata: {\"a\":1}\n\ndata: [DONE]\n\n");
   ASSERT_EQ(events.size(), 2u);
@@ -30,17 +45,7 @@ TEST(SseParser, SameEventsWhateverTheSplit) {
   EXPECT_EQ(whole[0].data, "one\ntwo");
   EXPECT_EQ(whole[1].data, "three");
   EXPECT_EQ(whole[2].data, "4");
-  for (size_t cut = 1; cut < text.size(); ++cut) {
-    SseParser parser;
-    std::vector<SseEvent> events;
-    ASSERT_TRUE(parser.feed(std::string_view(text).substr(0, cut), events));
-    ASSERT_TRUE(parser.feed(std::string_view(text).substr(cut), events));
-    ASSERT_EQ(events.size(), whole.size()) << "split at " << cut;
-    for (size_t i = 0; i < events.size(); ++i) {
-      EXPECT_EQ(events[i].event, whole[i].event) << "split at " << cut;
-      EXPECT_EQ(events[i].data, whole[i].data) << "split at " << cut;
-    }
-  }
+  expectSameEventsWhateverTheSplit(text, whole);
 }
 
 TEST(SseParser, ByteByByte) {
@@ -136,17 +141,7 @@ TEST(SseParser, WholeEventsAreReadInPlaceAndAgreeWithTheGeneralLoop) {
   // read in the same call (or after a \r\n), is a copy; the rest are views.
   const std::vector<bool> expectedInPlace = {false, true, true, true, true, true, false, false, false, false, false};
   EXPECT_EQ(inPlace, expectedInPlace);
-  for (size_t cut = 1; cut < text.size(); ++cut) {
-    SseParser split;
-    std::vector<SseEvent> events;
-    ASSERT_TRUE(split.feed(std::string_view(text).substr(0, cut), events));
-    ASSERT_TRUE(split.feed(std::string_view(text).substr(cut), events));
-    ASSERT_EQ(events.size(), whole.size()) << "split at " << cut;
-    for (size_t i = 0; i < events.size(); ++i) {
-      EXPECT_EQ(events[i].event, whole[i].event) << "split at " << cut;
-      EXPECT_EQ(events[i].data, whole[i].data) << "split at " << cut;
-    }
-  }
+  expectSameEventsWhateverTheSplit(text, whole);
 }
 
 TEST(SseParser, RefusesOversizedEvent) {
