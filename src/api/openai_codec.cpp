@@ -14,8 +14,11 @@
 //     needs the counts whatever the caller asked for.
 #include "api/openai_codec.h"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
+#include "api/json_scan.h"
 #include "api/json_util.h"
 
 namespace arbitra::api::openai {
@@ -570,6 +573,7 @@ namespace {
 
 // One reader for both JSON libraries: Boost.JSON where the whole answer is
 // decoded, simdjson where only the usage of a passed-through answer is read.
+// scanUsage() below reads the same fields from the text: change both together.
 template <class Object>
 core::Usage readUsage(const Object& usage) {
   using fast_json::intAt;
@@ -593,6 +597,64 @@ core::Usage readUsage(const Object& usage) {
 
 core::Usage parseUsage(const json::object& usage) { return readUsage(usage); }
 core::Usage parseUsage(const fast_json::Object& usage) { return readUsage(usage); }
+
+namespace {
+
+// A plain non-negative integer literal (what every usage count is), capped
+// as intAt() caps it; false for anything else (null, a sign, a fraction,
+// an exponent, a string), which parseUsage then reads by its own rules.
+bool plainCount(std::string_view value, int64_t& out) {
+  if (value.empty() || value.size() > 15) return false;
+  int64_t n = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + (c - '0');
+  }
+  out = std::min(n, json_util::kMaxUpstreamInt);
+  return true;
+}
+
+}  // namespace
+
+// The fields readUsage() reads, from the text: a reader that must agree
+// with it (change both together).
+std::optional<core::Usage> scanUsage(std::string_view usage) {
+  core::Usage out;
+  unsigned seen = 0;
+  auto first = [&](unsigned bit) {  // a repeated key: parseUsage decides which one counts
+    bool fresh = (seen & bit) == 0;
+    seen |= bit;
+    return fresh;
+  };
+  auto take = [&](unsigned bit, std::string_view value, int64_t& into) { return first(bit) && plainCount(value, into); };
+  auto details = [&](std::string_view value, auto&& onMember) {
+    if (value == "null") return true;
+    return json_scan::forEachMember(value, [&](std::string_view key, size_t begin, size_t end) {
+      return onMember(key, value.substr(begin, end - begin));
+    }) != std::string_view::npos;
+  };
+  size_t close = json_scan::forEachMember(usage, [&](std::string_view key, size_t begin, size_t end) {
+    std::string_view value = usage.substr(begin, end - begin);
+    if (key == "prompt_tokens") return take(1, value, out.inputTokens);
+    if (key == "completion_tokens") return take(2, value, out.outputTokens);
+    if (key == "prompt_tokens_details") {
+      return first(4) && details(value, [&](std::string_view k, std::string_view v) {
+        if (k == "cached_tokens") return take(8, v, out.cachedReadTokens);
+        if (k == "cache_write_tokens") return take(16, v, out.cacheWriteTokens);
+        return k.find('\\') == std::string_view::npos;
+      });
+    }
+    if (key == "completion_tokens_details") {
+      return first(32) && details(value, [&](std::string_view k, std::string_view v) {
+        if (k == "reasoning_tokens") return take(64, v, out.reasoningTokens);
+        return k.find('\\') == std::string_view::npos;
+      });
+    }
+    return key.find('\\') == std::string_view::npos;  // an escaped key might spell one of the above
+  });
+  if (close == std::string_view::npos) return std::nullopt;
+  return out;
+}
 
 json::object encodeUsage(const core::Usage& usage) {
   json::object prompt{{"cached_tokens", usage.cachedReadTokens}};

@@ -24,6 +24,10 @@ std::unique_ptr<StreamEncoder> makeStreamEncoder(const core::ChatRequest& reques
 // Shared by the codec and the stream halves.
 core::Usage parseUsage(const boost::json::object& usage);
 core::Usage parseUsage(const fast_json::Object& usage);
+// The same counts read from a usage object's text by a member walk, when
+// every count is a plain integer and no field repeats; nullopt otherwise
+// (then parseUsage decides). For the passthrough's skim of the usage chunk.
+std::optional<core::Usage> scanUsage(std::string_view usage);
 boost::json::object encodeUsage(const core::Usage& usage);
 core::FinishReason parseFinishReason(std::string_view reason);
 const char* finishReasonName(core::FinishReason reason);

@@ -29,60 +29,6 @@ namespace json = boost::json;
 using core::StreamEvent;
 using Kind = core::StreamEvent::Kind;
 
-// A plain non-negative integer literal (what every usage count is), capped
-// as decode() caps it; false for anything else (null, a sign, a fraction,
-// an exponent, a string), which decode() then reads by its own rules.
-bool plainCount(std::string_view value, int64_t& out) {
-  if (value.empty() || value.size() > 15) return false;
-  int64_t n = 0;
-  for (char c : value) {
-    if (c < '0' || c > '9') return false;
-    n = n * 10 + (c - '0');
-  }
-  out = std::min(n, json_util::kMaxUpstreamInt);
-  return true;
-}
-
-// The counts of a usage object in the shape OpenAI sends, each a plain
-// count and each read at most once; nullopt for anything else.
-std::optional<core::Usage> scanUsage(std::string_view usage) {
-  core::Usage out;
-  unsigned seen = 0;
-  auto first = [&](unsigned bit) {  // a repeated key: decode() decides which one counts
-    bool fresh = (seen & bit) == 0;
-    seen |= bit;
-    return fresh;
-  };
-  auto take = [&](unsigned bit, std::string_view value, int64_t& into) { return first(bit) && plainCount(value, into); };
-  auto details = [&](std::string_view value, auto&& onMember) {
-    if (value == "null") return true;
-    return json_scan::forEachMember(value, [&](std::string_view key, size_t begin, size_t end) {
-      return onMember(key, value.substr(begin, end - begin));
-    }) != std::string_view::npos;
-  };
-  size_t close = json_scan::forEachMember(usage, [&](std::string_view key, size_t begin, size_t end) {
-    std::string_view value = usage.substr(begin, end - begin);
-    if (key == "prompt_tokens") return take(1, value, out.inputTokens);
-    if (key == "completion_tokens") return take(2, value, out.outputTokens);
-    if (key == "prompt_tokens_details") {
-      return first(4) && details(value, [&](std::string_view k, std::string_view v) {
-        if (k == "cached_tokens") return take(8, v, out.cachedReadTokens);
-        if (k == "cache_write_tokens") return take(16, v, out.cacheWriteTokens);
-        return k.find('\\') == std::string_view::npos;
-      });
-    }
-    if (key == "completion_tokens_details") {
-      return first(32) && details(value, [&](std::string_view k, std::string_view v) {
-        if (k == "reasoning_tokens") return take(64, v, out.reasoningTokens);
-        return k.find('\\') == std::string_view::npos;
-      });
-    }
-    return key.find('\\') == std::string_view::npos;  // an escaped key might spell one of the above
-  });
-  if (close == std::string_view::npos) return std::nullopt;
-  return out;
-}
-
 // The usage of a chunk that is nothing but usage: the include_usage chunk,
 // {"id":..,"choices":[],"usage":{...}}. nullopt for anything else.
 std::optional<core::Usage> usageOnlyChunk(std::string_view data) {
