@@ -268,7 +268,7 @@ LedgerStats Ledger::stats() const {
   {
     std::lock_guard lock(mutex_);
     s.queued = static_cast<int64_t>(queue_.size());
-    s.lagMicros = queue_.empty() ? 0 : steadyMicros() - oldestQueuedMicros_;
+    s.lagMicros = lateMicrosLocked(steadyMicros());  // a batch being committed is not yet safe
     s.writerPromotions = promotions_.load(std::memory_order_relaxed);
     s.writerIdle = priority_.mode() == WriterPriority::Mode::Idle;
   }

@@ -49,7 +49,7 @@ struct LedgerStats {
   int64_t committed = 0;     // records committed since start
   int64_t commits = 0;       // transactions
   int64_t writeErrors = 0;   // failed commits (retried)
-  int64_t lagMicros = 0;     // age of the oldest queued record at the last commit
+  int64_t lagMicros = 0;     // age of the oldest record not yet committed (queued or in a commit)
   int64_t lostAtStart = 0;   // records a previous run lost (kill -9 window)
   int64_t backPressureWaits = 0;  // appends that waited for the writer to catch up
   int64_t writerPromotions = 0;   // times the idle writer was late and raised (writer_priority.h)

@@ -397,6 +397,38 @@ TEST(Ledger, ALateIdleWriterIsRaisedWhenItsCoreIsSaturated) {
   }
 }
 
+
+// The write lag (arbitra_ledger_write_lag_seconds) is the age of the oldest
+// record not yet committed, wherever it waits: a batch the writer has taken
+// and cannot commit yet (here: another process holds the write lock) is as
+// unsafe under kill -9 as one still queued.
+TEST(Ledger, WriteLagCountsTheBatchBeingCommitted) {
+  auto path = tempPath("lag.db");
+  auto ledger = Ledger::open(ledgerConfig(path, 5));
+  ledger->append(record(kT0, "m", 1));
+  ledger->flush();
+  EXPECT_EQ(ledger->stats().lagMicros, 0);
+
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  ledger->append(record(kT0 + 1, "m", 2));
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (ledger->stats().queued > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto stuck = ledger->stats();
+  EXPECT_EQ(stuck.queued, 0) << "the writer took the record";
+  EXPECT_EQ(stuck.committed, 1) << "and cannot commit it";
+  EXPECT_GE(stuck.lagMicros, 100'000);
+
+  ASSERT_EQ(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  ledger->flush();
+  EXPECT_EQ(ledger->stats().committed, 2);
+  EXPECT_EQ(ledger->stats().lagMicros, 0);
+}
 // A child process appends, commits some, then dies without closing (as under
 // kill -9): the next open counts exactly the records it lost.
 TEST(Ledger, CountsWhatAKilledProcessLost) {
