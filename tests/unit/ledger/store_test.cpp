@@ -397,11 +397,10 @@ TEST(Ledger, ALateIdleWriterIsRaisedWhenItsCoreIsSaturated) {
   }
 }
 
-
 // The write lag (arbitra_ledger_write_lag_seconds) is the age of the oldest
 // record not yet committed, wherever it waits: a batch the writer has taken
-// and cannot commit yet (here: another process holds the write lock) is as
-// unsafe under kill -9 as one still queued.
+// and cannot commit yet (here: a second connection holds the file's write
+// lock) is as unsafe under kill -9 as one still queued.
 TEST(Ledger, WriteLagCountsTheBatchBeingCommitted) {
   auto path = tempPath("lag.db");
   auto ledger = Ledger::open(ledgerConfig(path, 5));
@@ -429,6 +428,7 @@ TEST(Ledger, WriteLagCountsTheBatchBeingCommitted) {
   EXPECT_EQ(ledger->stats().committed, 2);
   EXPECT_EQ(ledger->stats().lagMicros, 0);
 }
+
 // A child process appends, commits some, then dies without closing (as under
 // kill -9): the next open counts exactly the records it lost.
 TEST(Ledger, CountsWhatAKilledProcessLost) {
