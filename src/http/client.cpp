@@ -12,6 +12,7 @@
 #include <cstring>
 #include <deque>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
@@ -120,6 +121,11 @@ core::Error ioError(const char* phase, const beast::error_code& ec) {
 
 // A connection to one origin, plain or TLS, behind one small interface. Its
 // deadline cancels the socket's I/O when a phase's time is up (deadline.h).
+//
+// write() and readSome() are not coroutines: they hand back the operation
+// for the caller to await (or, for a write the socket took at once,
+// nothing), so that these awaits, the most frequent on the request path,
+// cost no coroutine frame of their own.
 class Connection {
  public:
   explicit Connection(const asio::any_io_executor& executor)
@@ -131,8 +137,11 @@ class Connection {
     if (idleCount) --*idleCount;
   }
   virtual tcp::socket& lowest() = 0;
-  // Writes all of `pieces`; the plain kind tries at once, without the event loop.
-  virtual Task<beast::error_code> write(std::array<asio::const_buffer, 2> pieces) = 0;
+  // Starts writing all of `pieces`: the plain kind tries at once, without
+  // the event loop. Returns what is left to await, or nothing when the
+  // write is over (then `ec` says how it went).
+  virtual std::optional<Task<beast::error_code>> write(std::array<asio::const_buffer, 2> pieces,
+                                                       beast::error_code& ec) = 0;
   virtual Task<std::tuple<beast::error_code, size_t>> readSome(asio::mutable_buffer into) = 0;
   // Set while the connection sits in a pool: the client's count of idle ones.
   std::shared_ptr<std::atomic<size_t>> idleCount;
@@ -154,11 +163,14 @@ class PlainConnection final : public Connection {
     socket_.non_blocking(true, ignored);
   }
   tcp::socket& lowest() override { return socket_; }
-  Task<beast::error_code> write(std::array<asio::const_buffer, 2> pieces) override {
-    co_return co_await detail::writeNowOrLater(socket_, pieces);
+  std::optional<Task<beast::error_code>> write(std::array<asio::const_buffer, 2> pieces,
+                                               beast::error_code& ec) override {
+    size_t written = detail::writeNow(socket_, pieces, ec);
+    if (ec || written == asio::buffer_size(pieces)) return std::nullopt;
+    return detail::writeRest(socket_, pieces, written);
   }
   Task<std::tuple<beast::error_code, size_t>> readSome(asio::mutable_buffer into) override {
-    co_return co_await socket_.async_read_some(into, kNoThrow);
+    return socket_.async_read_some(into, kNoThrow);
   }
 
  private:
@@ -170,15 +182,21 @@ class TlsConnection final : public Connection {
   explicit TlsConnection(std::unique_ptr<ssl::stream<tcp::socket>> stream)
       : Connection(stream->get_executor()), stream_(std::move(stream)) {}
   tcp::socket& lowest() override { return stream_->next_layer(); }
-  Task<beast::error_code> write(std::array<asio::const_buffer, 2> pieces) override {
-    auto [ec, n] = co_await asio::async_write(*stream_, pieces, kNoThrow);
-    co_return ec;
+  std::optional<Task<beast::error_code>> write(std::array<asio::const_buffer, 2> pieces,
+                                               beast::error_code& ec) override {
+    ec = {};
+    return writeAll(pieces);
   }
   Task<std::tuple<beast::error_code, size_t>> readSome(asio::mutable_buffer into) override {
-    co_return co_await stream_->async_read_some(into, kNoThrow);
+    return stream_->async_read_some(into, kNoThrow);
   }
 
  private:
+  Task<beast::error_code> writeAll(std::array<asio::const_buffer, 2> pieces) {
+    auto [ec, n] = co_await asio::async_write(*stream_, pieces, kNoThrow);
+    co_return ec;
+  }
+
   std::unique_ptr<ssl::stream<tcp::socket>> stream_;  // not movable once handshaken
 };
 
@@ -603,7 +621,9 @@ Task<core::Result<std::unique_ptr<ClientResponse>>> HttpClient::send(ClientReque
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     bool firstByteBound = options.firstByteMs < remaining;
     connection->expiresAfter(firstByteBound ? options.firstByteMs : remaining);
-    auto wec = connection->timedOut(co_await connection->write(pieces));
+    beast::error_code wec;
+    if (auto rest = connection->write(pieces, wec)) wec = co_await std::move(*rest);
+    wec = connection->timedOut(wec);
     if (wec) {
       connection->expiresNever();
       if (reused && wec != beast::error::timeout) continue;

@@ -311,15 +311,21 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     }
   }
 
-  // Writes every byte of `pieces` (write_now.h) within the write timeout.
-  // Sets gone_ on failure.
+  // Writes every byte of `pieces` (write_now.h): at once when the socket
+  // takes them all (no await, no deadline), else the rest within the write
+  // timeout. Sets gone_ on failure.
   template <size_t N>
   Task<void> writeAll(std::array<asio::const_buffer, N> pieces) {
-    deadline_.after(kWriteTimeout);
-    auto ec = co_await detail::writeNowOrLater(socket_, pieces);
-    deadline_.clear();
+    beast::error_code ec;
+    size_t written = detail::writeNow(socket_, pieces, ec);
+    if (!ec && written < asio::buffer_size(pieces)) {
+      deadline_.after(kWriteTimeout);
+      ec = co_await detail::writeRest(socket_, pieces, written);
+      deadline_.clear();
+    }
     if (ec) gone_ = true;
   }
+
 
   // Starts the one outstanding read, unless it is already pending.
   void startRead() {

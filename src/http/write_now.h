@@ -24,20 +24,31 @@
 
 namespace arbitra::http::detail {
 
+// The try without the event loop: the bytes the socket took now (0 when it
+// would block); `ec` is set only on a real error. A plain function, so that
+// a caller whose write completes here awaits nothing at all: every await of
+// a coroutine costs a frame and a trip through Asio's awaitable machinery.
 template <std::size_t N>
-Task<boost::system::error_code> writeNowOrLater(boost::asio::ip::tcp::socket& socket,
-                                                std::array<boost::asio::const_buffer, N> pieces) {
+std::size_t writeNow(boost::asio::ip::tcp::socket& socket, const std::array<boost::asio::const_buffer, N>& pieces,
+                     boost::system::error_code& ec) {
   namespace asio = boost::asio;
-  boost::system::error_code ec;
-  std::size_t total = asio::buffer_size(pieces);
   std::size_t written = socket.write_some(pieces, ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) {
     ec = {};
     written = 0;
   }
-  if (ec || written == total) co_return ec;
+  return written;
+}
+
+// What writeNow() left: everything of `pieces` after its first `written`
+// bytes, waiting for room as long as it takes.
+template <std::size_t N>
+Task<boost::system::error_code> writeRest(boost::asio::ip::tcp::socket& socket,
+                                          std::array<boost::asio::const_buffer, N> pieces, std::size_t written) {
+  namespace asio = boost::asio;
   boost::beast::buffers_suffix<std::array<asio::const_buffer, N>> rest(pieces);
   rest.consume(written);
+  boost::system::error_code ec;
   std::tie(ec, std::ignore) = co_await asio::async_write(socket, rest, asio::as_tuple(asio::use_awaitable));
   co_return ec;
 }
