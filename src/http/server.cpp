@@ -5,6 +5,7 @@
 #include <list>
 #include <mutex>
 #include <chrono>
+#include <optional>
 #include <cstdio>
 #include <stdexcept>
 #include <thread>
@@ -187,7 +188,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     head += "\r\n\r\n";
     started_ = true;
     std::array<asio::const_buffer, 2> pieces{asio::buffer(head), asio::buffer(body)};
-    co_await writeAll(pieces);
+    if (auto rest = startWrite(pieces)) endWrite(co_await std::move(*rest));
     ended_ = true;
     co_return !gone_;
   }
@@ -205,7 +206,7 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     if (!first.empty() && version_ >= 11) appendChunkSize(head, first.size());
     std::string_view after = !first.empty() && version_ >= 11 ? kCrLf : std::string_view();
     std::array<asio::const_buffer, 3> pieces{asio::buffer(head), asio::buffer(first), asio::buffer(after)};
-    co_await writeAll(pieces);
+    if (auto rest = startWrite(pieces)) endWrite(co_await std::move(*rest));
     co_return !gone_;
   }
 
@@ -216,10 +217,10 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
       std::string size;
       appendChunkSize(size, data.size());
       std::array<asio::const_buffer, 3> pieces{asio::buffer(size), asio::buffer(data), asio::buffer(kCrLf)};
-      co_await writeAll(pieces);
+      if (auto rest = startWrite(pieces)) endWrite(co_await std::move(*rest));
     } else {
       std::array<asio::const_buffer, 1> pieces{asio::buffer(data)};
-      co_await writeAll(pieces);
+      if (auto rest = startWrite(pieces)) endWrite(co_await std::move(*rest));
     }
     co_return !gone_;
   }
@@ -230,14 +231,14 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     if (version_ < 11) {
       if (last.empty()) co_return true;
       std::array<asio::const_buffer, 1> pieces{asio::buffer(last)};
-      co_await writeAll(pieces);
+      if (auto rest = startWrite(pieces)) endWrite(co_await std::move(*rest));
       co_return !gone_;
     }
     std::string size;
     if (!last.empty()) appendChunkSize(size, last.size());
     std::string_view end = last.empty() ? kLastChunk : kCrLfLastChunk;
     std::array<asio::const_buffer, 3> pieces{asio::buffer(size), asio::buffer(last), asio::buffer(end)};
-    co_await writeAll(pieces);
+    if (auto rest = startWrite(pieces)) endWrite(co_await std::move(*rest));
     co_return !gone_;
   }
 
@@ -311,20 +312,26 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
     }
   }
 
-  // Writes every byte of `pieces` (write_now.h): at once when the socket
-  // takes them all (no await, no deadline), else the rest within the write
-  // timeout. Sets gone_ on failure.
+  // Writes `pieces` (write_now.h): at once when the socket takes them all,
+  // which is nearly always, and then the caller awaits nothing; else returns
+  // the rest's write, under the write timeout, for the caller to await and
+  // hand to endWrite(). Not a coroutine, which spares every answer a frame:
+  //   if (auto rest = startWrite(pieces)) endWrite(co_await std::move(*rest));
+  // Sets gone_ on failure.
   template <size_t N>
-  Task<void> writeAll(std::array<asio::const_buffer, N> pieces) {
+  std::optional<Task<beast::error_code>> startWrite(std::array<asio::const_buffer, N> pieces) {
     beast::error_code ec;
     size_t written = detail::writeNow(socket_, pieces, ec);
-    if (!ec && written < asio::buffer_size(pieces)) {
-      deadline_.after(kWriteTimeout);
-      ec = co_await detail::writeRest(socket_, pieces, written);
-      deadline_.clear();
-    }
+    if (ec) gone_ = true;
+    if (ec || written == asio::buffer_size(pieces)) return std::nullopt;
+    deadline_.after(kWriteTimeout);
+    return detail::writeRest(socket_, pieces, written);
+  }
+  void endWrite(beast::error_code ec) {
+    deadline_.clear();
     if (ec) gone_ = true;
   }
+
 
 
   // Starts the one outstanding read, unless it is already pending.
@@ -396,12 +403,12 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
         headerSeen = true;
         if (parser.version >= 11 && parser.expectsContinue) {
           std::array<asio::const_buffer, 1> pieces{asio::buffer(kContinue)};
-          co_await writeAll(pieces);
+          if (auto rest = startWrite(pieces)) endWrite(co_await std::move(*rest));
           if (gone_) {
             ec = asio::error::connection_reset;
             break;
           }
-          // writeAll() used the deadline for itself: the read's is back.
+          // A write's rest used the deadline for itself: the read's is back.
           deadline_.after(std::chrono::duration_cast<std::chrono::milliseconds>(readEnd - std::chrono::steady_clock::now()));
         }
       }
