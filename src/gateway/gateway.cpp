@@ -368,7 +368,6 @@ struct Gateway::Impl {
     return std::nullopt;
   }
 
-
   Task<void> chatWalk(http::Request& caller, http::ResponseWriter& out, Exchange& exchange, Walk& walk) {
     Routing& routing = walk.world->routing;
     const DeploymentTable& table = walk.world->table;
