@@ -165,9 +165,7 @@ class PlainConnection final : public Connection {
   tcp::socket& lowest() override { return socket_; }
   std::optional<Task<beast::error_code>> write(std::array<asio::const_buffer, 2> pieces,
                                                beast::error_code& ec) override {
-    size_t written = detail::writeNow(socket_, pieces, ec);
-    if (ec || written == asio::buffer_size(pieces)) return std::nullopt;
-    return detail::writeRest(socket_, pieces, written);
+    return detail::writeStart(socket_, pieces, ec);
   }
   Task<std::tuple<beast::error_code, size_t>> readSome(asio::mutable_buffer into) override {
     return socket_.async_read_some(into, kNoThrow);

@@ -321,18 +321,15 @@ class Connection : public ResponseWriter, public std::enable_shared_from_this<Co
   template <size_t N>
   std::optional<Task<beast::error_code>> startWrite(std::array<asio::const_buffer, N> pieces) {
     beast::error_code ec;
-    size_t written = detail::writeNow(socket_, pieces, ec);
+    auto rest = detail::writeStart(socket_, pieces, ec);
     if (ec) gone_ = true;
-    if (ec || written == asio::buffer_size(pieces)) return std::nullopt;
-    deadline_.after(kWriteTimeout);
-    return detail::writeRest(socket_, pieces, written);
+    if (rest) deadline_.after(kWriteTimeout);
+    return rest;
   }
   void endWrite(beast::error_code ec) {
     deadline_.clear();
     if (ec) gone_ = true;
   }
-
-
 
   // Starts the one outstanding read, unless it is already pending.
   void startRead() {

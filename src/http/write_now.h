@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
@@ -24,10 +25,10 @@
 
 namespace arbitra::http::detail {
 
+namespace internal {
+
 // The try without the event loop: the bytes the socket took now (0 when it
-// would block); `ec` is set only on a real error. A plain function, so that
-// a caller whose write completes here awaits nothing at all: every await of
-// a coroutine costs a frame and a trip through Asio's awaitable machinery.
+// would block); `ec` is set only on a real error.
 template <std::size_t N>
 std::size_t writeNow(boost::asio::ip::tcp::socket& socket, const std::array<boost::asio::const_buffer, N>& pieces,
                      boost::system::error_code& ec) {
@@ -40,8 +41,8 @@ std::size_t writeNow(boost::asio::ip::tcp::socket& socket, const std::array<boos
   return written;
 }
 
-// What writeNow() left: everything of `pieces` after its first `written`
-// bytes, waiting for room as long as it takes.
+// Everything of `pieces` after its first `written` bytes, waiting for room
+// as long as it takes.
 template <std::size_t N>
 Task<boost::system::error_code> writeRest(boost::asio::ip::tcp::socket& socket,
                                           std::array<boost::asio::const_buffer, N> pieces, std::size_t written) {
@@ -51,6 +52,24 @@ Task<boost::system::error_code> writeRest(boost::asio::ip::tcp::socket& socket,
   boost::system::error_code ec;
   std::tie(ec, std::ignore) = co_await asio::async_write(socket, rest, asio::as_tuple(asio::use_awaitable));
   co_return ec;
+}
+
+}  // namespace internal
+
+// Writes what the socket takes now and returns the rest's write for the
+// caller to await, or nothing when the write is over (then `ec` says how it
+// went: set only on a real error). A plain function, not a coroutine, so
+// that a caller whose write completes here awaits nothing at all: every
+// await of a coroutine costs a frame and a trip through Asio's awaitable
+// machinery.
+//   if (auto rest = writeStart(socket, pieces, ec)) ec = co_await std::move(*rest);
+template <std::size_t N>
+std::optional<Task<boost::system::error_code>> writeStart(boost::asio::ip::tcp::socket& socket,
+                                                          const std::array<boost::asio::const_buffer, N>& pieces,
+                                                          boost::system::error_code& ec) {
+  std::size_t written = internal::writeNow(socket, pieces, ec);
+  if (ec || written == boost::asio::buffer_size(pieces)) return std::nullopt;
+  return internal::writeRest(socket, pieces, written);
 }
 
 }  // namespace arbitra::http::detail
